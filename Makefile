@@ -1,0 +1,44 @@
+# Two commands do all the set-up:  `make chat`  and  `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STORE  ?= .store/sample
+HOST   ?= 127.0.0.1
+PORT   ?= 7860
+
+# Nothing is fetched from a model hub, and nothing phones home.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_HUB_DISABLE_PROGRESS_BARS := 1
+export GRADIO_ANALYTICS_ENABLED := False
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: install chat ingest test lint typecheck clean
+
+# CPU torch first: without it, sentence-transformers pulls a multi-GB CUDA build.
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+ingest: install  ## ingest the sample archive (a no-op when nothing changed)
+	$(BIN)/assistant ingest examples/archive --store $(STORE)
+
+chat: ingest  ## the Gradio chat on http://$(HOST):$(PORT)
+	$(BIN)/assistant chat --store $(STORE) --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy
+
+test: lint typecheck  ## the whole suite: lint, types, tests
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf .store .pytest_cache .mypy_cache .ruff_cache

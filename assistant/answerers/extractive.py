@@ -1,0 +1,133 @@
+"""The embedded default: an answer composed of the passages' own most relevant sentences.
+
+A sentence's score adds two signals. Meaning: the cosine between the question and the
+sentence read with its document's title (the embedding model's vectors). Coverage: the
+IDF-weighted share of the question's terms that the sentence's passage (with its title)
+contains; a term the archive never uses weighs the most, so questions about things the
+archive lacks score low. Coverage is taken over the passage, not the sentence, because the
+sentence that answers often does not repeat the question's words ("main contention was ...").
+Why-questions want a reason: sentences that give one get a small bonus.
+
+The answer takes the best passage's sentences within MARGIN of the best score, then other
+passages' (near-repeats skipped), at most `answer_sentences`, each with its passage's [n],
+grouped by passage and in document order so that it reads as the sources do. Below
+`min_relevance` the answer is a refusal. Every word of it is a quoted sentence of a cited
+passage: faithful by construction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant import prompts
+from assistant.embedding import Embedder
+from assistant.keyword import terms
+from assistant.settings import Settings
+from assistant.types import Answer, Citation, Passage
+from ingest.chunking import split_sentences
+
+MEANING, COVERAGE = 0.65, 0.35
+MARGIN = 0.12  # how far below the best sentence others may score and still be used
+REASON_BONUS = 0.05
+_WHY = re.compile(r"^\s*why\b|\b(?:reason|reasons|grounds) (?:for|why)\b", re.I)
+_REASON = re.compile(r"\b(?:because|due to|owing to|reasons?|contention|relian\w*|reli(?:ed|es) on|"
+                     r"citing|on the grounds|as a result of|in order to)\b", re.I)
+_MIN_WORDS = 5
+_HEADING_WORDS = 10  # shorter than this and without final punctuation: a heading or byline
+_FINAL = re.compile(r"[.!?…][\"'”’)\]]*$")
+_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|#{1,6})\s+")  # list item or heading line
+_MARKUP = re.compile(r"\*\*|__|`")
+
+
+def units(text: str) -> list[str]:
+    """Answerable units of a passage: sentences, with list items and headings kept apart."""
+    out: list[str] = []
+    for para in re.split(r"\n\s*\n", text):
+        lines: list[str] = []
+        for line in para.splitlines():
+            if _ITEM.match(line) or not lines:
+                lines.append(line)
+            else:  # a soft-wrapped continuation
+                lines[-1] += " " + line
+        for line in lines:
+            clean = " ".join(_MARKUP.sub("", _ITEM.sub("", line)).split())
+            out.extend(split_sentences(clean))
+    return out
+
+
+@dataclass
+class Candidate:
+    passage: int  # index into the passages
+    position: int  # order within the passage
+    text: str
+    score: float = 0.0
+
+
+def _is_sentence(text: str) -> bool:
+    n = len(text.split())
+    return n >= _MIN_WORDS and (n >= _HEADING_WORDS or bool(_FINAL.search(text)))
+
+
+class ExtractiveAnswerer:
+    name = "extractive"
+
+    def __init__(self, settings: Settings, embedder: Embedder, idf: Callable[[str], float]) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.idf = idf
+        self.refusal = prompts.load("refusal", settings.prompts_dir)
+
+    def candidates(self, passages: list[Passage]) -> list[Candidate]:
+        return [Candidate(p, pos, sent) for p, passage in enumerate(passages)
+                for pos, sent in enumerate(units(passage.text)) if _is_sentence(sent)]
+
+    def score(self, question: str, passages: list[Passage], cands: list[Candidate]) -> None:
+        vectors = self.embedder.encode([question] + [f"{passages[c.passage].title}: {c.text}"
+                                                     for c in cands])
+        meaning = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
+        q_terms = set(terms(question))
+        weights = {t: self.idf(t) for t in q_terms}
+        total = sum(weights.values()) or 1.0
+        coverage = [sum(weights[t] for t in q_terms.intersection(terms(f"{p.title}\n{p.text}"))) / total
+                    for p in passages]
+        why = bool(_WHY.search(question))
+        for cand, cos in zip(cands, meaning):
+            cand.score = MEANING * float(cos) + COVERAGE * coverage[cand.passage]
+            if why and _REASON.search(cand.text):
+                cand.score += REASON_BONUS
+
+    def answer(self, question: str, passages: list[Passage]) -> Answer:
+        cands = self.candidates(passages)
+        if cands:
+            self.score(question, passages, cands)
+        best = max(cands, key=lambda c: c.score, default=None)
+        if best is None or best.score < self.settings.min_relevance:
+            return Answer(question=question, text=self.refusal, refused=True)
+        chosen = self._select(cands, best)
+        # Passages in order of their best sentence; sentences in document order.
+        order = list(dict.fromkeys(c.passage for c in sorted(chosen, key=lambda c: -c.score)))
+        numbers = {p: n for n, p in enumerate(order, 1)}
+        chosen.sort(key=lambda c: (numbers[c.passage], c.position))
+        text = " ".join(f"{c.text} [{numbers[c.passage]}]" for c in chosen)
+        citations = [Citation.from_passage(numbers[p], passages[p]) for p in order]
+        return Answer(question=question, text=text, citations=citations)
+
+    def _select(self, cands: list[Candidate], best: Candidate) -> list[Candidate]:
+        floor = max(self.settings.min_relevance, best.score - MARGIN)
+        ranked = sorted((c for c in cands if c.score >= floor),
+                        key=lambda c: (c.passage != best.passage, -c.score))
+        chosen: list[Candidate] = []
+        seen: list[set[str]] = []
+        for c in ranked:
+            words = set(c.text.lower().split())
+            if any(len(words & s) / len(words | s) > 0.6 for s in seen):
+                continue  # the same fact again, from an overlapping chunk or another report
+            chosen.append(c)
+            seen.append(words)
+            if len(chosen) == self.settings.answer_sentences:
+                break
+        return chosen

@@ -1,0 +1,146 @@
+"""The `assistant` command: ingest, sync, ask, search, chat, status, config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from assistant.errors import AssistantError
+from assistant.settings import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.load(args.config, store=args.store, chroma_url=args.chroma_url)
+
+
+def _common() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--store", help="store folder (default: $ASSISTANT_STORE, else "
+                                   "~/.local/share/report-assistant/store)")
+    p.add_argument("--chroma-url", help="use a Chroma server, e.g. http://127.0.0.1:8000")
+    p.add_argument("--config", help="TOML settings file (default: $ASSISTANT_CONFIG or ./assistant.toml)")
+    return p
+
+
+def parser() -> argparse.ArgumentParser:
+    common = _common()
+    top = argparse.ArgumentParser(prog="assistant", description="Answer questions from a report "
+                                  "archive, citing the passages used.")
+    sub = top.add_subparsers(dest="command", required=True)
+    for name, text in (("ingest", "add files or folders to the store"),
+                       ("sync", "ingest, and remove from the store what is gone from disk")):
+        p = sub.add_parser(name, parents=[common], help=text, description=text)
+        p.add_argument("paths", nargs="+", metavar="PATH")
+        if name == "ingest":
+            p.add_argument("--prune", action="store_true", help="remove stored files that are gone")
+        p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p = sub.add_parser("ask", parents=[common], help="answer a question with citations")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p = sub.add_parser("search", parents=[common], help="the ranked passages for a query")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=10, help="how many passages (default 10)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p = sub.add_parser("chat", parents=[common], help="open the Gradio chat")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    sub.add_parser("status", parents=[common], help="what the store holds")
+    sub.add_parser("config", parents=[common], help="every setting, its value and what it does")
+    return top
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest import ingest
+
+    report = ingest(args.paths, _settings(args), prune=args.command == "sync" or args.prune,
+                    quiet=args.quiet)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from assistant.service import Assistant
+
+    answer = Assistant(settings=_settings(args)).ask(args.question)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(answer.text)
+    for c in answer.citations:
+        print(f"\n[{c.n}] {_source_line(c.title, c.date, c.source, c.page, c.url or c.path)}")
+        print(f"    {_shorten(c.text, 300)}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from assistant.service import Assistant
+
+    passages = Assistant(settings=_settings(args)).search(args.query, k=args.k)
+    if args.json:
+        results = [{"rank": r, "score": p.score, "doc_id": p.doc_id, "path": p.path, "title": p.title,
+                    "page": p.page, "text": p.text} for r, p in enumerate(passages, 1)]
+        print(json.dumps({"results": results}, ensure_ascii=False, indent=2))
+        return 0
+    for r, p in enumerate(passages, 1):
+        print(f"{r:>3}. {p.score:.4f}  {_source_line(p.title, p.date, p.source, p.page, p.path)}")
+        print(f"     {_shorten(p.text, 200)}")
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from assistant.ui import launch
+
+    launch(_settings(args), host=args.host, port=args.port)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from assistant.service import Assistant
+
+    s = Assistant(settings=_settings(args)).status()
+    last = s["last_ingested"]
+    when = datetime.fromtimestamp(last).isoformat(" ", "seconds") if last else "never"
+    print(f"{s['store']}: {s['files']} files, {s['documents']} documents, {s['chunks']} chunks; "
+          f"last ingestion {when}.")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    current = _settings(args)
+    for name, _default, doc in Settings.describe():
+        print(f"{name} = {getattr(current, name)!s}\n    {doc}")
+    return 0
+
+
+def _source_line(title: str, date: Any, source: Any, page: Any, where: str) -> str:
+    bits = [title or where, date, source, f"p. {page}" if page else None]
+    return " · ".join(str(b) for b in bits if b) + (f"  <{where}>" if where and where != title else "")
+
+
+def _shorten(text: str, n: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+COMMANDS = {"ingest": cmd_ingest, "sync": cmd_ingest, "ask": cmd_ask, "search": cmd_search,
+            "chat": cmd_chat, "status": cmd_status, "config": cmd_config}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except AssistantError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

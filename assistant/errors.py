@@ -1,0 +1,33 @@
+"""The one exception tree: every failure a user can cause is one of these.
+
+AssistantError
+ ├── ConfigError          bad settings, unknown backend name, missing extra
+ ├── StoreError           the store is missing, damaged or unreachable
+ │    └── StoreMismatchError   built with another embedding model or chunking
+ ├── IngestError          one file could not be read (collected, never fatal)
+ └── QuestionError        an empty, oversized or otherwise unusable question
+"""
+
+
+class AssistantError(Exception):
+    """Base class: the message is a sentence meant for the user."""
+
+
+class ConfigError(AssistantError):
+    pass
+
+
+class StoreError(AssistantError):
+    pass
+
+
+class StoreMismatchError(StoreError):
+    pass
+
+
+class IngestError(AssistantError):
+    pass
+
+
+class QuestionError(AssistantError):
+    pass

@@ -1,0 +1,100 @@
+"""The Assistant: open a store, search it, answer questions with citations."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from assistant.answerers import make_answerer
+from assistant.embedding import load_embedder
+from assistant.errors import QuestionError
+from assistant.retrieve import Retriever
+from assistant.settings import Settings
+from assistant.store import Store
+from assistant.types import Answer, Passage
+
+MAX_QUESTION_CHARS = 2000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Words that point back into the conversation ("Who criticised that decision?").
+_REFERRING = {"that", "this", "those", "these", "it", "its", "they", "them", "their", "he", "him",
+              "his", "she", "her", "there", "then", "such"}
+
+History = Sequence[tuple[str, str]] | Sequence[dict[str, str]]
+
+
+def check_question(question: str) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise QuestionError("The question is empty.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"The question is {len(question):,} characters long; the limit is "
+                            f"{MAX_QUESTION_CHARS:,}.")
+    if _CONTROL.search(question):
+        raise QuestionError("The question contains control characters.")
+    return " ".join(question.split())
+
+
+def user_turns(history: History | None) -> list[str]:
+    """The user's earlier questions, from (user, assistant) pairs or {"role", "content"} dicts."""
+    out: list[str] = []
+    for turn in history or []:
+        if isinstance(turn, dict):
+            if turn.get("role") == "user":
+                out.append(str(turn.get("content", "")))
+        else:
+            out.append(str(turn[0]))
+    return [t for t in out if t.strip()]
+
+
+def condense(question: str, history: History | None) -> str:
+    """A follow-up made standalone without an LLM: when the question refers back ("that",
+    "they", ...), the previous question is appended, so retrieval sees what it refers to."""
+    previous = user_turns(history)
+    words = set(re.findall(r"[a-z']+", question.lower()))
+    if previous and words & _REFERRING:
+        return f"{question} ({previous[-1]})"
+    return question
+
+
+class Assistant:
+    """Answers questions from an archive. `Assistant(store=PATH)`; other settings as keywords."""
+
+    def __init__(self, store: str | Path | None = None, *, settings: Settings | None = None,
+                 **options: Any) -> None:
+        self.settings = (settings or Settings.load()).replace(
+            store=Path(store).expanduser() if store else None, **options)
+        self.embedder = load_embedder(self.settings.embed_model, self.settings.embed_dtype)
+        self.store = Store.open(self.settings)
+        self.retriever = Retriever(self.store, self.embedder, self.settings.retrieval)
+        self.answerer = make_answerer(self.settings, self.embedder, self._idf)
+
+    def _idf(self, term: str) -> float:
+        return self.retriever.keyword.idf(term)
+
+    def search(self, query: str, k: int = 10) -> list[Passage]:
+        """The k best passages for the query, best first."""
+        return self.retriever.search(check_question(query), k)
+
+    def ask(self, question: str, history: History | None = None) -> Answer:
+        """An answer with numbered citations, or a refusal when the archive lacks the answer."""
+        question = check_question(question)
+        standalone = condense(question, history)
+        passages = self.retriever.search(standalone, self.settings.top_k)
+        answer = self.answerer.answer(standalone, passages)
+        answer.question = question
+        answer.standalone_question = standalone if standalone != question else None
+        return answer
+
+    def status(self) -> dict[str, Any]:
+        """What the archive holds: files, documents, chunks, last ingestion time."""
+        records = self.store.file_records()
+        return {"store": self.store.where, "files": len(records),
+                "documents": sum(int(r.get("documents", 1)) for r in records.values()),
+                "chunks": self.store.count(),
+                "last_ingested": max((float(r.get("ingested_at", 0)) for r in records.values()),
+                                     default=None),
+                "embed_model": self.settings.embed_model, "llm": self.settings.llm}
+
+
+__all__ = ["Assistant", "check_question", "condense"]

@@ -1,0 +1,120 @@
+"""One typed settings object: defaults that work with no file, then a TOML file, then the environment.
+
+Precedence (last wins): field defaults < config file < ASSISTANT_* environment variables
+< keyword arguments. Nothing is read at import time: call `Settings.load()`.
+The config file is `$ASSISTANT_CONFIG`, else `./assistant.toml` if it exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import ConfigError
+
+
+def default_store() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "report-assistant" / "store"
+
+
+def _doc(text: str, **kw: Any) -> Any:
+    return field(metadata={"doc": text}, **kw)
+
+
+@dataclass
+class Settings:
+    """Every field's description is its documentation (`assistant config` prints them)."""
+
+    store: Path = _doc("Folder of the local Chroma store and its keyword index. "
+                       "Env ASSISTANT_STORE.", default_factory=default_store)
+    chroma_url: str | None = _doc("Use a Chroma server (`chroma run`) at this http://HOST:PORT "
+                                  "instead of the local folder. Env ASSISTANT_CHROMA_URL.", default=None)
+    collection: str = _doc("Chroma collection holding the chunks.", default="chunks")
+    embed_model: str = _doc("Embedding model name (see assistant.embedding.MODELS).",
+                            default="all-MiniLM-L6-v2")
+    embed_dtype: str = _doc("auto | bfloat16 | float32. auto uses bfloat16 where the CPU "
+                            "has native bf16 instructions.", default="auto")
+    embed_batch_size: int = _doc("Chunks per encoder batch.", default=64)
+    chunk_tokens: int = _doc("Target chunk size in tiktoken (cl100k_base) tokens; chunks are "
+                             "also kept within the embedding model's word-piece limit.", default=200)
+    chunk_overlap: int = _doc("Tokens shared by consecutive chunks of a document.", default=30)
+    max_file_mb: float = _doc("Files larger than this are refused by ingestion.", default=32.0)
+    retrieval: str = _doc("hybrid | dense | bm25.", default="hybrid")
+    top_k: int = _doc("Passages handed to the answerer.", default=8)
+    llm: str = _doc("Answer backend: extractive (no LLM).", default="extractive")
+    answer_sentences: int = _doc("Most sentences an extractive answer uses.", default=4)
+    min_relevance: float = _doc("Below this sentence relevance (0-1) the answerer refuses.",
+                                default=0.5)
+    prompts_dir: Path | None = _doc("Folder of prompt files; default: the project's prompts/.",
+                                    default=None)
+
+    @classmethod
+    def load(cls, config: str | Path | None = None, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {}
+        path = config or os.environ.get("ASSISTANT_CONFIG")
+        if path is None and Path("assistant.toml").is_file():
+            path = "assistant.toml"
+        if path is not None:
+            values.update(_read_toml(Path(path)))
+        for f in fields(cls):
+            env = os.environ.get(f"ASSISTANT_{f.name.upper()}")
+            if env not in (None, ""):
+                values[f.name] = env
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(values)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Settings:
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"Unknown setting(s): {', '.join(unknown)}. "
+                              f"Valid: {', '.join(known)}.")
+        return cls(**{k: _coerce(known[k], v) for k, v in values.items()})
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (None leaves a field as it is); values are coerced."""
+        known = {f.name: f for f in fields(self)}
+        unknown = sorted(set(changes) - set(known))
+        if unknown:
+            raise ConfigError(f"Unknown setting(s): {', '.join(unknown)}. Valid: {', '.join(known)}.")
+        return dataclasses.replace(self, **{k: _coerce(known[k], v) for k, v in changes.items()
+                                            if v is not None})
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, str]]:
+        """(name, default, description) for each field."""
+        d = cls()
+        return [(f.name, str(getattr(d, f.name)), f.metadata.get("doc", "")) for f in fields(cls)]
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"Config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"Config file {path} is not valid TOML: {e}") from None
+    return data.get("assistant", data)
+
+
+def _coerce(f: dataclasses.Field[Any], value: Any) -> Any:
+    kind = str(f.type)
+    try:
+        if value is None:
+            return None
+        if "Path" in kind:
+            return Path(value).expanduser()
+        if kind.startswith("int"):
+            return int(value)
+        if kind.startswith("float"):
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"Setting {f.name}={value!r} is not a valid {kind}.") from None

@@ -1,0 +1,82 @@
+"""The dataclasses that cross the public boundary (framework types stay inside)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk of a document, with where it came from."""
+
+    id: str
+    text: str
+    doc_id: str
+    path: str
+    title: str = ""
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+    page: int | None = None
+    score: float = 0.0
+    chunk: int = 0  # position of the chunk within its document
+
+    @classmethod
+    def from_metadata(cls, id: str, text: str, meta: dict[str, Any], score: float = 0.0) -> Passage:
+        page = meta.get("page")
+        return cls(
+            id=id,
+            text=text,
+            doc_id=str(meta.get("doc_id", "")),
+            path=str(meta.get("path", "")),
+            title=str(meta.get("title") or ""),
+            date=meta.get("date") or None,
+            source=meta.get("source") or None,
+            url=meta.get("url") or None,
+            page=int(page) if isinstance(page, int) and page > 0 else None,
+            score=score,
+            chunk=int(meta.get("chunk", 0) or 0),
+        )
+
+
+@dataclass
+class Citation:
+    """A numbered passage an answer rests on; `n` matches the [n] markers in the text."""
+
+    n: int
+    doc_id: str
+    path: str
+    title: str
+    text: str
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+    page: int | None = None
+
+    @classmethod
+    def from_passage(cls, n: int, p: Passage) -> Citation:
+        return cls(n=n, doc_id=p.doc_id, path=p.path, title=p.title, text=p.text,
+                   date=p.date, source=p.source, url=p.url, page=p.page)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    """An answer: its text with [n] markers, the citations they point to, and whether it refused."""
+
+    question: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    refused: bool = False
+    standalone_question: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": [c.to_dict() for c in self.citations],
+        }

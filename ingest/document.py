@@ -1,0 +1,32 @@
+"""What readers produce: a document as page-numbered text plus its metadata."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Document:
+    """One document. `pages` is [(page, text)]; page is 1-based for paged formats, else None."""
+
+    doc_id: str
+    pages: list[tuple[int | None, str]]
+    title: str = ""
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+    kind: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(t for _, t in self.pages)
+
+    def content_hash(self) -> str:
+        h = hashlib.sha256()
+        for key in (self.doc_id, self.title, self.date, self.source, self.url):
+            h.update((key or "").encode() + b"\0")
+        for page, text in self.pages:
+            h.update(f"{page}\0".encode() + text.encode() + b"\0")
+        return h.hexdigest()

@@ -1,0 +1,256 @@
+"""The write path: find files, skip the unchanged, parse and chunk (in a thread), embed, store.
+
+Crash safety comes from the order of writes. Chunk ids are derived from the document's
+content hash, so re-writing them is idempotent; a file's manifest record (its hash) is
+written only after all of its chunks are stored and its stale chunks deleted. A run killed
+at any point leaves files without a current record, and the next run redoes exactly those,
+embedding only chunk ids that are not already stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assistant.embedding import Embedder, LazyEmbedder
+from assistant.errors import AssistantError, IngestError
+from assistant.settings import Settings
+from assistant.store import Store
+from ingest.chunking import chunk_text, fit
+from ingest.dates import parse_date
+from ingest.document import Document
+from ingest.readers import READERS, reader_for
+from ingest.report import FileResult, IngestReport
+
+EMBED_BATCH = 256  # chunks embedded and stored together; also the resume granularity
+
+
+@dataclass
+class Chunk:
+    id: str
+    text: str
+    embed_text: str
+    meta: dict[str, Any]
+
+
+@dataclass
+class Prepared:
+    """A parsed, chunked file: what must be embedded, and what its record will say."""
+
+    key: str
+    result: FileResult
+    record: dict[str, Any]
+    ids: list[str] = field(default_factory=list)
+    todo: list[Chunk] = field(default_factory=list)
+
+
+def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileResult]]:
+    """Files under the given paths (recursively, hidden ones excepted), and paths that are missing."""
+    files: list[Path] = []
+    problems: list[FileResult] = []
+    for p in map(Path, paths):
+        if p.is_file():
+            files.append(p)
+        elif p.is_dir():
+            for root, dirs, names in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                files.extend(Path(root, n) for n in sorted(names) if not n.startswith("."))
+        else:
+            problems.append(FileResult(str(p), "failed", "no such file or folder"))
+    return list(dict.fromkeys(f.absolute() for f in files)), problems
+
+
+def file_key(path: Path) -> str:
+    return str(path.resolve())
+
+
+def chunk_documents(docs: list[Document], key: str, settings: Settings, embedder: Embedder
+                    ) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    for doc in docs:
+        doc_hash = doc.content_hash()
+        date = parse_date(doc.date)
+        base = {"file": key, "path": key, "doc_id": doc.doc_id if doc.kind == "jsonl" else key,
+                "title": doc.title, "date": date[0] if date else None,
+                "date_num": date[1] if date else None, "source": doc.source, "url": doc.url,
+                "kind": doc.kind, "doc_hash": doc_hash[:16]}
+        prefix = f"{doc.title}\n" if doc.title else ""
+        n = 0
+        for page, text in doc.pages:
+            pieces = chunk_text(text, settings.chunk_tokens, settings.chunk_overlap)
+            pieces = fit(pieces, prefix, embedder.count_tokens, embedder.max_tokens)
+            for piece in pieces:
+                cid = hashlib.sha1(f"{key}\0{doc.doc_id}\0{doc_hash}\0{n}".encode()).hexdigest()
+                chunks.append(Chunk(cid, piece, prefix + piece,
+                                    {**base, "page": page if page else None, "chunk": n}))
+                n += 1
+    return chunks
+
+
+def _prepare(path: Path, store: Store, records: dict[str, dict[str, Any]], settings: Settings,
+             embedder: Embedder) -> Prepared | FileResult:
+    key = file_key(path)
+    reader = reader_for(path)
+    if reader is None:
+        return FileResult(key, "skipped", f"unsupported file type {path.suffix or '(none)'}")
+    try:
+        size = path.stat().st_size
+        if size > settings.max_file_mb * 1024 * 1024:
+            raise IngestError(f"file is {size / 2**20:.0f} MB, over the {settings.max_file_mb:g} MB "
+                              f"limit (setting max_file_mb)")
+        data = path.read_bytes()
+    except PermissionError:
+        return FileResult(key, "failed", "permission denied")
+    except IngestError as e:
+        return FileResult(key, "failed", str(e))
+    except OSError as e:
+        return FileResult(key, "failed", f"cannot read ({e.strerror or e})")
+    sha = hashlib.sha256(data).hexdigest()
+    old = records.get(key)
+    if old and old.get("sha256") == sha:
+        return FileResult(key, "unchanged", documents=int(old.get("documents", 1)),
+                          chunks=int(old.get("chunks", 0)))
+    try:
+        docs = reader(path, data)
+        chunks = chunk_documents(docs, key, settings, embedder)
+    except IngestError as e:
+        return FileResult(key, "failed", str(e))
+    except Exception as e:  # a parser crashing on a hostile file must not stop the run
+        return FileResult(key, "failed", f"could not parse ({type(e).__name__}: {e})")
+    if not chunks:
+        return FileResult(key, "failed", "no text to index")
+    ids = [c.id for c in chunks]
+    have = store.existing(ids)
+    result = FileResult(key, "updated" if old else "added", documents=len(docs), chunks=len(chunks))
+    record = {"sha256": sha, "size": size, "documents": len(docs), "chunks": len(chunks),
+              "kind": path.suffix.lower().lstrip("."), "ingested_at": time.time()}
+    return Prepared(key, result, record, ids, [c for c in chunks if c.id not in have])
+
+
+def _produce(files: list[Path], out: queue.Queue[Any], store: Store,
+             records: dict[str, dict[str, Any]], settings: Settings, embedder: Embedder) -> None:
+    try:
+        for path in files:
+            out.put(_prepare(path, store, records, settings, embedder))
+    except BaseException as e:  # handed to the consumer, which re-raises it
+        out.put(e)
+    out.put(None)
+
+
+def _prepared(files: list[Path], store: Store, records: dict[str, dict[str, Any]],
+              settings: Settings, embedder: Embedder) -> Iterator[Prepared | FileResult]:
+    """Parsing runs one file ahead of embedding, in a thread (parsers release the GIL often)."""
+    q: queue.Queue[Any] = queue.Queue(maxsize=4)
+    threading.Thread(target=_produce, args=(files, q, store, records, settings, embedder),
+                     daemon=True, name="ingest-parse").start()
+    while (item := q.get()) is not None:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+class _Writer:
+    """Embeds chunks in batches and commits each file once all of its chunks are stored."""
+
+    def __init__(self, store: Store, embedder: Embedder, settings: Settings) -> None:
+        self.store, self.embedder, self.settings = store, embedder, settings
+        self.buffer: list[Chunk] = []
+        self.waiting: list[Prepared] = []  # files whose chunks may still be in the buffer
+        self.changed = False
+        self.embedded = 0
+
+    def touch(self) -> None:
+        if not self.changed:  # readers' derived indexes now know they are stale
+            self.store.bump_generation()
+            self.changed = True
+
+    def add(self, prep: Prepared) -> None:
+        self.touch()
+        for chunk in prep.todo:
+            self.buffer.append(chunk)
+            if len(self.buffer) >= EMBED_BATCH:
+                self.flush()
+        prep.result.embedded = len(prep.todo)
+        self.waiting.append(prep)
+
+    def flush(self) -> None:
+        if self.buffer:
+            batch, self.buffer = self.buffer, []
+            vectors = self.embedder.encode([c.embed_text for c in batch], self.settings.embed_batch_size)
+            self.store.upsert([c.id for c in batch], vectors, [c.text for c in batch],
+                              [c.meta for c in batch])
+            self.embedded += len(batch)
+        for prep in self.waiting:
+            stale = self.store.ids_for_file(prep.key) - set(prep.ids)
+            self.store.delete(sorted(stale))
+            self.store.put_file_record(prep.key, prep.record)
+        self.waiting = []
+
+
+def ingest(paths: Iterable[str | Path], settings: Settings | None = None, *, prune: bool = False,
+           quiet: bool = True, **overrides: Any) -> IngestReport:
+    """Bring the store in line with the files under `paths`; see the module docstring."""
+    start = time.perf_counter()
+    settings = (settings or Settings.load()).replace(**overrides)
+    roots = [Path(p) for p in paths]
+    embedder: Any = LazyEmbedder(settings.embed_model, settings.embed_dtype)
+    store = Store.create(settings, embedder.dim)
+    files, problems = discover(roots)
+    report = IngestReport(files=problems, store=store.where)
+    records = store.file_records()
+    writer = _Writer(store, embedder, settings)
+    bar = _progress(len(files), quiet)
+    for item in _prepared(files, store, records, settings, embedder):
+        if isinstance(item, Prepared):
+            writer.add(item)
+            report.files.append(item.result)
+        else:
+            report.files.append(item)
+        bar.update(1)
+        bar.set_postfix_str(f"{writer.embedded} chunks embedded", refresh=False)
+    writer.flush()
+    bar.close()
+    report.files += _removed(roots, files, records, store, writer if prune else None)
+    if writer.changed:
+        from assistant.keyword import KeywordIndex
+
+        KeywordIndex.rebuild(store)
+    report.chunks_in_store = store.count()
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _removed(roots: list[Path], files: list[Path], records: dict[str, dict[str, Any]],
+             store: Store, writer: _Writer | None) -> list[FileResult]:
+    """Files in the store, under the given roots, that are no longer on disk."""
+    present = {file_key(f) for f in files}
+    prefixes = [str(r.resolve()) for r in roots]
+    out: list[FileResult] = []
+    for key in sorted(records):
+        under = any(key == p or key.startswith(p.rstrip(os.sep) + os.sep) for p in prefixes)
+        if not under or key in present or Path(key).exists():
+            continue
+        if writer is None:
+            out.append(FileResult(key, "missing"))
+        else:
+            writer.touch()
+            out.append(FileResult(key, "removed", chunks=store.delete_file(key)))
+    return out
+
+
+def _progress(total: int, quiet: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="file", disable=quiet or total < 2, file=sys.stderr,
+                dynamic_ncols=True, mininterval=0.5)
+
+
+__all__ = ["ingest", "discover", "AssistantError", "READERS"]

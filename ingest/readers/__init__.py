@@ -1,0 +1,36 @@
+"""Readers by file type: one registry, lazy imports, an install hint when a parser is missing."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+
+from assistant.errors import IngestError
+from ingest.document import Document
+
+Reader = Callable[[Path, bytes], list[Document]]
+
+# suffix -> (module, function, PyPI package that provides the parser)
+READERS: dict[str, tuple[str, str, str]] = {
+    ".md": ("ingest.readers.text", "read_text", "pyyaml"),
+    ".markdown": ("ingest.readers.text", "read_text", "pyyaml"),
+    ".txt": ("ingest.readers.text", "read_text", "pyyaml"),
+    ".html": ("ingest.readers.html", "read_html", "selectolax"),
+    ".htm": ("ingest.readers.html", "read_html", "selectolax"),
+    ".pdf": ("ingest.readers.pdf", "read_pdf", "pypdfium2"),
+    ".jsonl": ("ingest.readers.jsonl", "read_jsonl", ""),
+    ".docx": ("ingest.readers.docx", "read_docx", "python-docx"),
+}
+
+
+def reader_for(path: Path) -> Reader | None:
+    """The reader for this file's type, or None for types we do not read."""
+    entry = READERS.get(path.suffix.lower())
+    if entry is None:
+        return None
+    module, func, package = entry
+    try:
+        return getattr(importlib.import_module(module), func)
+    except ImportError as e:
+        raise IngestError(f"reading {path.suffix} files needs `pip install {package}` ({e})") from None

@@ -1,0 +1,88 @@
+"""What an ingestion run did, file by file, and its one-paragraph summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+STATUSES = ("added", "updated", "unchanged", "failed", "skipped", "removed", "missing")
+
+
+@dataclass
+class FileResult:
+    path: str
+    status: str  # one of STATUSES
+    reason: str = ""
+    documents: int = 0
+    chunks: int = 0
+    embedded: int = 0
+
+
+@dataclass
+class IngestReport:
+    files: list[FileResult] = field(default_factory=list)
+    seconds: float = 0.0
+    chunks_in_store: int = 0
+    store: str = ""
+
+    def _of(self, status: str) -> list[FileResult]:
+        return [f for f in self.files if f.status == status]
+
+    @property
+    def added(self) -> list[FileResult]:
+        return self._of("added")
+
+    @property
+    def updated(self) -> list[FileResult]:
+        return self._of("updated")
+
+    @property
+    def unchanged(self) -> list[FileResult]:
+        return self._of("unchanged")
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return self._of("failed")
+
+    @property
+    def skipped(self) -> list[FileResult]:
+        return self._of("skipped")
+
+    @property
+    def removed(self) -> list[FileResult]:
+        return self._of("removed")
+
+    @property
+    def missing(self) -> list[FileResult]:
+        """Files the store holds that are gone from disk (kept until --prune)."""
+        return self._of("missing")
+
+    @property
+    def documents(self) -> int:
+        return sum(f.documents for f in self.files if f.status in ("added", "updated", "unchanged"))
+
+    @property
+    def chunks_embedded(self) -> int:
+        return sum(f.embedded for f in self.files)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        def n(items: list[FileResult]) -> int:
+            return sum(max(f.documents, 1) for f in items)
+
+        lines = [
+            f"Ingested into {self.store}: {n(self.added)} documents added, {n(self.updated)} updated, "
+            f"{n(self.unchanged)} unchanged, {len(self.failed)} files failed, "
+            f"{len(self.skipped)} skipped, {len(self.removed)} removed.",
+            f"Chunks: {self.chunks_embedded} embedded, {self.chunks_in_store} in the store. "
+            f"{self.seconds:.1f} s.",
+        ]
+        lines += [f"  failed:  {f.path}: {f.reason}" for f in self.failed]
+        lines += [f"  skipped: {f.path}: {f.reason}" for f in self.skipped]
+        if self.missing:
+            lines.append(f"  {len(self.missing)} files in the store are gone from disk; "
+                         f"`--prune` removes them: " + ", ".join(f.path for f in self.missing[:5])
+                         + (" ..." if len(self.missing) > 5 else ""))
+        return "\n".join(lines)

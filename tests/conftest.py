@@ -1,0 +1,70 @@
+"""Shared fixtures: real embedding model, real Chroma in temporary folders, ../shared corpora."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "examples" / "archive"
+SHARED = (ROOT / ".." / "shared").resolve()
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def no_silent_llamaindex_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """llama-index's global Settings fall back to OpenAI when a model is not passed: make any
+    such fallback fail loudly instead of reaching for the network."""
+    try:
+        from llama_index.core import settings as li_settings
+    except ImportError:
+        return
+
+    def refuse(*_args: object, **_kw: object) -> None:
+        raise AssertionError("something reached for llama-index's global default model")
+
+    monkeypatch.setattr(li_settings, "resolve_llm", refuse, raising=False)
+    monkeypatch.setattr(li_settings, "resolve_embed_model", refuse, raising=False)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings with a fresh store in a temporary folder, ignoring the user's config."""
+    return Settings(store=tmp_path / "store")
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample archive ingested once for the whole session (read-only for tests)."""
+    from ingest import ingest
+
+    store = tmp_path_factory.mktemp("sample") / "store"
+    report = ingest([SAMPLE], Settings(store=store))
+    assert report.ok, report.summary()
+    return store
+
+
+@pytest.fixture
+def archive_copy(tmp_path: Path) -> Path:
+    """A writable copy of the sample archive, for tests that change files."""
+    dest = tmp_path / "archive"
+    shutil.copytree(SAMPLE, dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """../shared: skipped where absent (a user's clone), a failure under CI."""
+    if not (SHARED / "corpora").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"{SHARED} is missing, and CI must have it")
+        pytest.skip("../shared corpora are not here")
+    return SHARED

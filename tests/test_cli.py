@@ -1,0 +1,62 @@
+"""The `assistant` command as users and evaluation tooling call it: a real process each time."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import SAMPLE
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, **(env or {})})
+
+
+def test_ask_json_contract(sample_store: Path) -> None:
+    out = run("ask", "Who chairs the Inter-Ministerial Task Force on Detention Reform?", "--store",
+              str(sample_store), "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert set(data) == {"question", "answer", "refused", "citations"}
+    assert data["refused"] is False and "[1]" in data["answer"]
+    for c in data["citations"]:
+        assert set(c) == {"n", "doc_id", "path", "title", "date", "source", "url", "page", "text"}
+    record = next(c for c in data["citations"] if c["path"].endswith("briefs.jsonl"))
+    assert record["doc_id"] == "b04" and record["page"] is None
+
+
+def test_search_json_contract_and_store_from_environment(sample_store: Path) -> None:
+    out = run("search", "press freedom barometer", "-k", "3", "--json",
+              env={"ASSISTANT_STORE": str(sample_store)})
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out.stdout)["results"]
+    assert [r["rank"] for r in results] == [1, 2, 3]
+    assert all(set(r) == {"rank", "score", "doc_id", "path", "title", "page", "text"} for r in results)
+
+
+def test_ingest_prints_a_summary_and_fails_on_a_bad_file(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "ok.md").write_text("---\ntitle: Fine\n---\n\nA readable note about the port.\n")
+    (tmp_path / "docs" / "bad.pdf").write_bytes(b"not a pdf")
+    out = run("ingest", str(tmp_path / "docs"), "--store", str(tmp_path / "s"), "--quiet")
+    assert out.returncode == 1
+    assert "1 documents added" in out.stdout and "1 files failed" in out.stdout
+    assert "bad.pdf: not a PDF" in out.stdout
+    again = run("ingest", str(tmp_path / "docs" / "ok.md"), "--store", str(tmp_path / "s"), "-q")
+    assert again.returncode == 0 and "1 unchanged" in again.stdout and "0 embedded" in again.stdout
+
+
+def test_errors_are_one_line_and_exit_non_zero(tmp_path: Path) -> None:
+    out = run("ask", "anything", "--store", str(tmp_path / "nowhere"))
+    assert out.returncode == 1
+    assert out.stderr.startswith("Error: No store at") and out.stderr.count("\n") == 1
+    empty = run("ask", " ", "--store", str(tmp_path / "nowhere"))
+    assert empty.returncode == 1 and "Error:" in empty.stderr
+
+
+def test_ingest_the_sample_archive_reports_every_document(tmp_path: Path) -> None:
+    out = run("ingest", str(SAMPLE), "--store", str(tmp_path / "s"), "-q")
+    assert out.returncode == 0, out.stderr
+    assert "16 documents added" in out.stdout

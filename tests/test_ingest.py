@@ -1,0 +1,112 @@
+"""The write path end to end, with the real model and a real Chroma in a temporary folder."""
+
+from pathlib import Path
+
+import pytest
+
+from assistant.errors import StoreMismatchError
+from assistant.settings import Settings
+from assistant.store import Store
+from ingest import ingest
+
+from pdfgen import write_pdf
+
+
+def chunks_by_file(settings: Settings) -> dict[str, set[str]]:
+    store = Store.open(settings)
+    got = store.chunks.get(include=["metadatas"])
+    out: dict[str, set[str]] = {}
+    for cid, meta in zip(got["ids"], got["metadatas"]):
+        out.setdefault(meta["file"], set()).add(cid)
+    return out
+
+
+def test_ingest_then_reingest_embeds_nothing(archive_copy: Path, settings: Settings) -> None:
+    first = ingest([archive_copy], settings)
+    assert first.ok and first.chunks_embedded > 0
+    assert len(first.added) == 12 and first.documents == 16  # briefs.jsonl holds 5 records
+    second = ingest([archive_copy], settings)
+    assert second.chunks_embedded == 0
+    assert len(second.unchanged) == 12 and not second.added and not second.updated
+    assert second.chunks_in_store == first.chunks_in_store
+
+
+def test_changed_file_replaces_its_chunks(archive_copy: Path, settings: Settings) -> None:
+    ingest([archive_copy], settings)
+    target = next(archive_copy.rglob("*.txt"))
+    before = chunks_by_file(settings)
+    key = str(target.resolve())
+    target.write_text(target.read_text() + "\n\nA new closing paragraph about the harbour ferry strike.\n")
+    report = ingest([archive_copy], settings)
+    assert [f.path for f in report.updated] == [key]
+    after = chunks_by_file(settings)
+    assert after[key] and after[key] != before[key]
+    assert {k: v for k, v in after.items() if k != key} == {k: v for k, v in before.items() if k != key}
+    text = " ".join(Store.open(settings).chunks.get(ids=sorted(after[key]))["documents"])
+    assert "harbour ferry strike" in text
+
+
+def test_removed_files_stay_until_pruned(archive_copy: Path, settings: Settings) -> None:
+    ingest([archive_copy], settings)
+    gone = next(archive_copy.rglob("*.html"))
+    key = str(gone.resolve())
+    gone.unlink()
+    kept = ingest([archive_copy], settings)
+    assert [f.path for f in kept.missing] == [key] and key in chunks_by_file(settings)
+    pruned = ingest([archive_copy], settings, prune=True)
+    assert [f.path for f in pruned.removed] == [key]
+    assert key not in chunks_by_file(settings)
+    assert key not in Store.open(settings).file_records()
+
+
+def test_pdf_chunks_keep_their_page_numbers(tmp_path: Path, settings: Settings) -> None:
+    (tmp_path / "docs").mkdir()
+    write_pdf(tmp_path / "docs" / "r.pdf",
+              ["The first page covers the budget.", "The second page covers the detention centres."])
+    report = ingest([tmp_path / "docs"], settings)
+    assert report.ok
+    metas = Store.open(settings).chunks.get(include=["metadatas", "documents"])
+    pages = {m["page"]: d for m, d in zip(metas["metadatas"], metas["documents"])}
+    assert "budget" in pages[1] and "detention" in pages[2]
+
+
+def test_a_bad_file_fails_alone_and_touches_nothing(archive_copy: Path, settings: Settings) -> None:
+    ingest([archive_copy], settings)
+    before = chunks_by_file(settings)
+    (archive_copy / "empty.md").write_bytes(b"")
+    (archive_copy / "binary.txt").write_bytes(b"\x00\xff" * 100)
+    (archive_copy / "broken.pdf").write_bytes(b"%PDF-1.7 broken")
+    (archive_copy / "notes.xyz").write_text("unknown type")
+    good = archive_copy / "news" / "late.md"
+    good.write_text("---\ntitle: Late news\n---\n\nThe ferry workers ended their strike on Friday.\n")
+    # A previously good file turned bad keeps its stored chunks.
+    spoiled = next(archive_copy.rglob("briefs.jsonl"))
+    spoiled.write_text("{this is not json\n")
+    report = ingest([archive_copy], settings)
+    failed = {Path(f.path).name: f.reason for f in report.failed}
+    assert set(failed) == {"empty.md", "binary.txt", "broken.pdf", "briefs.jsonl"}
+    assert "empty" in failed["empty.md"] and "binary" in failed["binary.txt"]
+    assert "line 1" in failed["briefs.jsonl"]
+    assert [Path(f.path).name for f in report.skipped] == ["notes.xyz"]
+    assert [Path(f.path).name for f in report.added] == ["late.md"]
+    after = chunks_by_file(settings)
+    assert {k: v for k, v in after.items() if not k.endswith("late.md")} == before
+    assert not report.ok and "failed" in report.summary()
+
+
+def test_missing_path_is_reported(tmp_path: Path, settings: Settings) -> None:
+    report = ingest([tmp_path / "nope"], settings)
+    assert report.failed[0].reason == "no such file or folder"
+
+
+def test_store_remembers_what_built_it(archive_copy: Path, settings: Settings) -> None:
+    ingest([archive_copy / "news"], settings)
+    with pytest.raises(StoreMismatchError, match="chunk_tokens=200.*rebuild"):
+        ingest([archive_copy / "news"], settings.replace(chunk_tokens=300))
+
+
+def test_too_large_files_are_refused(tmp_path: Path, settings: Settings) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "big.txt").write_text("word " * 300_000)
+    report = ingest([tmp_path / "docs"], settings.replace(max_file_mb=1.0))
+    assert "over the 1 MB limit" in report.failed[0].reason
