@@ -53,6 +53,12 @@ class Settings:
     prompts_dir: Path | None = _doc("Folder of prompt files; default: the project's prompts/.",
                                     default=None)
 
+    def __post_init__(self) -> None:
+        for f in fields(self):  # Settings(store="dir") works like Settings(store=Path("dir"))
+            value = getattr(self, f.name)
+            if value is not None:
+                object.__setattr__(self, f.name, _coerce(f, value))
+
     @classmethod
     def load(cls, config: str | Path | None = None, **overrides: Any) -> Settings:
         values: dict[str, Any] = {}

@@ -215,7 +215,8 @@ def ingest(paths: Iterable[str | Path], settings: Settings | None = None, *, pru
         else:
             report.files.append(item)
         bar.update(1)
-        bar.set_postfix_str(f"{writer.embedded} chunks embedded", refresh=False)
+        rate = writer.embedded / max(time.perf_counter() - start, 1e-9)
+        bar.set_postfix_str(f"{writer.embedded} chunks embedded, {rate:.0f} chunks/s", refresh=False)
     writer.flush()
     bar.close()
     report.files += _removed(roots, files, records, store, writer if prune else None)

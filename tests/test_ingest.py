@@ -110,3 +110,43 @@ def test_too_large_files_are_refused(tmp_path: Path, settings: Settings) -> None
     (tmp_path / "docs" / "big.txt").write_text("word " * 300_000)
     report = ingest([tmp_path / "docs"], settings.replace(max_file_mb=1.0))
     assert "over the 1 MB limit" in report.failed[0].reason
+
+
+def test_a_50_mb_text_file_is_refused_with_its_size(tmp_path: Path, settings: Settings) -> None:
+    (tmp_path / "docs").mkdir()
+    with (tmp_path / "docs" / "huge.txt").open("w") as fh:
+        for _ in range(50):
+            fh.write(("The committee met again. " * 41943)[: 1 << 20])
+    (tmp_path / "docs" / "ok.md").write_text("A small readable note about the harbour.")
+    report = ingest([tmp_path / "docs"], settings)
+    [failed] = report.failed
+    assert failed.path.endswith("huge.txt") and "50 MB, over the 32 MB limit" in failed.reason
+    assert [Path(f.path).name for f in report.added] == ["ok.md"]
+
+
+def test_an_unreadable_file_is_reported_and_the_rest_ingested(tmp_path: Path) -> None:
+    """Root reads any file, so as root the ingestion runs in a child process stripped of the
+    capabilities that bypass file permissions (util-linux `setpriv`)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "secret.md").write_text("Classified minutes of the meeting.")
+    (docs / "public.md").write_text("The public notice about the meeting.")
+    (docs / "secret.md").chmod(0o000)
+    code = ("from ingest import ingest; from assistant.settings import Settings; "
+            f"r = ingest([{str(docs)!r}], Settings(store={str(tmp_path / 'store')!r})); "
+            "print('|'.join(f'{f.status}:{f.path}:{f.reason}' for f in r.files))")
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        assert setpriv, "setpriv (util-linux) is needed to drop root's permission override"
+        prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
+    out = subprocess.run([*prefix, sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    results = dict(line.split(":", 1) for line in out.stdout.strip().splitlines()[-1].split("|"))
+    assert results["failed"].endswith("secret.md:permission denied")
+    assert results["added"].endswith("public.md:")

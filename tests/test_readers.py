@@ -116,3 +116,13 @@ def test_dates_are_normalised(raw: str, iso: str, num: int) -> None:
 
 def test_unknown_types_have_no_reader(tmp_path: Path) -> None:
     assert reader_for(tmp_path / "x.xyz") is None
+
+
+def test_email(tmp_path: Path) -> None:
+    p = tmp_path / "m.eml"
+    p.write_text("From: Press Office <press@example.org>\nSubject: Statement on the visit\n"
+                 "Date: Tue, 08 Mar 2022 09:00:00 +0000\nContent-Type: text/plain; charset=utf-8\n\n"
+                 "The ministry welcomes the Special Rapporteur.\n")
+    [doc] = read(p)
+    assert (doc.title, doc.date) == ("Statement on the visit", "2022-03-08")
+    assert "press@example.org" in (doc.source or "") and "welcomes" in doc.text

@@ -21,6 +21,7 @@ READERS: dict[str, tuple[str, str, str]] = {
     ".pdf": ("ingest.readers.pdf", "read_pdf", "pypdfium2"),
     ".jsonl": ("ingest.readers.jsonl", "read_jsonl", ""),
     ".docx": ("ingest.readers.docx", "read_docx", "python-docx"),
+    ".eml": ("ingest.readers.email", "read_eml", ""),
 }
 
 
