@@ -38,10 +38,16 @@ def parser() -> argparse.ArgumentParser:
         if name == "ingest":
             p.add_argument("--prune", action="store_true", help="remove stored files that are gone")
         p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p = sub.add_parser("ask", parents=[common], help="answer a question with citations")
+    filters = argparse.ArgumentParser(add_help=False)
+    filters.add_argument("--since", help="only documents dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)")
+    filters.add_argument("--until", help="only documents dated on or before (the whole year or month)")
+    filters.add_argument("--source", action="append", help="only this source or publisher (repeatable)")
+    filters.add_argument("--type", dest="kind", action="append", help="only this document type: pdf, "
+                         "html, md, txt, docx, eml, jsonl (repeatable)")
+    p = sub.add_parser("ask", parents=[common, filters], help="answer a question with citations")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p = sub.add_parser("search", parents=[common], help="the ranked passages for a query")
+    p = sub.add_parser("search", parents=[common, filters], help="the ranked passages for a query")
     p.add_argument("query")
     p.add_argument("-k", type=int, default=10, help="how many passages (default 10)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -51,6 +57,10 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("status", parents=[common], help="what the store holds")
     sub.add_parser("config", parents=[common], help="every setting, its value and what it does")
     return top
+
+
+def _filters(args: argparse.Namespace) -> dict[str, Any]:
+    return {"since": args.since, "until": args.until, "source": args.source, "kind": args.kind}
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -65,7 +75,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.service import Assistant
 
-    answer = Assistant(settings=_settings(args)).ask(args.question)
+    answer = Assistant(settings=_settings(args)).ask(args.question, **_filters(args))
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
@@ -79,7 +89,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from assistant.service import Assistant
 
-    passages = Assistant(settings=_settings(args)).search(args.query, k=args.k)
+    passages = Assistant(settings=_settings(args)).search(args.query, k=args.k, **_filters(args))
     if args.json:
         results = [{"rank": r, "score": p.score, "doc_id": p.doc_id, "path": p.path, "title": p.title,
                     "page": p.page, "text": p.text} for r, p in enumerate(passages, 1)]

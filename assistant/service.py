@@ -12,6 +12,7 @@ from assistant.embedding import load_embedder
 from assistant.errors import QuestionError
 from assistant.retrieve import Retriever
 from assistant.settings import Settings
+from assistant.snapshot import Filters
 from assistant.store import Store
 from assistant.types import Answer, Passage
 
@@ -22,6 +23,29 @@ _REFERRING = {"that", "this", "those", "these", "it", "its", "they", "them", "th
               "his", "she", "her", "there", "then", "such"}
 
 History = Sequence[tuple[str, str]] | Sequence[dict[str, str]]
+
+
+def make_filters(since: str | None = None, until: str | None = None,
+                 source: str | Sequence[str] | None = None, kind: str | Sequence[str] | None = None) -> Filters:
+    """Filters from user input: dates as ISO text ("2023", "2023-08", "2023-08-14"); `until`
+    covers the whole year or month it names; sources and document types match exactly."""
+    from ingest.dates import parse_date
+
+    def bound(value: str | None, end: bool) -> int | None:
+        if not value:
+            return None
+        parsed = parse_date(value)
+        if parsed is None:
+            raise QuestionError(f"Cannot read the date {value!r}; use YYYY, YYYY-MM or YYYY-MM-DD.")
+        num = parsed[1]
+        if end:  # 2023 -> 20239999, 2023-08 -> 20230899: the whole period is included
+            num += 9999 if num % 10000 == 0 else 99 if num % 100 == 0 else 0
+        return num
+
+    def many(v: str | Sequence[str] | None) -> tuple[str, ...]:
+        return (v,) if isinstance(v, str) else tuple(v or ())
+
+    return Filters(bound(since, False), bound(until, True), many(source), many(kind))
 
 
 def check_question(question: str) -> str:
@@ -70,17 +94,25 @@ class Assistant:
         self.answerer = make_answerer(self.settings, self.embedder, self._idf)
 
     def _idf(self, term: str) -> float:
-        return self.retriever.keyword.idf(term)
+        return self.retriever.snapshot.idf(term)
 
-    def search(self, query: str, k: int = 10) -> list[Passage]:
-        """The k best passages for the query, best first."""
-        return self.retriever.search(check_question(query), k)
+    def search(self, query: str, k: int = 10, *, since: str | None = None, until: str | None = None,
+               source: str | Sequence[str] | None = None, kind: str | Sequence[str] | None = None
+               ) -> list[Passage]:
+        """The k best passages for the query, best first; optionally only from documents dated
+        within [since, until], from these sources, of these types (pdf, html, md, ...)."""
+        filters = make_filters(since, until, source, kind)
+        return self.retriever.search(check_question(query), k, filters=filters or None)
 
-    def ask(self, question: str, history: History | None = None) -> Answer:
-        """An answer with numbered citations, or a refusal when the archive lacks the answer."""
+    def ask(self, question: str, history: History | None = None, *, since: str | None = None,
+            until: str | None = None, source: str | Sequence[str] | None = None,
+            kind: str | Sequence[str] | None = None) -> Answer:
+        """An answer with numbered citations, or a refusal when the archive lacks the answer.
+        Filters as in `search`."""
         question = check_question(question)
+        filters = make_filters(since, until, source, kind)
         standalone = condense(question, history)
-        passages = self.retriever.search(standalone, self.settings.top_k)
+        passages = self.retriever.search(standalone, self.settings.top_k, filters=filters or None)
         answer = self.answerer.answer(standalone, passages)
         answer.question = question
         answer.standalone_question = standalone if standalone != question else None
@@ -97,4 +129,4 @@ class Assistant:
                 "embed_model": self.settings.embed_model, "llm": self.settings.llm}
 
 
-__all__ = ["Assistant", "check_question", "condense"]
+__all__ = ["Assistant", "check_question", "condense", "make_filters"]

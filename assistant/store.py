@@ -121,6 +121,14 @@ class Store:
     def generation(self) -> str:
         return str(self.info.get("generation", ""))
 
+    def refresh_generation(self) -> str:
+        """The generation as stored now (another process may have ingested since we opened)."""
+        try:
+            self.chunks = self.client.get_collection(self.settings.collection)
+        except Exception as e:
+            raise StoreError(f"Cannot read the store at {self.where}: {e}") from None
+        return self.generation
+
     def bump_generation(self) -> str:
         gen = uuid.uuid4().hex
         meta = {k: v for k, v in self.info.items() if not k.startswith("hnsw:")}

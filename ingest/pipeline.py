@@ -221,9 +221,9 @@ def ingest(paths: Iterable[str | Path], settings: Settings | None = None, *, pru
     bar.close()
     report.files += _removed(roots, files, records, store, writer if prune else None)
     if writer.changed:
-        from assistant.keyword import KeywordIndex
+        from assistant.snapshot import Snapshot
 
-        KeywordIndex.rebuild(store)
+        Snapshot.rebuild(store)
     report.chunks_in_store = store.count()
     report.seconds = time.perf_counter() - start
     return report

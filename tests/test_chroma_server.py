@@ -62,7 +62,7 @@ def test_ingest_and_answer_through_a_chroma_server(chroma_server: str, archive_c
     answer = a.ask("Who chairs the Inter-Ministerial Task Force on Detention Reform?")
     assert not answer.refused and any(c.doc_id == "b04" for c in answer.citations)
     assert a.status()["chunks"] == report.chunks_in_store
-    assert any((tmp_path / "cache").rglob("ids.json"))
+    assert any((tmp_path / "cache").rglob("meta.json"))
 
 
 def test_an_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:

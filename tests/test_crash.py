@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.keyword import KeywordIndex
 from assistant.settings import Settings
+from assistant.snapshot import Snapshot
 from assistant.store import Store
 
 pytestmark = pytest.mark.slow
@@ -78,6 +78,6 @@ def test_killed_ingestion_converges_to_the_clean_result(tmp_path: Path) -> None:
     again = subprocess.run(ingest_cmd(corpus, store), capture_output=True, text=True, timeout=600)
     assert "0 documents added, 0 updated, 270 unchanged" in again.stdout and "0 embedded" in again.stdout
 
-    # The keyword index is derived data: after the kills it matches the store again.
+    # The snapshot (keyword index, filter columns) is derived data: after the kills it matches the store again.
     s = Store.open(Settings(store=store))
-    assert sorted(KeywordIndex.load(s).ids) == sorted(expected)
+    assert sorted(Snapshot.load(s).ids) == sorted(expected)

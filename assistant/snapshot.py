@@ -1,0 +1,179 @@
+"""A local snapshot of the store for what Chroma does slowly or not at all: BM25 keyword
+search, IDF statistics, and exact filtered search over metadata columns and vectors.
+
+It is derived data, saved beside the store (or in the user cache for a Chroma server) with
+the store generation it was built from. Ingestion rebuilds it after every change; a reader
+that finds it missing, damaged or older than the store rebuilds it from Chroma, the source
+of truth (say, after an interrupted ingestion).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.keyword import tokenize
+from assistant.store import Store, local_cache_dir
+
+_LOCK = threading.Lock()
+PAGE = 5000
+
+
+@dataclass
+class Filters:
+    """Which chunks a search may return. Dates are compared as YYYYMMDD integers; a chunk
+    without a date is excluded by any date bound."""
+
+    since: int | None = None
+    until: int | None = None
+    sources: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.since or self.until or self.sources or self.kinds)
+
+
+class Snapshot:
+    def __init__(self, generation: str, ids: list[str], bm25: Any, dates: np.ndarray,
+                 sources: np.ndarray, source_names: list[str], kinds: np.ndarray, kind_names: list[str],
+                 vectors: np.ndarray) -> None:
+        self.generation = generation
+        self.ids = ids
+        self.bm25 = bm25
+        self.dates, self.sources, self.kinds = dates, sources, kinds
+        self.source_names, self.kind_names = source_names, kind_names
+        self.vectors = vectors
+
+    @staticmethod
+    def folder(store: Store) -> Path:
+        return local_cache_dir(store.settings) / "snapshot"
+
+    # -- building and loading ------------------------------------------------------------
+    @classmethod
+    def rebuild(cls, store: Store) -> Snapshot:
+        import bm25s
+
+        generation = store.generation
+        ids: list[str] = []
+        texts: list[str] = []
+        metas: list[dict[str, Any]] = []
+        vectors: list[np.ndarray] = []
+        offset = 0
+        while True:
+            got = store.chunks.get(include=["documents", "metadatas", "embeddings"], limit=PAGE, offset=offset)
+            if not got["ids"]:
+                break
+            ids += got["ids"]
+            texts += [d or "" for d in got["documents"]]
+            metas += [m or {} for m in got["metadatas"]]
+            vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
+            offset += len(got["ids"])
+        bm25 = bm25s.BM25()
+        if texts:
+            bm25.index(tokenize(texts), show_progress=False)
+        source_names = sorted({str(m.get("source", "")) for m in metas})
+        kind_names = sorted({str(m.get("kind", "")) for m in metas})
+        s_code = {n: i for i, n in enumerate(source_names)}
+        k_code = {n: i for i, n in enumerate(kind_names)}
+        snap = cls(generation, ids, bm25,
+                   np.array([int(m.get("date_num", 0) or 0) for m in metas], dtype=np.int64),
+                   np.array([s_code[str(m.get("source", ""))] for m in metas], dtype=np.int32), source_names,
+                   np.array([k_code[str(m.get("kind", ""))] for m in metas], dtype=np.int32), kind_names,
+                   np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32))
+        snap.save(cls.folder(store))
+        return snap
+
+    def save(self, folder: Path) -> None:
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if self.ids:
+            self.bm25.save(str(tmp / "bm25"), show_progress=False)
+        np.savez(tmp / "columns.npz", dates=self.dates, sources=self.sources, kinds=self.kinds)
+        np.save(tmp / "vectors.npy", self.vectors)
+        (tmp / "meta.json").write_text(json.dumps({
+            "generation": self.generation, "ids": self.ids, "source_names": self.source_names,
+            "kind_names": self.kind_names}))
+        # Swap in whole, so a reader never sees half a snapshot.
+        old = folder.with_name(folder.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, store: Store) -> Snapshot:
+        """The saved snapshot if it matches the store's generation, else a fresh rebuild."""
+        import bm25s
+
+        folder = cls.folder(store)
+        with _LOCK:
+            try:
+                meta = json.loads((folder / "meta.json").read_text())
+                if meta["generation"] == store.generation:
+                    cols = np.load(folder / "columns.npz")
+                    bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False) if meta["ids"] \
+                        else bm25s.BM25()
+                    return cls(meta["generation"], meta["ids"], bm25, cols["dates"], cols["sources"],
+                               meta["source_names"], cols["kinds"], meta["kind_names"],
+                               np.load(folder / "vectors.npy", mmap_mode="r"))
+            except (OSError, ValueError, KeyError):
+                pass  # missing or damaged: rebuilt below from the store
+            return cls.rebuild(store)
+
+    # -- searching ---------------------------------------------------------------------
+    def mask(self, filters: Filters) -> np.ndarray:
+        keep = np.ones(len(self.ids), dtype=bool)
+        if filters.since:
+            keep &= self.dates >= filters.since
+        if filters.until:
+            keep &= (self.dates <= filters.until) & (self.dates > 0)
+        if filters.sources:
+            wanted = {s.lower() for s in filters.sources}
+            codes = [i for i, n in enumerate(self.source_names) if n.lower() in wanted]
+            keep &= np.isin(self.sources, codes)
+        if filters.kinds:
+            wanted = {k.lower().lstrip(".") for k in filters.kinds}
+            codes = [i for i, n in enumerate(self.kind_names) if n in wanted]
+            keep &= np.isin(self.kinds, codes)
+        return keep
+
+    def keyword(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score) for the best k chunks that share a term with the query."""
+        if not self.ids:
+            return []
+        tokens = tokenize([query])
+        if not tokens.ids or not tokens.ids[0]:
+            return []
+        weights = None if mask is None else mask.astype(np.float32)
+        docs, scores = self.bm25.retrieve(tokens, k=min(k, len(self.ids)), show_progress=False,
+                                          n_threads=1, weight_mask=weights)
+        return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+
+    def dense(self, vector: np.ndarray, k: int, mask: np.ndarray) -> list[tuple[str, float]]:
+        """Exact nearest neighbours (cosine) among the chunks the mask keeps."""
+        rows = np.flatnonzero(mask)
+        if rows.size == 0:
+            return []
+        sims = np.asarray(self.vectors[rows]) @ vector
+        top = np.argpartition(-sims, min(k, sims.size) - 1)[:k] if sims.size > k else np.arange(sims.size)
+        top = top[np.argsort(-sims[top])]
+        return [(self.ids[int(rows[i])], float(sims[i])) for i in top]
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency over chunks; a term the archive lacks gets the maximum."""
+        n = len(self.ids)
+        tid = getattr(self.bm25, "vocab_dict", {}).get(term) if n else None
+        df = 0
+        if tid is not None:
+            indptr = self.bm25.scores["indptr"]
+            df = int(indptr[tid + 1] - indptr[tid])
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
