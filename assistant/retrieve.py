@@ -23,6 +23,7 @@ from assistant.types import Passage
 
 MODES = ("hybrid", "dense", "bm25")
 DENSE_WEIGHT = 0.5
+FUSION_DEPTH = 50  # each list's length before fusion, whatever k: min-max scaling depends on it
 FRESHNESS_S = 2.0  # how often to look whether ingestion has changed the store
 
 
@@ -50,7 +51,7 @@ class Retriever:
     def search(self, query: str, k: int = 10, mode: str | None = None,
                filters: Filters | None = None) -> list[Passage]:
         mode = mode or self.mode
-        depth = max(k * 4, 40) if mode == "hybrid" else k  # over-fetch so fusion has both lists
+        depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
         mask = self.snapshot.mask(filters) if filters else None
         dense: list[tuple[str, float]] = []
         if mode in ("dense", "hybrid"):

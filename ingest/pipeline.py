@@ -15,7 +15,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,14 +158,36 @@ def _prepared(files: list[Path], store: Store, records: dict[str, dict[str, Any]
 
 
 class _Writer:
-    """Embeds chunks in batches and commits each file once all of its chunks are stored."""
+    """Embeds chunks in batches and commits each file once all of its chunks are stored.
 
-    def __init__(self, store: Store, embedder: Embedder, settings: Settings) -> None:
+    Chroma writes run in a thread of their own, in submission order, so the encoder never
+    waits for the store; a file's commit is queued after its last chunk's write."""
+
+    def __init__(self, store: Store, embedder: Embedder, settings: Settings,
+                 on_flush: Callable[[int], None] = lambda n: None) -> None:
         self.store, self.embedder, self.settings = store, embedder, settings
+        self.on_flush = on_flush
         self.buffer: list[Chunk] = []
         self.waiting: list[Prepared] = []  # files whose chunks may still be in the buffer
         self.changed = False
         self.embedded = 0
+        self.jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True, name="ingest-store")
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            if self.error is None:
+                try:
+                    job()
+                except BaseException as e:  # re-raised in the main thread
+                    self.error = e
+
+    def _submit(self, job: Callable[[], None]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.jobs.put(job)
 
     def touch(self) -> None:
         if not self.changed:  # readers' derived indexes now know they are stale
@@ -185,14 +207,28 @@ class _Writer:
         if self.buffer:
             batch, self.buffer = self.buffer, []
             vectors = self.embedder.encode([c.embed_text for c in batch], self.settings.embed_batch_size)
-            self.store.upsert([c.id for c in batch], vectors, [c.text for c in batch],
-                              [c.meta for c in batch])
+            self._submit(lambda: self.store.upsert([c.id for c in batch], vectors, [c.text for c in batch],
+                                                   [c.meta for c in batch]))
             self.embedded += len(batch)
+            self.on_flush(self.embedded)
         for prep in self.waiting:
-            stale = self.store.ids_for_file(prep.key) - set(prep.ids)
-            self.store.delete(sorted(stale))
-            self.store.put_file_record(prep.key, prep.record)
+            self._submit(lambda prep=prep: self._commit(prep))  # type: ignore[misc]
         self.waiting = []
+
+    def _commit(self, prep: Prepared) -> None:
+        stale = self.store.ids_for_file(prep.key) - set(prep.ids)
+        self.store.delete(sorted(stale))
+        self.store.put_file_record(prep.key, prep.record)
+
+    def close(self) -> None:
+        """Flush, wait for every queued write, and raise the first write error if any."""
+        try:
+            self.flush()
+        finally:
+            self.jobs.put(None)
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def ingest(paths: Iterable[str | Path], settings: Settings | None = None, *, prune: bool = False,
@@ -206,8 +242,13 @@ def ingest(paths: Iterable[str | Path], settings: Settings | None = None, *, pru
     files, problems = discover(roots)
     report = IngestReport(files=problems, store=store.where)
     records = store.file_records()
-    writer = _Writer(store, embedder, settings)
     bar = _progress(len(files), quiet)
+
+    def show(embedded: int) -> None:
+        rate = embedded / max(time.perf_counter() - start, 1e-9)
+        bar.set_postfix_str(f"{embedded} chunks embedded, {rate:.0f} chunks/s")
+
+    writer = _Writer(store, embedder, settings, show)
     for item in _prepared(files, store, records, settings, embedder):
         if isinstance(item, Prepared):
             writer.add(item)
@@ -215,9 +256,7 @@ def ingest(paths: Iterable[str | Path], settings: Settings | None = None, *, pru
         else:
             report.files.append(item)
         bar.update(1)
-        rate = writer.embedded / max(time.perf_counter() - start, 1e-9)
-        bar.set_postfix_str(f"{writer.embedded} chunks embedded, {rate:.0f} chunks/s", refresh=False)
-    writer.flush()
+    writer.close()
     bar.close()
     report.files += _removed(roots, files, records, store, writer if prune else None)
     if writer.changed:
@@ -250,7 +289,7 @@ def _removed(roots: list[Path], files: list[Path], records: dict[str, dict[str, 
 def _progress(total: int, quiet: bool) -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="file", disable=quiet or total < 2, file=sys.stderr,
+    return tqdm(total=total, unit="file", disable=quiet or total == 0, file=sys.stderr,
                 dynamic_ncols=True, mininterval=0.5)
 
 
