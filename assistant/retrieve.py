@@ -13,7 +13,6 @@ Chroma's `where` on large stores.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from assistant.embedding import Embedder
 from assistant.errors import ConfigError
@@ -86,7 +85,3 @@ def _minmax(ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
     span = max(s for _, s in ranked) - lo
     return [(c, (s - lo) / span if span > 0 else 1.0) for c, s in ranked]
 
-
-def known_values(snapshot: Snapshot) -> dict[str, Any]:
-    """Sources and document types present in the archive, for the UI's filter menus."""
-    return {"sources": [s for s in snapshot.source_names if s], "kinds": [k for k in snapshot.kind_names if k]}

@@ -39,7 +39,7 @@ class Settings:
                             default="all-MiniLM-L6-v2")
     embed_dtype: str = _doc("auto | bfloat16 | float32. auto uses bfloat16 where the CPU "
                             "has native bf16 instructions.", default="auto")
-    embed_batch_size: int = _doc("Chunks per encoder batch.", default=64)
+    embed_batch_size: int = _doc("Chunks per encoder batch (16 measured fastest on 2 cores).", default=16)
     chunk_tokens: int = _doc("Target chunk size in tiktoken (cl100k_base) tokens; chunks are "
                              "also kept within the embedding model's word-piece limit.", default=200)
     chunk_overlap: int = _doc("Tokens shared by consecutive chunks of a document.", default=30)

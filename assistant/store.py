@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -167,16 +167,6 @@ class Store:
         got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
         return {i: (d or "", m or {}) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
 
-    def iter_all(self, batch: int = 5000) -> Iterator[tuple[list[str], list[str]]]:
-        """(ids, texts) pages over the whole collection."""
-        offset = 0
-        while True:
-            got = self.chunks.get(include=["documents"], limit=batch, offset=offset)
-            if not got["ids"]:
-                return
-            yield list(got["ids"]), [d or "" for d in got["documents"]]
-            offset += len(got["ids"])
-
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
               ) -> list[tuple[str, str, dict[str, Any], float]]:
         """Nearest chunks as (id, text, metadata, cosine similarity)."""
@@ -189,10 +179,6 @@ class Store:
                 zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])]
 
     # -- manifest of ingested files --------------------------------------------------
-    def file_record(self, key: str) -> dict[str, Any] | None:
-        got = self.files.get(ids=[key], include=["metadatas"])
-        return (got["metadatas"][0] or {}) if got["ids"] else None
-
     def file_records(self) -> dict[str, dict[str, Any]]:
         got = self.files.get(include=["metadatas"])
         return {i: (m or {}) for i, m in zip(got["ids"], got["metadatas"])}

@@ -28,8 +28,3 @@ def encoding() -> Any:
 def count(text: str) -> int:
     return len(encoding().encode_ordinary(text))
 
-
-def truncate(text: str, max_tokens: int) -> str:
-    enc = encoding()
-    ids = enc.encode_ordinary(text)
-    return text if len(ids) <= max_tokens else enc.decode(ids[:max_tokens])

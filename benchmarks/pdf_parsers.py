@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from ingest.readers.pdf import read_pdf
 
@@ -38,7 +39,7 @@ def parse_pdfium(path: Path, data: bytes) -> dict[int, str]:
     return {p: t for doc in read_pdf(path, data) for p, t in doc.pages if p is not None}
 
 
-def _pypdf(mode: str) -> Parser:
+def _pypdf(mode: Literal["plain", "layout"]) -> Parser:
     def parse(path: Path, data: bytes) -> dict[int, str]:
         from pypdf import PdfReader
 

@@ -1,0 +1,107 @@
+"""Query latency on a large store: hybrid, dense and filtered search, against Chroma's own `where`.
+
+Builds a store of at least 100k chunks from an existing one (real chunk texts and vectors,
+copied N times with a little noise on the vectors, so the index has realistic structure),
+then times real questions end to end: query embedding, Chroma and BM25, fusion, fetching texts.
+
+    python -m benchmarks.retrieval --source .store/evals/news-2023q4/ours --copies 4 \\
+        --questions ../shared/corpora/news-2023q4/questions.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.embedding import offline_env
+from assistant.settings import Settings
+from assistant.snapshot import Snapshot
+from assistant.store import Store
+
+
+def build(source: Path, copies: int, dest: Path) -> int:
+    src = Store.open(Settings(store=source))
+    got = src.chunks.get(include=["documents", "metadatas", "embeddings"])
+    vectors = np.asarray(got["embeddings"], dtype=np.float32)
+    settings = Settings(store=dest)
+    store = Store.create(settings, vectors.shape[1])
+    rng = np.random.default_rng(0)
+    for c in range(copies):
+        noisy = vectors + rng.normal(0, 0.01, vectors.shape).astype(np.float32) if c else vectors
+        noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+        store.upsert([f"{i}-{c}" for i in got["ids"]], noisy, got["documents"],
+                     [{**m, "file": f"{m['file']}#{c}"} for m in got["metadatas"]])
+    store.bump_generation()
+    Snapshot.rebuild(store)
+    return store.count()
+
+
+def timed(fn: Callable[[str], Any], questions: list[str]) -> dict[str, float]:
+    for q in questions[:3]:
+        fn(q)  # warm-up
+    ms = []
+    for q in questions:
+        start = time.perf_counter()
+        fn(q)
+        ms.append((time.perf_counter() - start) * 1000)
+    ms.sort()
+    return {"p50": statistics.median(ms), "p95": ms[int(0.95 * (len(ms) - 1))]}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--source", type=Path, required=True, help="an existing store to copy chunks from")
+    p.add_argument("--copies", type=int, default=4)
+    p.add_argument("--questions", type=Path, required=True, help="JSONL with a `question` field")
+    p.add_argument("-n", type=int, default=200, help="questions to time")
+    p.add_argument("--out", type=Path)
+    args = p.parse_args()
+    offline_env()
+    from assistant import Assistant
+
+    questions = [json.loads(line)["question"] for line in args.questions.read_text().splitlines()][: args.n]
+    with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp:
+        n = build(args.source, args.copies, Path(tmp) / "store")
+        print(f"store: {n} chunks", flush=True)
+        a = Assistant(store=Path(tmp) / "store")
+        dates = a.retriever.snapshot.dates
+        mid = int(np.median(dates[dates > 0])) if (dates > 0).any() else 20231101
+        since, until = f"{mid // 10000}-{mid // 100 % 100:02d}-01", f"{mid // 10000}-{mid // 100 % 100:02d}"
+        source = next((s for s in a.retriever.snapshot.source_names if s), "")
+
+        def chroma_where(q: str) -> Any:
+            v = a.embedder.encode([q])[0]
+            lo, hi = int(since.replace("-", "")), int(until.replace("-", "")) * 100 + 99
+            return a.store.chunks.query(query_embeddings=[v], n_results=10,
+                                        where={"$and": [{"date_num": {"$gte": lo}}, {"date_num": {"$lte": hi}}]})
+
+        results = {
+            "chunks": n,
+            "hybrid": timed(lambda q: a.search(q, k=10), questions),
+            "dense": timed(lambda q: a.retriever.search(q, 10, mode="dense"), questions),
+            "bm25": timed(lambda q: a.retriever.search(q, 10, mode="bm25"), questions),
+            "hybrid, date filter": timed(lambda q: a.search(q, k=10, since=since, until=until), questions),
+            "hybrid, source filter": timed(lambda q: a.search(q, k=10, source=source), questions),
+            "chroma where (date), dense only": timed(chroma_where, questions),
+            "filter": {"since": since, "until": until, "source": source},
+        }
+    print(json.dumps(results, indent=1))
+    print("| search | p50 ms | p95 ms |\n|---|---|---|")
+    for name, r in results.items():
+        if isinstance(r, dict) and "p50" in r:
+            print(f"| {name} | {r['p50']:.1f} | {r['p95']:.1f} |")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
