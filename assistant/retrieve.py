@@ -55,18 +55,10 @@ class Retriever:
         dense: list[tuple[str, float]] = []
         if mode in ("dense", "hybrid"):
             vector = self.embedder.encode([query])[0]
-            if mask is None:
-                hits = self.store.query(vector, depth)
-                known = {cid: (text, meta) for cid, text, meta, _ in hits}
-                dense = [(cid, score) for cid, _, _, score in hits]
-            else:
-                known, dense = {}, self.snapshot.dense(vector, depth, mask)
-        else:
-            known = {}
+            dense = self.store.query(vector, depth) if mask is None else self.snapshot.dense(vector, depth, mask)
         sparse = self.snapshot.keyword(query, depth, mask) if mode in ("bm25", "hybrid") else []
-        ranked = dense if mode == "dense" else sparse if mode == "bm25" else _fuse(dense, sparse)[:k]
-        ranked = ranked[:k]
-        known.update(self.store.get([c for c, _ in ranked if c not in known]))
+        ranked = (dense if mode == "dense" else sparse if mode == "bm25" else _fuse(dense, sparse))[:k]
+        known = self.store.get([c for c, _ in ranked])  # texts for the k kept only
         return [Passage.from_metadata(c, *known[c], score=s) for c, s in ranked if c in known]
 
 

@@ -167,16 +167,13 @@ class Store:
         got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
         return {i: (d or "", m or {}) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
 
-    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
-              ) -> list[tuple[str, str, dict[str, Any], float]]:
-        """Nearest chunks as (id, text, metadata, cosine similarity)."""
+    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+        """Nearest chunks as (id, cosine similarity); texts are fetched later, for the few kept."""
         n = self.count()
         if n == 0:
             return []
-        got = self.chunks.query(query_embeddings=[vector], n_results=min(k, n), where=where,
-                                include=["documents", "metadatas", "distances"])
-        return [(i, d or "", m or {}, 1.0 - float(dist)) for i, d, m, dist in
-                zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])]
+        got = self.chunks.query(query_embeddings=[vector], n_results=min(k, n), where=where, include=["distances"])
+        return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0])]
 
     # -- manifest of ingested files --------------------------------------------------
     def file_records(self) -> dict[str, dict[str, Any]]:
