@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from assistant.embedding import Embedder, LazyEmbedder
-from assistant.errors import AssistantError, IngestError
+from assistant.errors import IngestError
 from assistant.settings import Settings
 from assistant.store import Store
 from ingest.chunking import chunk_text, fit
 from ingest.dates import parse_date
 from ingest.document import Document
-from ingest.readers import READERS, reader_for
+from ingest.readers import reader_for
 from ingest.report import FileResult, IngestReport
 
 EMBED_BATCH = 256  # chunks embedded and stored together; also the resume granularity
@@ -292,5 +292,3 @@ def _progress(total: int, quiet: bool) -> Any:
     return tqdm(total=total, unit="file", disable=quiet or total == 0, file=sys.stderr,
                 dynamic_ncols=True, mininterval=0.5)
 
-
-__all__ = ["ingest", "discover", "AssistantError", "READERS"]
