@@ -39,7 +39,8 @@ def sources_html(answer: Answer | None) -> str:
             f'<details class="source" id="source-{c.n}" open><summary><b>[{c.n}]</b> '
             f"{html.escape(c.title or c.path)}</summary>"
             f'<div class="source-meta">{meta}</div><div class="source-link">{_link(c)}</div>'
-            f'<blockquote class="source-text">{html.escape(c.text)}</blockquote></details>')
+            f'<blockquote class="source-text" style="white-space: pre-wrap">{html.escape(c.text)}'
+            "</blockquote></details>")
     return "\n".join(parts)
 
 
