@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 import os
 import threading
@@ -70,6 +71,9 @@ class Embedder:
         self.dtype = dtype
         self._model = model
         self._lock = threading.Lock()
+        # The parsing thread counts tokens while this one encodes. A fast tokenizer keeps its
+        # padding and truncation settings in shared state, so counting gets its own copy.
+        self._counter = copy.deepcopy(model.tokenizer)
         self.dim: int = int(model.get_embedding_dimension() or 0)
         self.max_tokens: int = int(model.max_seq_length or 256)
 
@@ -83,7 +87,7 @@ class Embedder:
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word pieces per text as the model sees them (special tokens included)."""
-        enc = self._model.tokenizer(texts, add_special_tokens=True, truncation=False,
+        enc = self._counter(texts, add_special_tokens=True, truncation=False,
                                     return_attention_mask=False, return_token_type_ids=False)
         return [len(ids) for ids in enc["input_ids"]]
 
