@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +108,20 @@ class Assistant:
             until: str | None = None, source: str | Sequence[str] | None = None,
             kind: str | Sequence[str] | None = None) -> Answer:
         """An answer with numbered citations, or a refusal when the archive lacks the answer.
-        Filters as in `search`."""
+        `history`: earlier (question, answer) pairs or {"role", "content"} messages, for
+        follow-up questions. Filters as in `search`."""
+        answer: Answer | None = None
+        for item in self.stream(question, history, since=since, until=until, source=source, kind=kind):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None  # stream() always ends with the Answer
+        return answer
+
+    def stream(self, question: str, history: History | None = None, *, since: str | None = None,
+               until: str | None = None, source: str | Sequence[str] | None = None,
+               kind: str | Sequence[str] | None = None) -> Iterator[str | Answer]:
+        """`ask`, streamed: yields the answer's text in pieces as it is produced (str), and
+        last the complete `Answer`. Joined, the str pieces equal `Answer.text`."""
         question = check_question(question)
         filters = make_filters(since, until, source, kind)
         standalone = condense(question, history)
@@ -116,7 +129,9 @@ class Assistant:
         answer = self.answerer.answer(standalone, passages)
         answer.question = question
         answer.standalone_question = standalone if standalone != question else None
-        return answer
+        # The extractive answer is complete at once: it streams sentence by sentence.
+        yield from re.findall(r"\S.*?(?:\]\s*(?=\S)|$)", answer.text, flags=re.S) or [answer.text]
+        yield answer
 
     def status(self) -> dict[str, Any]:
         """What the archive holds: files, documents, chunks, last ingestion time."""

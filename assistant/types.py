@@ -54,6 +54,9 @@ class Citation:
     url: str | None = None
     page: int | None = None
 
+    # Sentences of `text` that support the answer's claims citing [n] (for highlighting).
+    supporting: list[str] = field(default_factory=list)
+
     @classmethod
     def from_passage(cls, n: int, p: Passage) -> Citation:
         return cls(n=n, doc_id=p.doc_id, path=p.path, title=p.title, text=p.text,
@@ -64,19 +67,45 @@ class Citation:
 
 
 @dataclass
+class Claim:
+    """One sentence of an answer, the passages it cites, and whether they support it."""
+
+    text: str  # the sentence without its [n] markers
+    cites: list[int] = field(default_factory=list)  # the n of each valid citation
+    support: float = 0.0  # 0-1: how well the cited passages support it
+    supported: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
 class Answer:
-    """An answer: its text with [n] markers, the citations they point to, and whether it refused."""
+    """An answer: its text with [n] markers, the citations they point to, and whether it refused.
+
+    `claims` checks the text sentence by sentence; `grounded` is True when every claim cites a
+    passage that supports it (a refusal is not grounded: it makes no claim)."""
 
     question: str
     text: str
     citations: list[Citation] = field(default_factory=list)
     refused: bool = False
     standalone_question: str | None = None
+    claims: list[Claim] = field(default_factory=list)
+    backend: str = ""
+
+    @property
+    def grounded(self) -> bool:
+        return bool(self.claims) and not self.refused and all(c.supported for c in self.claims)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answer": self.text,
             "refused": self.refused,
+            "grounded": self.grounded,
+            "standalone_question": self.standalone_question,
+            "backend": self.backend,
             "citations": [c.to_dict() for c in self.citations],
+            "claims": [c.to_dict() for c in self.claims],
         }

@@ -27,7 +27,7 @@ from assistant import prompts
 from assistant.embedding import Embedder
 from assistant.keyword import terms
 from assistant.settings import Settings
-from assistant.types import Answer, Citation, Passage
+from assistant.types import Answer, Citation, Claim, Passage
 from ingest.chunking import split_sentences
 
 MEANING, COVERAGE = 0.65, 0.35
@@ -106,7 +106,7 @@ class ExtractiveAnswerer:
             self.score(question, passages, cands)
         best = max(cands, key=lambda c: c.score, default=None)
         if best is None or best.score < self.settings.min_relevance:
-            return Answer(question=question, text=self.refusal, refused=True)
+            return Answer(question=question, text=self.refusal, refused=True, backend=self.name)
         chosen = self._select(cands, best)
         # Passages in order of their best sentence; sentences in document order.
         order = list(dict.fromkeys(c.passage for c in sorted(chosen, key=lambda c: -c.score)))
@@ -114,7 +114,11 @@ class ExtractiveAnswerer:
         chosen.sort(key=lambda c: (numbers[c.passage], c.position))
         text = " ".join(f"{c.text} [{numbers[c.passage]}]" for c in chosen)
         citations = [Citation.from_passage(numbers[p], passages[p]) for p in order]
-        return Answer(question=question, text=text, citations=citations)
+        for cit, p in zip(citations, order):
+            cit.supporting = [c.text for c in chosen if c.passage == p]
+        # Each claim is a verbatim sentence of the passage it cites: supported by construction.
+        claims = [Claim(c.text, [numbers[c.passage]], 1.0, True) for c in chosen]
+        return Answer(question=question, text=text, citations=citations, claims=claims, backend=self.name)
 
     def _select(self, cands: list[Candidate], best: Candidate) -> list[Candidate]:
         floor = max(self.settings.min_relevance, best.score - MARGIN)
