@@ -24,6 +24,7 @@ from assistant.store import Store, local_cache_dir
 
 _LOCK = threading.Lock()
 PAGE = 5000
+TITLES_IN_BM25 = True  # titles count as words of every chunk: they name what a chunk is about
 
 
 @dataclass
@@ -82,9 +83,10 @@ class Snapshot:
             vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
             offset += len(got["ids"])
         bm25 = bm25s.BM25()
-        if texts:  # titles count as words of every chunk: they name what the chunk is about
-            bm25.index(tokenize([f"{m.get('title') or ''}\n{t}" for m, t in zip(metas, texts)]),
-                       show_progress=False)
+        if texts:
+            if TITLES_IN_BM25:
+                texts = [f"{m.get('title') or ''}\n{t}" for m, t in zip(metas, texts)]
+            bm25.index(tokenize(texts), show_progress=False)
         doc_code: dict[tuple[str, str], int] = {}
         docs = np.array([doc_code.setdefault((str(m.get("file", "")), str(m.get("doc_id", ""))), len(doc_code))
                          for m in metas], dtype=np.int32)
@@ -172,15 +174,21 @@ class Snapshot:
                                           n_threads=1, weight_mask=weights)
         return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
 
-    def dense(self, vector: np.ndarray, k: int, mask: np.ndarray) -> list[tuple[str, float]]:
-        """Exact nearest neighbours (cosine) among the chunks the mask keeps."""
-        rows = np.flatnonzero(mask)
-        if rows.size == 0:
+    def dense(self, vector: np.ndarray, k: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """Exact nearest neighbours (cosine: the vectors are normalised), among the chunks the
+        mask keeps. One matrix-vector product over all chunks beats gathering the kept rows."""
+        if not self.ids or k <= 0:
             return []
-        sims = np.asarray(self.vectors[rows]) @ vector
-        top = np.argpartition(-sims, min(k, sims.size) - 1)[:k] if sims.size > k else np.arange(sims.size)
+        sims = self.vectors @ vector.astype(np.float32, copy=False)
+        if mask is not None:
+            sims = np.where(mask, sims, -np.inf)
+            k = min(k, int(mask.sum()))
+            if k == 0:
+                return []
+        k = min(k, sims.size)
+        top = np.argpartition(-sims, k - 1)[:k] if sims.size > k else np.arange(sims.size)
         top = top[np.argsort(-sims[top])]
-        return [(self.ids[int(rows[i])], float(sims[i])) for i in top]
+        return [(self.ids[int(i)], float(sims[i])) for i in top]
 
     def neighbours(self, cid: str, before: int, after: int) -> list[str]:
         """The chunk and up to `before`/`after` chunks around it, in document order, from the

@@ -61,3 +61,15 @@ def test_ask_with_a_filter_that_excludes_the_answer_refuses(assistant: Assistant
     q = "When did the UN Special Rapporteur visit Sennport?"
     assert not assistant.ask(q, since="2022-01-01", until="2022-12-31").refused
     assert assistant.ask(q, kind="docx").refused
+
+
+def test_unfiltered_dense_search_is_exact_and_agrees_with_chroma(assistant: Assistant) -> None:
+    query = "press freedom and journalists"
+    ours = assistant.retriever.search(query, k=8, mode="dense")
+    vector = assistant.embedder.encode([query])[0]
+    theirs = dict(assistant.store.query(vector, 8))
+    assert [p.score for p in ours] == sorted((p.score for p in ours), reverse=True)
+    assert len({p.id for p in ours} & theirs.keys()) >= 6
+    for p in ours:
+        if p.id in theirs:
+            assert p.score == pytest.approx(theirs[p.id], abs=5e-3)
