@@ -12,6 +12,7 @@ Chroma's `where` on large stores.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from assistant.embedding import Embedder
@@ -35,28 +36,39 @@ class Retriever:
         self.mode = mode
         self._snapshot: Snapshot | None = None
         self._checked = 0.0
+        self._reloading = threading.Lock()
 
     @property
     def snapshot(self) -> Snapshot:
-        """The local snapshot, reloaded when ingestion has changed the store since."""
-        now = time.monotonic()
-        if self._snapshot is None or now - self._checked > FRESHNESS_S:
-            self._checked = now
-            generation = self.store.refresh_generation()
-            if self._snapshot is None or self._snapshot.generation != generation:
-                self._snapshot = Snapshot.load(self.store)
-        return self._snapshot
+        """The local snapshot, reloaded when ingestion has changed the store since. Safe for
+        concurrent searches: one thread reloads while the others go on with the current one."""
+        current = self._snapshot
+        if current is not None and time.monotonic() - self._checked <= FRESHNESS_S:
+            return current
+        if not self._reloading.acquire(blocking=current is None):
+            assert current is not None
+            return current
+        try:
+            if self._snapshot is None or time.monotonic() - self._checked > FRESHNESS_S:
+                generation = self.store.refresh_generation()
+                if self._snapshot is None or self._snapshot.generation != generation:
+                    self._snapshot = Snapshot.load(self.store)
+                self._checked = time.monotonic()
+            return self._snapshot
+        finally:
+            self._reloading.release()
 
     def search(self, query: str, k: int = 10, mode: str | None = None,
                filters: Filters | None = None) -> list[Passage]:
         mode = mode or self.mode
         depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
-        mask = self.snapshot.mask(filters) if filters else None
+        snap = self.snapshot  # one snapshot for the whole search: a mask fits only its own
+        mask = snap.mask(filters) if filters else None
         dense: list[tuple[str, float]] = []
         if mode in ("dense", "hybrid"):
             vector = self.embedder.encode([query])[0]
-            dense = self.store.query(vector, depth) if mask is None else self.snapshot.dense(vector, depth, mask)
-        sparse = self.snapshot.keyword(query, depth, mask) if mode in ("bm25", "hybrid") else []
+            dense = self.store.query(vector, depth) if mask is None else snap.dense(vector, depth, mask)
+        sparse = snap.keyword(query, depth, mask) if mode in ("bm25", "hybrid") else []
         ranked = (dense if mode == "dense" else sparse if mode == "bm25" else _fuse(dense, sparse))[:k]
         known = self.store.get([c for c, _ in ranked])  # texts for the k kept only
         return [Passage.from_metadata(c, *known[c], score=s) for c, s in ranked if c in known]
