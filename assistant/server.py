@@ -137,7 +137,8 @@ def build_app(pool: Pool, login: Login | None = None) -> Any:
     from fastapi import FastAPI
 
     from assistant.api import install_error_handlers, router
-    from assistant.ui import CSS, HEAD, build
+    from assistant.ui import build
+    from assistant.ui_assets import CSS, HEAD
 
     app = FastAPI(title=REALM, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     install_error_handlers(app)
