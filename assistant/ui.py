@@ -70,7 +70,8 @@ def build(assistant: Assistant | Pool) -> Any:
             turn.error = str(e)
         turns.append(turn)
         n = len(turns) - 1
-        chat[-1] = {"role": "assistant", "content": render.answer_html(turn.answer, n) if turn.answer
+        note = render.filters_note(since, until, sources or (), kinds or ())
+        chat[-1] = {"role": "assistant", "content": render.answer_html(turn.answer, n, note) if turn.answer
                     else render.error_html(turn.error or "No answer.")}
         yield (chat, turns, render.sources_html(turns), "",
                gr.DownloadButton(value=_export(turns), interactive=True))

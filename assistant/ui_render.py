@@ -64,10 +64,20 @@ def error_html(message: str) -> str:
     return f'<div class="answer-error">⚠ {esc(message)}</div>'
 
 
-def answer_html(answer: Answer, turn: int) -> str:
-    """The answer with each [n] a link that opens passage n, unsupported claims flagged."""
+def filters_note(since: str | None = None, until: str | None = None, sources: Sequence[str] = (),
+                 kinds: Sequence[str] = ()) -> str:
+    """The filters an answer was searched with, in words ("" when none)."""
+    parts = [f"since {since}" if since else "", f"until {until}" if until else "",
+             "sources: " + ", ".join(sources) if sources else "", "types: " + ", ".join(kinds) if kinds else ""]
+    return "; ".join(p for p in parts if p)
+
+
+def answer_html(answer: Answer, turn: int, filters: str = "") -> str:
+    """The answer with each [n] a link that opens passage n, unsupported claims flagged;
+    `filters` (from filters_note) is shown under it, so nobody forgets they were on."""
+    shown = f'<div class="answer-notes">Filtered: {esc(filters)}</div>' if filters else ""
     if answer.refused:
-        return f'<div class="answer refused">{esc(answer.text)}</div>'
+        return f'<div class="answer refused">{esc(answer.text)}</div>{shown}'
     titles = {c.n: c.title or c.path for c in answer.citations}
     text = answer.text
     spans, missing = _unsupported_spans(text, answer)
@@ -93,6 +103,8 @@ def answer_html(answer: Answer, turn: int) -> str:
     notes = []
     if answer.standalone_question:
         notes.append(f"Searched for: {esc(answer.standalone_question)}")
+    if filters:
+        notes.append(f"Filtered: {esc(filters)}")
     bad = [c for c in answer.claims if not c.supported]
     if bad:
         notes.append(f'<span class="flag">⚠ {len(bad)} of {len(answer.claims)} sentences are not supported '

@@ -115,11 +115,13 @@ def test_filters_change_what_is_searched(browser, chat_server) -> None:
     page.fill("#since textarea", "2030")
     ask(page, SHOWCASE, answers_before=0)
     assert page.locator("#chat .answer.refused").count() == 1  # nothing in the archive is dated 2030
+    assert page.locator("#chat .answer-notes").last.inner_text() == "Filtered: since 2030"
     page.fill("#since textarea", "2023-08")
     page.fill("#until textarea", "2023-08")
     ask(page, SHOWCASE)
     dates = page.locator("#sources .source-meta").all_inner_texts()
     assert dates and all(d.startswith("2023-08") for d in dates)
+    shot(page, "chat-filters")
 
 
 def test_sessions_are_independent(browser, chat_server) -> None:

@@ -3,7 +3,7 @@
 import re
 
 from assistant.types import Answer, Citation, Claim
-from assistant.ui_render import Turn, answer_html, export_markdown, highlight, safe_url, sources_html
+from assistant.ui_render import Turn, answer_html, export_markdown, filters_note, highlight, safe_url, sources_html
 
 HOSTILE = Citation(n=1, doc_id="d", path="/arch/a.html", title="<script>alert(1)</script>",
                    text='Intro. <img src=x onerror="alert(2)"> The port closed in May. [x](javascript:alert(4))',
@@ -87,3 +87,10 @@ def test_export_has_questions_answers_and_citations() -> None:
     assert "   > Line one.\n   > Line two." in md and "Supporting: “Line one.”" in md
     assert "**Not supported by the passages cited:** Because." in md
     assert "## 2. Empty\n\n*Error: The question is empty.*" in md
+
+
+def test_filters_are_shown_under_the_answer() -> None:
+    note = filters_note("2023", None, ["OHCHR <x>"], ["pdf"])
+    assert note == "since 2023; sources: OHCHR <x>; types: pdf" and filters_note() == ""
+    assert "Filtered: since 2023; sources: OHCHR &lt;x&gt;; types: pdf" in answer_html(Answer("q", "A. [1]", [HOSTILE]), 0, note)
+    assert "Filtered: since 2023" in answer_html(Answer("q", "No.", refused=True), 0, note)
