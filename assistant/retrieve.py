@@ -28,12 +28,13 @@ FRESHNESS_S = 2.0  # how often to look whether ingestion has changed the store
 
 
 class Retriever:
-    def __init__(self, store: Store, embedder: Embedder, mode: str = "hybrid") -> None:
+    def __init__(self, store: Store, embedder: Embedder, mode: str = "hybrid", window: int = 0) -> None:
         if mode not in MODES:
             raise ConfigError(f"Unknown retrieval mode {mode!r}. Valid: {', '.join(MODES)}.")
         self.store = store
         self.embedder = embedder
         self.mode = mode
+        self.window = window
         self._snapshot: Snapshot | None = None
         self._checked = 0.0
         self._reloading = threading.Lock()
@@ -59,8 +60,9 @@ class Retriever:
             self._reloading.release()
 
     def search(self, query: str, k: int = 10, mode: str | None = None,
-               filters: Filters | None = None) -> list[Passage]:
+               filters: Filters | None = None, window: int | None = None) -> list[Passage]:
         mode = mode or self.mode
+        window = self.window if window is None else window
         depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
         snap = self.snapshot  # one snapshot for the whole search: a mask fits only its own
         mask = snap.mask(filters) if filters else None
@@ -69,9 +71,53 @@ class Retriever:
             vector = self.embedder.encode([query])[0]
             dense = self.store.query(vector, depth) if mask is None else snap.dense(vector, depth, mask)
         sparse = snap.keyword(query, depth, mask) if mode in ("bm25", "hybrid") else []
-        ranked = (dense if mode == "dense" else sparse if mode == "bm25" else _fuse(dense, sparse))[:k]
-        known = self.store.get([c for c, _ in ranked])  # texts for the k kept only
-        return [Passage.from_metadata(c, *known[c], score=s) for c, s in ranked if c in known]
+        ranked = dense if mode == "dense" else sparse if mode == "bm25" else _fuse(dense, sparse)
+        if window <= 0:
+            ranked = ranked[:k]
+            known = self.store.get([c for c, _ in ranked])  # texts for the k kept only
+            return [Passage.from_metadata(c, *known[c], score=s) for c, s in ranked if c in known]
+        return self._expand(snap, ranked, k, window)
+
+    def _expand(self, snap: Snapshot, ranked: list[tuple[str, float]], k: int, window: int) -> list[Passage]:
+        """Each hit with `window` chunks on either side (same document and page), so the
+        passage holds the text around the match; chunks already shown are not repeated."""
+        used: set[str] = set()
+        groups = []
+        for cid, score in ranked:
+            if cid in used:
+                continue
+            ids = [i for i in snap.neighbours(cid, window, window) if i not in used]
+            used.update(ids)
+            groups.append((cid, ids, score))
+            if len(groups) == k:
+                break
+        known = self.store.get([i for _, ids, _ in groups for i in ids])
+        out = []
+        for cid, ids, score in groups:
+            if cid in known:
+                text = join_chunks([known[i][0] for i in ids if i in known])
+                out.append(Passage.from_metadata(cid, text, known[cid][1], score=score))
+        return out
+
+
+def join_chunks(texts: list[str]) -> str:
+    """Consecutive chunks as one text, without the sentences that overlapping chunks share."""
+    out = texts[0] if texts else ""
+    for text in texts[1:]:
+        shared = _overlap(out, text)
+        out += (" " if not shared else "") + text[shared:]
+    return out
+
+
+def _overlap(a: str, b: str) -> int:
+    """Length of the longest end of `a`, starting at a word, that `b` starts with (overlapping
+    chunks share whole sentences; only the last 2,000 characters are searched)."""
+    i = a.find(b[:1], max(0, len(a) - 2000)) if b else -1
+    while i != -1:
+        if (i == 0 or a[i - 1].isspace()) and b.startswith(a[i:]):
+            return len(a) - i
+        i = a.find(b[:1], i + 1)
+    return 0
 
 
 def _fuse(dense: list[tuple[str, float]], sparse: list[tuple[str, float]]) -> list[tuple[str, float]]:

@@ -91,7 +91,8 @@ class Assistant:
             store=Path(store).expanduser() if store else None, **options)
         self.embedder = load_embedder(self.settings.embed_model, self.settings.embed_dtype)
         self.store = Store.open(self.settings)
-        self.retriever = Retriever(self.store, self.embedder, self.settings.retrieval)
+        self.retriever = Retriever(self.store, self.embedder, self.settings.retrieval,
+                                   self.settings.context_chunks)
         self.answerer = make_answerer(self.settings, self.embedder, self._idf)
 
     def _idf(self, term: str) -> float:

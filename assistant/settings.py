@@ -46,6 +46,9 @@ class Settings:
     max_file_mb: float = _doc("Files larger than this are refused by ingestion.", default=32.0)
     retrieval: str = _doc("hybrid | dense | bm25.", default="hybrid")
     top_k: int = _doc("Passages handed to the answerer.", default=8)
+    context_chunks: int = _doc("Neighbouring chunks (same document and page) added on each side of "
+                               "a retrieved chunk, so a passage holds the text around the match.",
+                               default=0)
     llm: str = _doc("Answer backend: extractive (no LLM).", default="extractive")
     answer_sentences: int = _doc("Most sentences an extractive answer uses.", default=4)
     min_relevance: float = _doc("Below this sentence relevance (0-1) the answerer refuses.",

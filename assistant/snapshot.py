@@ -45,13 +45,19 @@ class Filters:
 class Snapshot:
     def __init__(self, generation: str, ids: list[str], bm25: Any, dates: np.ndarray,
                  sources: np.ndarray, source_names: list[str], kinds: np.ndarray, kind_names: list[str],
-                 vectors: np.ndarray) -> None:
+                 vectors: np.ndarray, docs: np.ndarray, positions: np.ndarray, pages: np.ndarray) -> None:
         self.generation = generation
         self.ids = ids
         self.bm25 = bm25
         self.dates, self.sources, self.kinds = dates, sources, kinds
         self.source_names, self.kind_names = source_names, kind_names
         self.vectors = vectors
+        # Where each chunk sits: its document, its position in it, its page (0: none).
+        self.docs, self.positions, self.pages = docs, positions, pages
+        self._order = np.lexsort((positions, docs))  # rows in document order
+        self._rank = np.empty_like(self._order)
+        self._rank[self._order] = np.arange(len(self._order))
+        self._row = {cid: i for i, cid in enumerate(ids)}
 
     @staticmethod
     def folder(store: Store) -> Path:
@@ -83,8 +89,12 @@ class Snapshot:
             vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
             offset += len(got["ids"])
         bm25 = bm25s.BM25()
-        if texts:
-            bm25.index(tokenize(texts), show_progress=False)
+        if texts:  # titles count as words of every chunk: they name what the chunk is about
+            bm25.index(tokenize([f"{m.get('title') or ''}\n{t}" for m, t in zip(metas, texts)]),
+                       show_progress=False)
+        doc_code: dict[tuple[str, str], int] = {}
+        docs = np.array([doc_code.setdefault((str(m.get("file", "")), str(m.get("doc_id", ""))), len(doc_code))
+                         for m in metas], dtype=np.int32)
         source_names = sorted({str(m.get("source", "")) for m in metas})
         kind_names = sorted({str(m.get("kind", "")) for m in metas})
         s_code = {n: i for i, n in enumerate(source_names)}
@@ -93,7 +103,9 @@ class Snapshot:
                    np.array([int(m.get("date_num", 0) or 0) for m in metas], dtype=np.int64),
                    np.array([s_code[str(m.get("source", ""))] for m in metas], dtype=np.int32), source_names,
                    np.array([k_code[str(m.get("kind", ""))] for m in metas], dtype=np.int32), kind_names,
-                   np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32))
+                   np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32), docs,
+                   np.array([int(m.get("chunk", 0) or 0) for m in metas], dtype=np.int32),
+                   np.array([int(m.get("page", 0) or 0) for m in metas], dtype=np.int32))
         snap.save(cls.folder(store))
         return snap
 
@@ -103,7 +115,8 @@ class Snapshot:
         tmp.mkdir(parents=True)
         if self.ids:
             self.bm25.save(str(tmp / "bm25"), show_progress=False)
-        np.savez(tmp / "columns.npz", dates=self.dates, sources=self.sources, kinds=self.kinds)
+        np.savez(tmp / "columns.npz", dates=self.dates, sources=self.sources, kinds=self.kinds, docs=self.docs,
+                 positions=self.positions, pages=self.pages)
         np.save(tmp / "vectors.npy", self.vectors)
         (tmp / "meta.json").write_text(json.dumps({
             "generation": self.generation, "ids": self.ids, "source_names": self.source_names,
@@ -131,7 +144,8 @@ class Snapshot:
                         else bm25s.BM25()
                     return cls(meta["generation"], meta["ids"], bm25, cols["dates"], cols["sources"],
                                meta["source_names"], cols["kinds"], meta["kind_names"],
-                               np.load(folder / "vectors.npy", mmap_mode="r"))
+                               np.load(folder / "vectors.npy", mmap_mode="r"), cols["docs"],
+                               cols["positions"], cols["pages"])
             except (OSError, ValueError, KeyError):
                 pass  # missing or damaged: rebuilt below from the store
             return cls.rebuild(store)
@@ -174,6 +188,22 @@ class Snapshot:
         top = np.argpartition(-sims, min(k, sims.size) - 1)[:k] if sims.size > k else np.arange(sims.size)
         top = top[np.argsort(-sims[top])]
         return [(self.ids[int(rows[i])], float(sims[i])) for i in top]
+
+    def neighbours(self, cid: str, before: int, after: int) -> list[str]:
+        """The chunk and up to `before`/`after` chunks around it, in document order, from the
+        same document and the same page."""
+        row = self._row.get(cid)
+        if row is None:
+            return [cid]
+        rank = int(self._rank[row])
+        lo, hi = max(rank - before, 0), min(rank + after, len(self.ids) - 1)
+        rows = self._order[lo:hi + 1]
+        same = (self.docs[rows] == self.docs[row]) & (self.pages[rows] == self.pages[row])
+        # contiguous around the chunk itself: stop at the first row of another document or page
+        keep = [int(r) for r in rows[: rank - lo][::-1][np.cumprod(same[: rank - lo][::-1]) > 0][::-1]]
+        keep.append(row)
+        keep += [int(r) for r in rows[rank - lo + 1:][np.cumprod(same[rank - lo + 1:]) > 0]]
+        return [self.ids[r] for r in keep]
 
     def idf(self, term: str) -> float:
         """Inverse document frequency over chunks; a term the archive lacks gets the maximum."""

@@ -42,14 +42,28 @@ class Chunk:
 
 
 @dataclass
+class Batch:
+    """Chunks of one file that are not stored yet, ready to embed."""
+
+    key: str
+    chunks: list[Chunk]
+
+
+@dataclass
 class Prepared:
-    """A parsed, chunked file: what must be embedded, and what its record will say."""
+    """A file whose chunks have all been handed over: what its manifest record will say."""
 
     key: str
     result: FileResult
     record: dict[str, Any]
     ids: list[str] = field(default_factory=list)
-    todo: list[Chunk] = field(default_factory=list)
+
+
+@dataclass
+class Aborted:
+    """A file that failed after some of its chunks were handed over: they must be undone."""
+
+    result: FileResult
 
 
 def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileResult]]:
@@ -72,82 +86,108 @@ def file_key(path: Path) -> str:
     return str(path.resolve())
 
 
-def chunk_documents(docs: list[Document], key: str, settings: Settings, embedder: Embedder
-                    ) -> list[Chunk]:
+def chunk_document(doc: Document, key: str, settings: Settings, embedder: Embedder) -> list[Chunk]:
+    doc_hash = doc.content_hash()
+    date = parse_date(doc.date)
+    base = {"file": key, "path": key, "doc_id": doc.doc_id if doc.kind == "jsonl" else key,
+            "title": doc.title, "date": date[0] if date else None,
+            "date_num": date[1] if date else None, "source": doc.source, "url": doc.url,
+            "kind": doc.kind, "doc_hash": doc_hash[:16]}
+    prefix = f"{doc.title}\n" if doc.title else ""
     chunks: list[Chunk] = []
-    for doc in docs:
-        doc_hash = doc.content_hash()
-        date = parse_date(doc.date)
-        base = {"file": key, "path": key, "doc_id": doc.doc_id if doc.kind == "jsonl" else key,
-                "title": doc.title, "date": date[0] if date else None,
-                "date_num": date[1] if date else None, "source": doc.source, "url": doc.url,
-                "kind": doc.kind, "doc_hash": doc_hash[:16]}
-        prefix = f"{doc.title}\n" if doc.title else ""
-        n = 0
-        for page, text in doc.pages:
-            pieces = chunk_text(text, settings.chunk_tokens, settings.chunk_overlap)
-            pieces = fit(pieces, prefix, embedder.count_tokens, embedder.max_tokens)
-            for piece in pieces:
-                cid = hashlib.sha1(f"{key}\0{doc.doc_id}\0{doc_hash}\0{n}".encode()).hexdigest()
-                chunks.append(Chunk(cid, piece, prefix + piece,
-                                    {**base, "page": page if page else None, "chunk": n}))
-                n += 1
+    for page, text in doc.pages:
+        pieces = chunk_text(text, settings.chunk_tokens, settings.chunk_overlap)
+        for piece in fit(pieces, prefix, embedder.count_tokens, embedder.max_tokens):
+            n = len(chunks)
+            cid = hashlib.sha1(f"{key}\0{doc.doc_id}\0{doc_hash}\0{n}".encode()).hexdigest()
+            chunks.append(Chunk(cid, piece, prefix + piece, {**base, "page": page if page else None, "chunk": n}))
     return chunks
 
 
-def _prepare(path: Path, store: Store, records: dict[str, dict[str, Any]], settings: Settings,
-             embedder: Embedder) -> Prepared | FileResult:
+def _read(path: Path, settings: Settings) -> tuple[bytes, int] | FileResult:
     key = file_key(path)
-    reader = reader_for(path)
-    if reader is None:
-        return FileResult(key, "skipped", f"unsupported file type {path.suffix or '(none)'}")
     try:
         size = path.stat().st_size
         if size > settings.max_file_mb * 1024 * 1024:
             raise IngestError(f"file is {size / 2**20:.0f} MB, over the {settings.max_file_mb:g} MB "
                               f"limit (setting max_file_mb)")
-        data = path.read_bytes()
+        return path.read_bytes(), size
     except PermissionError:
         return FileResult(key, "failed", "permission denied")
     except IngestError as e:
         return FileResult(key, "failed", str(e))
     except OSError as e:
         return FileResult(key, "failed", f"cannot read ({e.strerror or e})")
+
+
+def _prepare(path: Path, store: Store, records: dict[str, dict[str, Any]], settings: Settings,
+             embedder: Embedder) -> Iterator[Batch | Prepared | Aborted | FileResult]:
+    """One file: its result if there is nothing to embed, else its new chunks in batches (so a
+    large feed reaches the encoder record by record) and then its Prepared record."""
+    key = file_key(path)
+    reader = reader_for(path)
+    if reader is None:
+        yield FileResult(key, "skipped", f"unsupported file type {path.suffix or '(none)'}")
+        return
+    got = _read(path, settings)
+    if isinstance(got, FileResult):
+        yield got
+        return
+    data, size = got
     sha = hashlib.sha256(data).hexdigest()
     old = records.get(key)
     if old and old.get("sha256") == sha:
-        return FileResult(key, "unchanged", documents=int(old.get("documents", 1)),
-                          chunks=int(old.get("chunks", 0)))
+        yield FileResult(key, "unchanged", documents=int(old.get("documents", 1)),
+                         chunks=int(old.get("chunks", 0)))
+        return
+    result = FileResult(key, "updated" if old else "added")
+    handed_over = False
     try:
-        docs = reader(path, data)
-        chunks = chunk_documents(docs, key, settings, embedder)
-    except IngestError as e:
-        return FileResult(key, "failed", str(e))
+        docs = reader(path, data)  # parsing checks the whole file before any chunk is handed over
+        del data
+        ids: list[str] = []
+        pending: list[Chunk] = []
+        for i, doc in enumerate(docs):
+            chunks = chunk_document(doc, key, settings, embedder)
+            ids += [c.id for c in chunks]
+            pending += chunks
+            if len(pending) >= EMBED_BATCH or (i == len(docs) - 1 and pending):
+                have = store.existing([c.id for c in pending])
+                todo = [c for c in pending if c.id not in have]
+                if todo:
+                    result.embedded += len(todo)
+                    handed_over = True
+                    yield Batch(key, todo)
+                pending = []
     except Exception as e:  # a parser crashing on a hostile file must not stop the run
-        return FileResult(key, "failed", f"could not parse ({type(e).__name__}: {e})")
-    if not chunks:
-        return FileResult(key, "failed", "no text to index")
-    ids = [c.id for c in chunks]
-    have = store.existing(ids)
-    result = FileResult(key, "updated" if old else "added", documents=len(docs), chunks=len(chunks))
-    record = {"sha256": sha, "size": size, "documents": len(docs), "chunks": len(chunks),
+        result.status = "failed"
+        result.reason = str(e) if isinstance(e, IngestError) else f"could not parse ({type(e).__name__}: {e})"
+        result.embedded = 0
+        yield Aborted(result) if handed_over else result
+        return
+    if not ids:
+        yield FileResult(key, "failed", "no text to index")
+        return
+    result.documents, result.chunks = len(docs), len(ids)
+    record = {"sha256": sha, "size": size, "documents": len(docs), "chunks": len(ids),
               "kind": path.suffix.lower().lstrip("."), "ingested_at": time.time()}
-    return Prepared(key, result, record, ids, [c for c in chunks if c.id not in have])
+    yield Prepared(key, result, record, ids)
 
 
 def _produce(files: list[Path], out: queue.Queue[Any], store: Store,
              records: dict[str, dict[str, Any]], settings: Settings, embedder: Embedder) -> None:
     try:
         for path in files:
-            out.put(_prepare(path, store, records, settings, embedder))
+            for item in _prepare(path, store, records, settings, embedder):
+                out.put(item)
     except BaseException as e:  # handed to the consumer, which re-raises it
         out.put(e)
     out.put(None)
 
 
-def _prepared(files: list[Path], store: Store, records: dict[str, dict[str, Any]],
-              settings: Settings, embedder: Embedder) -> Iterator[Prepared | FileResult]:
-    """Parsing runs one file ahead of embedding, in a thread (parsers release the GIL often)."""
+def _prepared(files: list[Path], store: Store, records: dict[str, dict[str, Any]], settings: Settings,
+              embedder: Embedder) -> Iterator[Batch | Prepared | Aborted | FileResult]:
+    """Parsing and chunking run ahead of embedding, in a thread (tokenizers release the GIL)."""
     q: queue.Queue[Any] = queue.Queue(maxsize=4)
     threading.Thread(target=_produce, args=(files, q, store, records, settings, embedder),
                      daemon=True, name="ingest-parse").start()
@@ -169,6 +209,7 @@ class _Writer:
         self.on_flush = on_flush
         self.buffer: list[Chunk] = []
         self.waiting: list[Prepared] = []  # files whose chunks may still be in the buffer
+        self.written: dict[str, set[str]] = {}  # file -> chunk ids stored this run, until committed
         self.changed = False
         self.embedded = 0
         self.jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=2)
@@ -194,24 +235,35 @@ class _Writer:
             self.store.bump_generation()
             self.changed = True
 
-    def add(self, prep: Prepared) -> None:
+    def add(self, batch: Batch) -> None:
         self.touch()
-        for chunk in prep.todo:
-            self.buffer.append(chunk)
-            if len(self.buffer) >= EMBED_BATCH:
-                self.flush()
-        prep.result.embedded = len(prep.todo)
+        self.buffer += batch.chunks
+        if len(self.buffer) >= EMBED_BATCH:
+            self.flush()
+
+    def commit(self, prep: Prepared) -> None:
+        """Record the file once its last chunks are stored (with the next flush)."""
+        self.touch()
         self.waiting.append(prep)
+
+    def abort(self, key: str) -> None:
+        """Undo a failed file's chunks of this run; they were all new, so its old ones stay."""
+        self.buffer = [c for c in self.buffer if c.meta["file"] != key]
+        written = sorted(self.written.pop(key, set()))
+        self._submit(lambda: self.store.delete(written))
 
     def flush(self) -> None:
         if self.buffer:
             batch, self.buffer = self.buffer, []
             vectors = self.embedder.encode([c.embed_text for c in batch], self.settings.embed_batch_size)
+            for c in batch:
+                self.written.setdefault(c.meta["file"], set()).add(c.id)
             self._submit(lambda: self.store.upsert([c.id for c in batch], vectors, [c.text for c in batch],
                                                    [c.meta for c in batch]))
             self.embedded += len(batch)
             self.on_flush(self.embedded)
         for prep in self.waiting:
+            self.written.pop(prep.key, None)
             self._submit(lambda prep=prep: self._commit(prep))  # type: ignore[misc]
         self.waiting = []
 
@@ -250,11 +302,16 @@ def ingest(paths: Iterable[str | Path], settings: Settings | None = None, *, pru
 
     writer = _Writer(store, embedder, settings, show)
     for item in _prepared(files, store, records, settings, embedder):
-        if isinstance(item, Prepared):
+        if isinstance(item, Batch):
             writer.add(item)
-            report.files.append(item.result)
-        else:
-            report.files.append(item)
+            continue
+        if isinstance(item, Prepared):
+            writer.commit(item)
+            item = item.result
+        elif isinstance(item, Aborted):
+            writer.abort(item.result.path)
+            item = item.result
+        report.files.append(item)
         bar.update(1)
     writer.close()
     bar.close()

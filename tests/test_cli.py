@@ -21,9 +21,11 @@ def test_ask_json_contract(sample_store: Path) -> None:
     data = json.loads(out.stdout)
     assert set(data) == {"question", "answer", "refused", "grounded", "standalone_question", "backend",
                          "citations", "claims"}
-    assert data["refused"] is False and "[1]" in data["answer"]
+    assert data["refused"] is False and "[1]" in data["answer"] and data["grounded"] is True
     for c in data["citations"]:
         assert set(c) == {"n", "doc_id", "path", "title", "date", "source", "url", "page", "text", "supporting"}
+        assert all(s in c["text"] for s in c["supporting"])
+    assert all(set(c) == {"text", "cites", "support", "supported"} for c in data["claims"])
     record = next(c for c in data["citations"] if c["path"].endswith("briefs.jsonl"))
     assert record["doc_id"] == "b04" and record["page"] is None
 

@@ -150,3 +150,35 @@ def test_an_unreadable_file_is_reported_and_the_rest_ingested(tmp_path: Path) ->
     results = dict(line.split(":", 1) for line in out.stdout.strip().splitlines()[-1].split("|"))
     assert results["failed"].endswith("secret.md:permission denied")
     assert results["added"].endswith("public.md:")
+
+
+def test_a_feed_failing_midway_leaves_no_partial_chunks(tmp_path: Path, settings: Settings,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large feeds reach the encoder record by record; if one fails after others were stored,
+    those are undone and the file's previous chunks stay as they were."""
+    import json
+
+    from ingest import pipeline
+
+    feed = tmp_path / "docs" / "feed.jsonl"
+    feed.parent.mkdir()
+    records = [{"id": f"r{i}", "title": f"Item {i}", "text": f"The harbour report number {i} was filed."}
+               for i in range(6)]
+    feed.write_text("\n".join(json.dumps(r) for r in records[:3]) + "\n")
+    assert ingest([feed.parent], settings).ok
+    before = chunks_by_file(settings)
+    feed.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+
+    real = pipeline.chunk_document
+
+    def failing(doc, *args, **kwargs):  # a parser bug on the fifth record, after a batch was handed over
+        if doc.doc_id == "r4":
+            raise RuntimeError("boom")
+        return real(doc, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "EMBED_BATCH", 2)
+    monkeypatch.setattr(pipeline, "chunk_document", failing)
+    report = ingest([feed.parent], settings)
+    assert [f.reason for f in report.failed] == ["could not parse (RuntimeError: boom)"]
+    assert chunks_by_file(settings) == before
+    assert Store.open(settings).count() == sum(len(v) for v in before.values())
