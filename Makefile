@@ -13,7 +13,7 @@ export HF_HUB_DISABLE_PROGRESS_BARS := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install chat ingest test lint typecheck clean
+.PHONY: install chat ingest test lint typecheck clean browser
 
 # CPU torch first: without it, sentence-transformers pulls a multi-GB CUDA build.
 $(BIN)/.installed: pyproject.toml
@@ -28,8 +28,13 @@ install: $(BIN)/.installed
 ingest: install  ## ingest the sample archive (a no-op when nothing changed)
 	$(BIN)/assistant ingest examples/archive --store $(STORE)
 
-chat: ingest  ## the Gradio chat on http://$(HOST):$(PORT)
+chat: ingest  ## the chat and the HTTP API on http://$(HOST):$(PORT)
 	$(BIN)/assistant chat --store $(STORE) --host $(HOST) --port $(PORT)
+
+# Debian's Chromium for the chat's browser tests (Playwright drives it; it downloads no browser).
+browser:
+	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 lint: install
 	$(BIN)/ruff check .

@@ -11,6 +11,7 @@ from typing import Any
 
 from assistant.errors import AssistantError
 from assistant.settings import Settings
+from assistant.types import search_results
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -51,9 +52,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("-k", type=int, default=10, help="how many passages (default 10)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p = sub.add_parser("chat", parents=[common], help="open the Gradio chat")
-    p.add_argument("--host", default="127.0.0.1")
+    text = "serve the staff chat and the HTTP API (/api, /v1)"
+    p = sub.add_parser("chat", parents=[common], help=text, description=text + ". Login: set "
+                       "ASSISTANT_UI_USER and ASSISTANT_UI_PASSWORD (and optionally ASSISTANT_API_KEY).")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--allow-open", action="store_true", help="serve on a non-loopback address "
+                   "without a login (anyone who can reach it can read the archive)")
     sub.add_parser("status", parents=[common], help="what the store holds")
     sub.add_parser("config", parents=[common], help="every setting, its value and what it does")
     return top
@@ -91,9 +96,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     passages = Assistant(settings=_settings(args)).search(args.query, k=args.k, **_filters(args))
     if args.json:
-        results = [{"rank": r, "score": p.score, "doc_id": p.doc_id, "path": p.path, "title": p.title,
-                    "page": p.page, "text": p.text} for r, p in enumerate(passages, 1)]
-        print(json.dumps({"results": results}, ensure_ascii=False, indent=2))
+        print(json.dumps(search_results(passages), ensure_ascii=False, indent=2))
         return 0
     for r, p in enumerate(passages, 1):
         print(f"{r:>3}. {p.score:.4f}  {_source_line(p.title, p.date, p.source, p.page, p.path)}")
@@ -102,9 +105,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from assistant.ui import launch
+    from assistant.server import launch
 
-    launch(_settings(args), host=args.host, port=args.port)
+    launch(_settings(args), host=args.host, port=args.port, allow_open=args.allow_open)
     return 0
 
 

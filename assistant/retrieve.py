@@ -13,6 +13,7 @@ of the passages kept come from it.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from assistant.embedding import Embedder
@@ -24,10 +25,10 @@ from assistant.types import Passage
 MODES = ("hybrid", "dense", "bm25")
 DENSE_WEIGHT = 0.5
 FUSION_DEPTH = 50  # each list's length before fusion, whatever k: min-max scaling depends on it
-FRESHNESS_S = 2.0
+FRESHNESS_S = 2.0  # how often to look whether ingestion has changed the store
 # Up to this many chunks, dense search is one exact matrix-vector product over the snapshot's
 # vectors (about 5 ms at 100k chunks, faster than Chroma's HNSW query and exact); beyond, HNSW.
-EXACT_MAX = 1_000_000  # how often to look whether ingestion has changed the store
+EXACT_MAX = 1_000_000
 
 
 class Retriever:
@@ -40,44 +41,55 @@ class Retriever:
         self.window = window
         self._snapshot: Snapshot | None = None
         self._checked = 0.0
+        self._reloading = threading.Lock()
 
     @property
     def snapshot(self) -> Snapshot:
-        """The local snapshot, reloaded when ingestion has changed the store since."""
-        now = time.monotonic()
-        if self._snapshot is None or now - self._checked > FRESHNESS_S:
-            self._checked = now
-            generation = self.store.refresh_generation()
-            if self._snapshot is None or self._snapshot.generation != generation:
-                self._snapshot = Snapshot.load(self.store)
-        return self._snapshot
+        """The local snapshot, reloaded when ingestion has changed the store since. Safe for
+        concurrent searches: one thread reloads while the others go on with the current one."""
+        current = self._snapshot
+        if current is not None and time.monotonic() - self._checked <= FRESHNESS_S:
+            return current
+        if not self._reloading.acquire(blocking=current is None):
+            assert current is not None
+            return current
+        try:
+            if self._snapshot is None or time.monotonic() - self._checked > FRESHNESS_S:
+                generation = self.store.refresh_generation()
+                if self._snapshot is None or self._snapshot.generation != generation:
+                    self._snapshot = Snapshot.load(self.store)
+                self._checked = time.monotonic()
+            return self._snapshot
+        finally:
+            self._reloading.release()
 
     def search(self, query: str, k: int = 10, mode: str | None = None,
                filters: Filters | None = None, window: int | None = None) -> list[Passage]:
         mode = mode or self.mode
         window = self.window if window is None else window
         depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
-        mask = self.snapshot.mask(filters) if filters else None
+        snap = self.snapshot  # one snapshot for the whole search: a mask fits only its own
+        mask = snap.mask(filters) if filters else None
         dense: list[tuple[str, float]] = []
         if mode in ("dense", "hybrid"):
             vector = self.embedder.encode([query])[0]
-            snap = self.snapshot
             if mask is None and len(snap.ids) > EXACT_MAX:
                 dense = self.store.query(vector, depth)  # Chroma's HNSW index: sublinear
             else:
                 dense = snap.dense(vector, depth, mask)
-        sparse = self.snapshot.keyword(query, depth, mask) if mode in ("bm25", "hybrid") else []
+        sparse = snap.keyword(query, depth, mask) if mode in ("bm25", "hybrid") else []
         ranked = dense if mode == "dense" else sparse if mode == "bm25" else _fuse(dense, sparse)
         if window <= 0:
             ranked = ranked[:k]
             known = self.store.get([c for c, _ in ranked])  # texts for the k kept only
             return [Passage.from_metadata(c, *known[c], score=s) for c, s in ranked if c in known]
-        return self._expand(ranked, k, window)
+        return self._expand(snap, ranked, k, window)
 
-    def _expand(self, ranked: list[tuple[str, float]], k: int, window: int) -> list[Passage]:
+    def _expand(self, snap: Snapshot, ranked: list[tuple[str, float]], k: int, window: int) -> list[Passage]:
         """Each hit with `window` chunks on either side (same document and page), so the
         passage holds the text around the match; chunks already shown are not repeated."""
-        snap, used, groups = self.snapshot, set(), []
+        used: set[str] = set()
+        groups = []
         for cid, score in ranked:
             if cid in used:
                 continue

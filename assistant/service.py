@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -133,6 +134,16 @@ class Assistant:
         # The extractive answer is complete at once: it streams sentence by sentence.
         yield from re.findall(r"\S.*?(?:\]\s*(?=\S)|$)", answer.text, flags=re.S) or [answer.text]
         yield answer
+
+    def with_llm(self, name: str | None) -> Assistant:
+        """This assistant answering with another backend; the store, the embedding model and
+        the retriever are shared. ConfigError for a backend that is unknown or cannot load."""
+        if not name or name == self.settings.llm:
+            return self
+        other = copy.copy(self)
+        other.settings = self.settings.replace(llm=name)
+        other.answerer = make_answerer(other.settings, self.embedder, self._idf)
+        return other
 
     def status(self) -> dict[str, Any]:
         """What the archive holds: files, documents, chunks, last ingestion time."""

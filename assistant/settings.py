@@ -55,6 +55,13 @@ class Settings:
                                 default=0.5)
     prompts_dir: Path | None = _doc("Folder of prompt files; default: the project's prompts/.",
                                     default=None)
+    llm_choices: str = _doc("Answer backends the chat and the HTTP API offer besides `llm`, comma-"
+                            "separated (e.g. \"extractive,ollama\"); those that cannot load are left out.",
+                            default="")
+    archive_dir: Path | None = _doc("Folder that documents uploaded in the chat are saved into, then "
+                                    "ingested from; default: `archive` beside the store folder.", default=None)
+    ui_concurrency: int = _doc("Chat answers computed at once; more requests wait in a queue, so the "
+                               "app stays responsive.", default=4)
 
     def __post_init__(self) -> None:
         for f in fields(self):  # Settings(store="dir") works like Settings(store=Path("dir"))
@@ -94,6 +101,14 @@ class Settings:
             raise ConfigError(f"Unknown setting(s): {', '.join(unknown)}. Valid: {', '.join(known)}.")
         return dataclasses.replace(self, **{k: _coerce(known[k], v) for k, v in changes.items()
                                             if v is not None})
+
+    def offered_llms(self) -> list[str]:
+        """`llm` first, then the other backends named in `llm_choices`, without repeats."""
+        names = [self.llm] + [n.strip() for n in self.llm_choices.split(",")]
+        return list(dict.fromkeys(n for n in names if n))
+
+    def archive_folder(self) -> Path:
+        return self.archive_dir or self.store.parent / "archive"
 
     @classmethod
     def describe(cls) -> list[tuple[str, str, str]]:

@@ -22,7 +22,9 @@ import numpy as np
 from assistant.keyword import tokenize
 from assistant.store import Store, local_cache_dir
 
-_LOCK = threading.Lock()
+# Held while a snapshot is built or loaded, so that an ingestion in this process (the chat's
+# uploads) and a reader never write the same folder at once. Re-entrant: load() rebuilds.
+_LOCK = threading.RLock()
 PAGE = 5000
 TITLES_IN_BM25 = True  # titles count as words of every chunk: they name what a chunk is about
 
@@ -65,6 +67,11 @@ class Snapshot:
     # -- building and loading ------------------------------------------------------------
     @classmethod
     def rebuild(cls, store: Store) -> Snapshot:
+        with _LOCK:
+            return cls._rebuild(store)
+
+    @classmethod
+    def _rebuild(cls, store: Store) -> Snapshot:
         import bm25s
 
         generation = store.generation

@@ -109,3 +109,9 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "claims": [c.to_dict() for c in self.claims],
         }
+
+
+def search_results(passages: list[Passage]) -> dict[str, Any]:
+    """Ranked passages as `assistant search --json` prints them (and POST /api/search returns)."""
+    return {"results": [{"rank": r, "score": p.score, "doc_id": p.doc_id, "path": p.path, "title": p.title,
+                         "page": p.page, "text": p.text} for r, p in enumerate(passages, 1)]}

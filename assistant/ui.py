@@ -1,91 +1,152 @@
-"""The staff chat: a Gradio app over an Assistant, with each answer's sources beside it."""
+"""The staff chat's layout and event handlers (Gradio); HTML comes from ui_render, serving from server."""
 
 from __future__ import annotations
 
-import html
 import os
+import re
+import tempfile
+import time
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from assistant import ui_render as render
 from assistant.errors import AssistantError
+from assistant.pool import Pool
 from assistant.service import Assistant
-from assistant.settings import Settings
-from assistant.types import Answer, Citation
+from assistant.types import Answer
+from assistant.ui_render import Turn
+from assistant.uploads import accepted_types, ingest_uploads
 
 TITLE = "Report archive assistant"
 EXAMPLES = ["Why did Marvala reject the 2023 OHCHR report?",
             "When did the UN Special Rapporteur visit Sennport?"]
+_EXPORTS = Path(tempfile.gettempdir()) / "report-assistant-exports"
+EXPORT_KEEP_S = 86400  # Gradio serves its own copy of each; ours are pruned after a day
+
+def _export(turns: list[Turn]) -> str:
+    _EXPORTS.mkdir(parents=True, exist_ok=True)
+    for old in _EXPORTS.glob("conversation-*.md"):
+        try:
+            if time.time() - old.stat().st_mtime > EXPORT_KEEP_S:
+                old.unlink()
+        except OSError:
+            pass  # another session pruned it first
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = _EXPORTS / f"conversation-{stamp}-{uuid.uuid4().hex[:6]}.md"
+    path.write_text(render.export_markdown(turns, TITLE), encoding="utf-8")
+    return str(path)
 
 
-def _link(c: Citation) -> str:
-    url = c.url if c.url and c.url.startswith(("http://", "https://")) else None
-    if url:
-        return f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">' \
-               f"{html.escape(url)}</a>"
-    return f"<code>{html.escape(c.path)}</code>"
-
-
-def sources_html(answer: Answer | None) -> str:
-    """The cited passages as safe HTML: every document string is escaped, never rendered."""
-    if answer is None or not answer.citations:
-        note = "No sources: the archive does not hold the answer." if answer and answer.refused else \
-            "Sources of the answer appear here."
-        return f'<p class="sources-empty">{note}</p>'
-    parts = []
-    for c in answer.citations:
-        meta = " · ".join(html.escape(str(x)) for x in (c.date, c.source, c.page and f"p. {c.page}") if x)
-        parts.append(
-            f'<details class="source" id="source-{c.n}" open><summary><b>[{c.n}]</b> '
-            f"{html.escape(c.title or c.path)}</summary>"
-            f'<div class="source-meta">{meta}</div><div class="source-link">{_link(c)}</div>'
-            f'<blockquote class="source-text" style="white-space: pre-wrap">{html.escape(c.text)}'
-            "</blockquote></details>")
-    return "\n".join(parts)
-
-
-def status_line(a: Assistant) -> str:
-    s = a.status()
-    when = datetime.fromtimestamp(s["last_ingested"]).strftime("%Y-%m-%d %H:%M") \
-        if s["last_ingested"] else "never"
-    return (f"**Archive:** {s['documents']} documents, {s['chunks']} chunks · last ingestion {when} · "
-            f"answers: {s['llm']}")
-
-
-def build(a: Assistant) -> Any:
+def build(assistant: Assistant | Pool) -> Any:
+    """The chat as a gr.Blocks (mount it with assistant.server, which adds HEAD and CSS)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
-    def respond(message: str, history: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
-        history = list(history or [])
-        history.append({"role": "user", "content": message})
-        try:
-            answer = a.ask(message, history=history[:-1])
-            reply = answer.text
-        except AssistantError as e:
-            answer, reply = None, f"Error: {e}"
-        history.append({"role": "assistant", "content": reply})
-        yield history, sources_html(answer), ""
+    pool = assistant if isinstance(assistant, Pool) else Pool(assistant.settings, assistant)
 
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
-        gr.Markdown(f"## {TITLE}")
-        gr.Markdown(status_line(a), elem_id="archive-status")
+    def respond(message: str, turns: list[Turn], chat: list[dict[str, Any]], since: str, until: str,
+                sources: list[str], kinds: list[str], backend: str | None) -> Iterator[tuple[Any, ...]]:
+        turns, chat = list(turns or []), list(chat or [])
+        turn = Turn(question=message or "")
+        chat += [{"role": "user", "content": render.question_html(turn.question)},
+                 {"role": "assistant", "content": render.partial_html("")}]
+        yield chat, turns, gr.skip(), "", gr.skip()
+        history = [(t.question, t.answer.text) for t in turns if t.answer is not None]
+        text = ""
+        try:
+            stream = pool.get(backend).stream(message, history, since=since or None, until=until or None,
+                                              source=sources or None, kind=kinds or None)
+            for item in stream:
+                if isinstance(item, Answer):
+                    turn.answer = item
+                else:
+                    text += item
+                    chat[-1] = {"role": "assistant", "content": render.partial_html(text)}
+                    yield chat, turns, gr.skip(), "", gr.skip()
+        except AssistantError as e:
+            turn.error = str(e)
+        turns.append(turn)
+        n = len(turns) - 1
+        note = render.filters_note(since, until, sources or (), kinds or ())
+        chat[-1] = {"role": "assistant", "content": render.answer_html(turn.answer, n, note) if turn.answer
+                    else render.error_html(turn.error or "No answer.")}
+        yield (chat, turns, render.sources_html(turns), "",
+               gr.DownloadButton(value=_export(turns), interactive=True))
+
+    def open_citation(key: str, turns: list[Turn]) -> Any:
+        m = re.match(r"^(\d+):(\d+)", key or "")
+        if not m or not turns:
+            return gr.skip()
+        return render.sources_html(turns, int(m.group(1)), int(m.group(2)))
+
+    tracker = gr.Progress(track_tqdm=True)  # Gradio finds it by the default; ingestion's tqdm feeds it
+
+    def upload(files: list[str] | None, progress: Any = tracker) -> tuple[Any, ...]:
+        if not files:
+            return render.ingest_html([], "Choose files first."), *refresh()
+        progress(0, desc="Saving the files")
+        result = ingest_uploads([(Path(f).name, f) for f in files], pool.settings,
+                                on_start=lambda: progress(0.05, desc="Ingesting"))
+        return render.ingest_html(result.rows, result.summary), *refresh()
+
+    def refresh() -> tuple[Any, ...]:
+        facets = pool.facets()
+        return (render.status_html(pool.status()), gr.Dropdown(choices=facets["sources"]),
+                gr.Dropdown(choices=facets["kinds"]))
+
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 86400)) as app:
+        turns = gr.State([])
+        with gr.Row(equal_height=True):
+            gr.Markdown(f"## {TITLE}")
+            status = gr.HTML(elem_id="archive-status")
         with gr.Row():
             with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Conversation", height=520, elem_id="chat")
+                chat = gr.Chatbot(label="Conversation", height=560, elem_id="chat", render_markdown=False,
+                                  latex_delimiters=[], feedback_options=None, buttons=["copy"],
+                                  placeholder="Ask a question about the archive. Answers cite the passages "
+                                              "they rest on: click a [n] marker to read one.")
                 box = gr.Textbox(placeholder="Ask a question about the archive…", show_label=False,
-                                 elem_id="question", submit_btn=True)
+                                 elem_id="question", submit_btn=True, max_length=4000)
+                with gr.Row():
+                    clear = gr.Button("New conversation", variant="secondary", size="sm")
+                    export = gr.DownloadButton("Export as Markdown", value=None, interactive=False,
+                                               size="sm", elem_id="export")
+                with gr.Accordion("Filters and backend", open=False, elem_id="filters"):
+                    with gr.Row():
+                        since = gr.Textbox(label="Since", placeholder="YYYY, YYYY-MM or YYYY-MM-DD",
+                                           elem_id="since")
+                        until = gr.Textbox(label="Until", placeholder="YYYY, YYYY-MM or YYYY-MM-DD",
+                                           elem_id="until")
+                    with gr.Row():
+                        sources = gr.Dropdown(label="Sources", multiselect=True, choices=[], elem_id="source")
+                        kinds = gr.Dropdown(label="Document types", multiselect=True, choices=[],
+                                            elem_id="kind")
+                    backend = gr.Dropdown(label="Answers from", choices=pool.names, value=pool.names[0],
+                                          visible=len(pool.names) > 1, elem_id="backend")
                 gr.Examples(EXAMPLES, inputs=box)
-                clear = gr.Button("New conversation", variant="secondary")
             with gr.Column(scale=2):
-                gr.Markdown("### Sources")
-                sources = gr.HTML(sources_html(None), elem_id="sources")
-        box.submit(respond, [box, chat], [chat, sources, box])
-        clear.click(lambda: ([], sources_html(None)), None, [chat, sources])
+                panel = gr.HTML(render.sources_html([]), elem_id="sources", label="Sources")
+        with gr.Sidebar(open=False, label="Archive"):
+            gr.Markdown("### Add documents")
+            files = gr.File(file_count="multiple", file_types=accepted_types(), label="Documents",
+                            elem_id="upload", type="filepath")
+            add = gr.Button("Add to the archive", variant="primary", elem_id="ingest")
+            ingested = gr.HTML(elem_id="ingest-report")
+        opener = gr.Textbox(visible="hidden", elem_id="open-citation")
+
+        box.submit(respond, [box, turns, chat, since, until, sources, kinds, backend],
+                   [chat, turns, panel, box, export], concurrency_limit=pool.settings.ui_concurrency,
+                   concurrency_id="answers")
+        opener.change(open_citation, [opener, turns], panel, queue=False, show_progress="hidden")
+        def forget() -> tuple[Any, ...]:
+            return [], [], render.sources_html([]), gr.DownloadButton(value=None, interactive=False)
+
+        clear.click(forget, None, [chat, turns, panel, export], queue=False)
+        chat.clear(forget, None, [chat, turns, panel, export], queue=False)  # the chat's own bin icon
+        add.click(upload, files, [ingested, status, sources, kinds], concurrency_limit=1,
+                  concurrency_id="ingest").then(lambda: None, None, files)
+        app.load(refresh, None, [status, sources, kinds], queue=False)
     return app
-
-
-def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None:
-    app = build(Assistant(settings=settings))
-    app.queue(default_concurrency_limit=4).launch(server_name=host, server_port=port,
-                                                  footer_links=[], show_error=True)

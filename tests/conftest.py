@@ -68,3 +68,14 @@ def shared() -> Path:
             pytest.fail(f"{SHARED} is missing, and CI must have it")
         pytest.skip("../shared corpora are not here")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def chat_server(sample_store: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The chat and the HTTP API served for real on 127.0.0.1 (a free port) over the sample store."""
+    from assistant.pool import Pool
+    from assistant.server import build_app, serve
+
+    archive = tmp_path_factory.mktemp("uploads") / "archive"
+    with serve(build_app(Pool(Settings(store=sample_store, archive_dir=archive)))) as served:
+        yield served

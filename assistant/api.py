@@ -1,0 +1,226 @@
+"""The HTTP API: /api/ask, /api/search, /api/status, /api/file, and OpenAI-compatible /v1 routes.
+
+/api/ask and /api/search return what `assistant ask --json` and `assistant search --json`
+print. /v1/chat/completions takes OpenAI chat messages (the last user message is the
+question, the earlier turns its history) and returns a chat completion, or with
+"stream": true server-sent chunks, carrying the citations in a top-level `citations` field
+(of the completion, and of the final chunk) and the rest of the answer's checks in `answer`.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+
+from assistant.errors import AssistantError, ConfigError, QuestionError, StoreError
+from assistant.pool import Pool
+from assistant.types import Answer, Passage, search_results
+
+MODEL_ALIAS = "report-assistant"  # the default backend, for clients that need a model name
+
+
+class Filters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    since: str | None = Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD, inclusive")
+    until: str | None = Field(None, description="inclusive; a year or month covers all of it")
+    source: str | list[str] | None = None
+    kind: str | list[str] | None = Field(None, description="document types: pdf, html, md, ...")
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"since": self.since, "until": self.until, "source": self.source, "kind": self.kind}
+
+
+class AskRequest(Filters):
+    question: str
+    history: list[dict[str, str] | tuple[str, str]] = Field(
+        default_factory=list, description='earlier turns: {"role", "content"} messages or [question, answer]')
+    llm: str | None = Field(None, description="answer backend (GET /api/status lists them)")
+
+
+class SearchRequest(Filters):
+    query: str
+    k: int = Field(10, ge=1, le=100)
+
+
+class Message(BaseModel):
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):  # content parts: keep the text ones
+            return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # temperature, max_tokens, ...: not used
+    model: str | None = None
+    messages: list[Message] = Field(min_length=1)
+    stream: bool = False
+    filters: Filters | None = Field(None, description="extension: the filters of /api/ask")
+
+
+def router(pool: Pool) -> APIRouter:
+    r = APIRouter()
+
+    @r.post("/api/ask")
+    def ask(req: AskRequest) -> dict[str, Any]:
+        assistant = pool.get(req.llm)
+        history: list[dict[str, str]] = []
+        for turn in req.history:  # [question, answer] pairs become two messages
+            history += [turn] if isinstance(turn, dict) else [{"role": "user", "content": turn[0]},
+                                                              {"role": "assistant", "content": turn[1]}]
+        return assistant.ask(req.question, history=history, **req.kwargs()).to_dict()
+
+    @r.post("/api/search")
+    def search(req: SearchRequest) -> dict[str, Any]:
+        passages: list[Passage] = pool.default.search(req.query, k=req.k, **req.kwargs())
+        return search_results(passages)
+
+    @r.get("/api/status")
+    def status() -> dict[str, Any]:
+        return pool.status()
+
+    @r.get("/api/file")
+    def file(path: str) -> FileResponse:
+        """An ingested file (only those the store holds), for the chat's source links."""
+        if path not in pool.default.store.file_records():
+            raise HTTPException(404, "The archive holds no such file.")
+        target = Path(path)
+        if not target.is_file():
+            raise HTTPException(404, "The file is no longer on disk.")
+        # Shown as text or PDF, never as HTML: a document's scripts must not run in this origin.
+        kind = "application/pdf" if target.suffix.lower() == ".pdf" else \
+            "text/plain; charset=utf-8" if _is_text(target) else \
+            mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        inline = kind.startswith(("text/plain", "application/pdf"))
+        headers = {"X-Content-Type-Options": "nosniff"}
+        if not kind.startswith("application/pdf"):
+            headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+        return FileResponse(target, media_type=kind, headers=headers, filename=target.name,
+                            content_disposition_type="inline" if inline else "attachment")
+
+    @r.get("/v1/models")
+    def models() -> dict[str, Any]:
+        ids = [MODEL_ALIAS, *pool.names]
+        return {"object": "list", "data": [{"id": i, "object": "model", "created": 0,
+                                            "owned_by": "report-assistant"} for i in ids]}
+
+    @r.post("/v1/chat/completions", response_model=None)
+    def chat_completions(req: ChatRequest) -> dict[str, Any] | StreamingResponse:
+        model = req.model or MODEL_ALIAS
+        if model != MODEL_ALIAS and model not in pool.names:
+            raise HTTPException(404, f"The model {model!r} does not exist. Models: "
+                                     f"{', '.join([MODEL_ALIAS, *pool.names])}.")
+        assistant = pool.get(None if model == MODEL_ALIAS else model)
+        turns = [m for m in req.messages if m.role in ("user", "assistant")]
+        if not turns or turns[-1].role != "user":
+            raise QuestionError("The last message must be the user's question.")
+        history = [{"role": m.role, "content": m.text()} for m in turns[:-1]]
+        filters = req.filters.kwargs() if req.filters else {}
+        stream = assistant.stream(turns[-1].text(), history, **filters)
+        first = next(stream)  # here, so that a bad question is a 400 before any byte is sent
+        cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        if not req.stream:
+            answer = first if isinstance(first, Answer) else _last(stream)
+            return {"id": cid, "object": "chat.completion", "created": created, "model": model,
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
+                                 "finish_reason": "stop", "logprobs": None}],
+                    "usage": _usage(turns, answer), **_extras(answer)}
+        return StreamingResponse(_sse(first, stream, cid, created, model), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    return r
+
+
+def _last(stream: Iterator[str | Answer]) -> Answer:
+    answer = None
+    for item in stream:
+        if isinstance(item, Answer):
+            answer = item
+    assert answer is not None  # Assistant.stream ends with the Answer
+    return answer
+
+
+def _extras(answer: Answer) -> dict[str, Any]:
+    info = answer.to_dict()
+    return {"citations": info.pop("citations"),
+            "answer": {k: v for k, v in info.items() if k != "answer"}}
+
+
+def _usage(turns: list[Message], answer: Answer) -> dict[str, int]:
+    from assistant.tokens import count
+
+    prompt = sum(count(m.text()) for m in turns)
+    done = count(answer.text)
+    return {"prompt_tokens": prompt, "completion_tokens": done, "total_tokens": prompt + done}
+
+
+def _sse(first: str | Answer, rest: Iterator[str | Answer], cid: str, created: int, model: str) -> Iterator[str]:
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    item: str | Answer = first
+    items = iter(rest)
+    try:
+        while True:
+            if isinstance(item, Answer):
+                yield chunk({}, "stop", **_extras(item))
+                break
+            yield chunk({"content": item})
+            item = next(items)
+    except AssistantError as e:  # after the first byte the status is sent: the error goes in-band
+        yield f"data: {json.dumps({'error': _error_body(e, 400)['error']})}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+def _is_text(path: Path) -> bool:
+    return path.suffix.lower() in (".md", ".markdown", ".txt", ".jsonl", ".html", ".htm", ".eml", ".csv")
+
+
+# -- errors: every one is JSON {"error": {"message", "type", "code"}}, as OpenAI clients expect --
+def _error_body(e: Exception | str, status: int, kind: str = "invalid_request_error") -> dict[str, Any]:
+    return {"error": {"message": str(e), "type": kind, "code": status}}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse(_error_body("The request body is not valid JSON.", 400), 400)
+        parts = []
+        for e in errors[:5]:
+            where = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+            parts.append(f"{where}: {e.get('msg', 'invalid')}")
+        return JSONResponse(_error_body("Invalid request: " + "; ".join(parts) + ".", 422), 422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse(_error_body(exc.detail, exc.status_code), exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(AssistantError)
+    async def assistant_error(_: Request, exc: AssistantError) -> JSONResponse:
+        status = 503 if isinstance(exc, StoreError) else 400 if isinstance(exc, QuestionError | ConfigError) \
+            else 422
+        kind = "server_error" if status == 503 else "invalid_request_error"
+        return JSONResponse(_error_body(exc, status, kind), status)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(_error_body("Internal error; the server log has the details.", 500, "server_error"),
+                            500)

@@ -1,0 +1,53 @@
+"""The assistants a server offers: one per answer backend, all sharing one store and model."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from assistant.errors import AssistantError, ConfigError
+from assistant.service import Assistant
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Pool:
+    """`settings.llm` is the default; the other `llm_choices` are offered when they load.
+
+    Safe for concurrent use: the embedder serialises its own calls, the retriever swaps its
+    snapshot whole, and answerers hold no per-question state."""
+
+    def __init__(self, settings: Settings, assistant: Assistant | None = None) -> None:
+        self.default = assistant or Assistant(settings=settings)
+        self.settings = self.default.settings
+        self._by_name: dict[str, Assistant] = {self.settings.llm: self.default}
+        self.unavailable: dict[str, str] = {}
+        for name in self.settings.offered_llms()[1:]:
+            try:
+                self._by_name[name] = self.default.with_llm(name)
+            except (AssistantError, ImportError) as e:  # offered only where it can load
+                self.unavailable[name] = str(e)
+                log.warning("answer backend %s is not offered: %s", name, e)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._by_name)
+
+    def get(self, name: str | None = None) -> Assistant:
+        if not name:
+            return self.default
+        found = self._by_name.get(name)
+        if found is None:
+            why = f" ({self.unavailable[name]})" if name in self.unavailable else ""
+            raise ConfigError(f"The answer backend {name!r} is not offered here{why}. "
+                              f"Offered: {', '.join(self.names)}.")
+        return found
+
+    def facets(self) -> dict[str, list[str]]:
+        """The sources and document types the archive holds, for filters."""
+        snap = self.default.retriever.snapshot
+        return {"sources": [s for s in snap.source_names if s], "kinds": [k for k in snap.kind_names if k]}
+
+    def status(self) -> dict[str, Any]:
+        return {**self.default.status(), "backends": self.names, **self.facets()}

@@ -1,0 +1,53 @@
+"""The chat's stylesheet and its one script (clicks on [n] markers), as Gradio takes them."""
+
+# Clicks on [n] markers (in answers and source cards) open that passage: the marker's href
+# names the answer and the citation, and a hidden textbox carries it to the server. Gradio's
+# sanitizer drops data- attributes from chat messages, hence the href.
+HEAD = """<script>
+document.addEventListener('click', function (e) {
+  var a = e.target.closest ? e.target.closest('a.cite') : null;
+  if (!a) return;
+  var m = (a.getAttribute('href') || '').match(/^#cite-(\\d+)-(\\d+)$/);
+  if (!m) return;
+  e.preventDefault(); e.stopPropagation();
+  var box = document.querySelector('#open-citation textarea, #open-citation input');
+  if (!box) return;
+  box.value = m[1] + ':' + m[2] + ':' + Date.now();
+  box.dispatchEvent(new Event('input', {bubbles: true}));
+}, true);
+</script>"""
+
+CSS = """
+#chat .answer, #chat .answer-error { line-height: 1.55; }
+a.cite { display: inline-block; margin: 0 1px; padding: 0 5px; border-radius: 8px; font-size: .8em;
+  font-weight: 600; text-decoration: none; vertical-align: super; line-height: 1.3;
+  background: #dbeafe; color: #1e40af !important; cursor: pointer; }
+a.cite:hover { background: #1e40af; color: #fff !important; }
+.cite-missing { color: #b91c1c; font-size: .8em; vertical-align: super; }
+.unsupported { text-decoration: underline wavy #dc2626; background: #fef2f2; }
+.answer-notes { margin-top: 6px; font-size: .8em; color: #6b7280; }
+.answer-notes .flag { color: #b91c1c; font-weight: 600; }
+.answer.refused { font-style: italic; color: #6b7280; }
+.answer-error { color: #b91c1c; }
+.typing { animation: blink 1s step-end infinite; } @keyframes blink { 50% { opacity: 0; } }
+#sources .sources-head { margin: 0 0 8px; font-size: .9em; color: #4b5563; }
+#sources .sources-empty { color: #6b7280; }
+#sources .sources { text-align: left; }
+#sources .source { border: 1px solid #e5e7eb; border-radius: 8px; padding: 8px 10px; margin-bottom: 8px; }
+#sources .source.open { border-color: #3b82f6; box-shadow: 0 0 0 2px #bfdbfe; }
+#sources a.source-title { display: block; text-align: left; font-size: .95em; line-height: 1.35;
+  vertical-align: baseline; background: none; color: #111827 !important; padding: 0; font-weight: 500; }
+#sources a.source-title:hover { background: none; text-decoration: underline; color: #1e40af !important; }
+#sources .source-meta { font-size: .8em; color: #6b7280; margin-top: 2px; }
+#sources .source-snippet { font-size: .85em; color: #374151; margin-top: 4px; }
+#sources .source-link { font-size: .8em; margin-top: 4px; word-break: break-all; }
+#sources .source-link a { padding: 0; margin: 0; }
+#sources .support-note { font-size: .8em; color: #92400e; margin-top: 6px; }
+#sources blockquote.passage { white-space: pre-wrap; margin: 6px 0 0; padding: 8px 10px; font-size: .88em;
+  border-left: 3px solid #3b82f6; background: #f9fafb; max-height: 420px; overflow-y: auto; }
+mark.support { background: #fde68a; padding: 0 1px; }
+.archive-status { font-size: .85em; color: #4b5563; }
+table.ingest { font-size: .8em; } table.ingest td { padding: 2px 6px; }
+.st-failed td, .st-refused td, .st-skipped td { color: #b91c1c; }
+"""
+

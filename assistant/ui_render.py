@@ -1,0 +1,278 @@
+"""The chat's HTML and Markdown: answers with clickable [n] markers, sources, highlighted passages.
+
+Documents are untrusted: every string that comes from one is escaped here, and only http(s)
+URLs ever become links. Gradio's sanitizer runs on chat messages as a second line of defence.
+Nothing here imports Gradio, so it is tested as plain functions.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from assistant.types import Answer, Citation
+
+# A citation marker: [3], or several numbers in one pair of brackets: [1, 2].
+MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+_WORD = re.compile(r"\S+")
+_MARKUP = re.compile(r"[*_`]+")
+SNIPPET_CHARS = 180
+
+
+@dataclass
+class Turn:
+    """One exchange of a conversation, as the chat keeps it per session."""
+
+    question: str
+    answer: Answer | None = None
+    error: str | None = None
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if it is http(s), else None: `javascript:` and friends never become links."""
+    if url and re.match(r"^https?://[^\s\"'<>]+$", url.strip(), flags=re.I):
+        return url.strip()
+    return None
+
+
+def file_href(c: Citation) -> str:
+    """Where the chat serves the cited file (only files the store holds are served)."""
+    href = f"/api/file?path={quote(c.path, safe='')}"
+    return href + (f"#page={c.page}" if c.page and c.path.lower().endswith(".pdf") else "")
+
+
+# -- answers -------------------------------------------------------------------------------
+def question_html(question: str) -> str:
+    return esc(question).replace("\n", "<br>")
+
+
+def partial_html(text: str) -> str:
+    """An answer while it streams: markers are plain until the citations arrive."""
+    return esc(text).replace("\n", "<br>") + '<span class="typing">▍</span>'
+
+
+def error_html(message: str) -> str:
+    return f'<div class="answer-error">⚠ {esc(message)}</div>'
+
+
+def filters_note(since: str | None = None, until: str | None = None, sources: Sequence[str] = (),
+                 kinds: Sequence[str] = ()) -> str:
+    """The filters an answer was searched with, in words ("" when none)."""
+    parts = [f"since {since}" if since else "", f"until {until}" if until else "",
+             "sources: " + ", ".join(sources) if sources else "", "types: " + ", ".join(kinds) if kinds else ""]
+    return "; ".join(p for p in parts if p)
+
+
+def answer_html(answer: Answer, turn: int, filters: str = "") -> str:
+    """The answer with each [n] a link that opens passage n, unsupported claims flagged;
+    `filters` (from filters_note) is shown under it, so nobody forgets they were on."""
+    shown = f'<div class="answer-notes">Filtered: {esc(filters)}</div>' if filters else ""
+    if answer.refused:
+        return f'<div class="answer refused">{esc(answer.text)}</div>{shown}'
+    titles = {c.n: c.title or c.path for c in answer.citations}
+    text = answer.text
+    spans, missing = _unsupported_spans(text, answer)
+    out: list[str] = []
+    cursor = 0
+    cuts = sorted({0, len(text), *[p for s in spans for p in s],
+                   *[p for m in MARKER.finditer(text) for p in m.span()]})
+    markers = {m.start(): m for m in MARKER.finditer(text)}
+    for start, end in zip(cuts, cuts[1:]):
+        if start < cursor:
+            continue
+        if start in markers:
+            m = markers[start]
+            out.append(_markers(m.group(1), turn, titles))
+            cursor = m.end()
+            continue
+        piece = esc(text[start:end]).replace("\n", "<br>")
+        flagged = any(a <= start and end <= b for a, b in spans)
+        out.append(f'<span class="unsupported" title="Not supported by the passage it cites">{piece}</span>'
+                   if flagged else piece)
+        cursor = end
+    body = "".join(out)
+    notes = []
+    if answer.standalone_question:
+        notes.append(f"Searched for: {esc(answer.standalone_question)}")
+    if filters:
+        notes.append(f"Filtered: {esc(filters)}")
+    bad = [c for c in answer.claims if not c.supported]
+    if bad:
+        notes.append(f'<span class="flag">⚠ {len(bad)} of {len(answer.claims)} sentences are not supported '
+                     f"by the passages they cite</span>"
+                     + "".join(f'<br>· <span class="unsupported">{esc(c.text)}</span>' for c in missing))
+    if answer.backend:
+        notes.append(f"Answered by: {esc(answer.backend)}")
+    foot = f'<div class="answer-notes">{" · ".join(notes)}</div>' if notes else ""
+    return f'<div class="answer">{body}</div>{foot}'
+
+
+def _markers(group: str, turn: int, titles: dict[int, str]) -> str:
+    links = []
+    for num in (int(x) for x in group.split(",")):
+        if num in titles:
+            links.append(f'<a class="cite" href="#cite-{turn}-{num}" title="Open source [{num}]: '
+                         f'{esc(titles[num])}">[{num}]</a>')
+        else:
+            links.append(f'<span class="cite-missing" title="No such source">[{num}]</span>')
+    return "".join(links)
+
+
+def _unsupported_spans(text: str, answer: Answer) -> tuple[list[tuple[int, int]], list[Any]]:
+    """Where each unsupported claim sits in the text; the claims that could not be found."""
+    spans: list[tuple[int, int]] = []
+    missing = []
+    cursor = 0
+    for claim in answer.claims:
+        at = text.find(claim.text, cursor) if claim.text else -1
+        if at < 0:
+            at = text.find(claim.text) if claim.text else -1
+        if at >= 0:
+            cursor = at + len(claim.text)
+        if not claim.supported:
+            if at >= 0:
+                spans.append((at, at + len(claim.text)))
+            else:
+                missing.append(claim)
+    return sorted(spans), missing
+
+
+# -- sources and passages ------------------------------------------------------------------
+def meta_line(c: Citation) -> str:
+    return " · ".join(esc(x) for x in (c.date, c.source, c.page and f"p. {c.page}") if x)
+
+
+def link_html(c: Citation) -> str:
+    url = safe_url(c.url)
+    if url:
+        return (f'<a class="source-url" href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">'
+                f"{esc(url)}</a>")
+    name = c.path.rsplit("/", 1)[-1] or c.path
+    return (f'<a class="source-file" href="{esc(file_href(c))}" target="_blank" rel="noopener noreferrer" '
+            f'title="{esc(c.path)}">{esc(name)}</a>')
+
+
+def highlight(text: str, sentences: Sequence[str]) -> str:
+    """The passage, escaped, with each supporting sentence in <mark>. Sentences are matched
+    word by word, ignoring whitespace and Markdown emphasis, because the answerer normalises
+    both when it splits a passage into sentences."""
+    words = [(m.start(), m.end(), _norm(m.group())) for m in _WORD.finditer(text)]
+    keys = [w[2] for w in words]
+    ranges: list[tuple[int, int]] = []
+    for sentence in sentences:
+        target = [t for t in (_norm(w) for w in sentence.split()) if t]
+        if not target:
+            continue
+        for i in range(len(keys) - len(target) + 1):
+            if keys[i:i + len(target)] == target:
+                ranges.append((words[i][0], words[i + len(target) - 1][1]))
+                break
+    out, cursor = [], 0
+    for start, end in _merge(ranges):
+        out.append(esc(text[cursor:start]))
+        out.append(f'<mark class="support">{esc(text[start:end])}</mark>')
+        cursor = end
+    out.append(esc(text[cursor:]))
+    return "".join(out)
+
+
+def _norm(word: str) -> str:
+    return _MARKUP.sub("", word).lower()
+
+
+def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def sources_html(turns: Sequence[Turn], turn: int | None = None, opened: int | None = None) -> str:
+    """The sources of one answer (the latest by default); passage `opened` shown in full."""
+    if turn is None:
+        turn = len(turns) - 1
+    answer = turns[turn].answer if 0 <= turn < len(turns) else None
+    if answer is None or not answer.citations:
+        note = ("No sources: the archive does not hold the answer." if answer and answer.refused
+                else "Sources of the answer appear here. Click a [n] marker to read the passage.")
+        return f'<div class="sources"><p class="sources-empty">{note}</p></div>'
+    head = (f'<p class="sources-head">Sources of answer {turn + 1}'
+            + (f" of {len(turns)}" if len(turns) > 1 else "")
+            + f': <i>{esc(turns[turn].question)}</i></p>')
+    cards = [_card(c, turn, c.n == opened) for c in answer.citations]
+    return f'<div class="sources" data-turn="{turn}">{head}{"".join(cards)}</div>'
+
+
+def _card(c: Citation, turn: int, opened: bool) -> str:
+    title = (f'<a class="cite source-title" href="#cite-{turn}-{c.n}"><b>[{c.n}]</b> '
+             f"{esc(c.title or c.path)}</a>")
+    meta = f'<div class="source-meta">{meta_line(c)}</div>'
+    if not opened:
+        text = " ".join(c.text.split())
+        snippet = text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS - 1] + "…"
+        return f'<div class="source" id="source-{turn}-{c.n}">{title}{meta}' \
+               f'<div class="source-snippet">{esc(snippet)}</div></div>'
+    count = len(c.supporting)
+    note = (f'<div class="support-note">Highlighted: the {"sentence" if count == 1 else f"{count} sentences"} '
+            f"the answer rests on.</div>") if count else ""
+    return (f'<div class="source open" id="source-{turn}-{c.n}">{title}{meta}'
+            f'<div class="source-link">{link_html(c)}</div>{note}'
+            f'<blockquote class="passage">{highlight(c.text, c.supporting)}</blockquote></div>')
+
+
+# -- archive status, ingestion, export -----------------------------------------------------
+def status_html(status: dict[str, Any]) -> str:
+    last = status.get("last_ingested")
+    when = datetime.fromtimestamp(last).strftime("%Y-%m-%d %H:%M") if last else "never"
+    return (f'<div class="archive-status"><b>Archive:</b> {int(status.get("documents", 0)):,} documents · '
+            f'{int(status.get("chunks", 0)):,} chunks · last ingestion {esc(when)}</div>')
+
+
+def ingest_html(rows: Sequence[tuple[str, str, str]], summary: str) -> str:
+    """Per-file results of an upload: (file name, status, reason)."""
+    items = "".join(f'<tr class="st-{esc(status)}"><td>{esc(name)}</td><td>{esc(status)}</td>'
+                    f"<td>{esc(reason)}</td></tr>" for name, status, reason in rows)
+    table = f'<table class="ingest"><tr><th>file</th><th>result</th><th>why</th></tr>{items}</table>' \
+        if rows else ""
+    return f'<div class="ingest-report"><p>{esc(summary)}</p>{table}</div>'
+
+
+def export_markdown(turns: Sequence[Turn], title: str = "Conversation") -> str:
+    """The conversation with each answer's citations, as a Markdown document."""
+    lines = [f"# {title}", "", f"Exported {datetime.now().strftime('%Y-%m-%d %H:%M')}.", ""]
+    for i, t in enumerate(turns, 1):
+        lines += [f"## {i}. {t.question}", ""]
+        if t.error:
+            lines += [f"*Error: {t.error}*", ""]
+            continue
+        a = t.answer
+        if a is None:
+            continue
+        lines += [a.text, ""]
+        if a.refused:
+            continue
+        bad = [c.text for c in a.claims if not c.supported]
+        if bad:
+            lines += ["**Not supported by the passages cited:** " + " / ".join(bad), ""]
+        lines += ["Sources:", ""]
+        for c in a.citations:
+            url = safe_url(c.url)
+            where = f"<{url}>" if url else f"`{c.path}`"
+            meta = " · ".join(str(x) for x in (c.date, c.source, c.page and f"p. {c.page}") if x)
+            lines.append(f"{c.n}. **{c.title or c.path}**" + (f" — {meta}" if meta else "") + f" — {where}")
+            lines += ["", *[f"   > {line}" if line.strip() else "   >" for line in c.text.splitlines()], ""]
+            if c.supporting:
+                lines += ["   Supporting: " + " ".join(f"“{s}”" for s in c.supporting), ""]
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,154 @@
+"""Uploads from the chat: saved safely into the archive folder, then ingested, one run at a time.
+
+The client names a file; it never chooses where it goes. A name is reduced to a plain base
+name (no folders, no leading dots), so nothing is written outside the archive folder; a
+symbolic link of that name is never written through; a file of the same name but other
+content is kept and the upload saved beside it ("name (2).pdf"), so no upload overwrites one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.errors import IngestError
+from assistant.settings import Settings
+
+_INGESTING = threading.Lock()  # one ingestion at a time in this process
+_UNSAFE = re.compile(r"[^\w.\- ()]+", flags=re.UNICODE)
+MAX_NAME = 120
+
+
+def accepted_types() -> list[str]:
+    """File suffixes ingestion reads (".pdf", ".md", ...)."""
+    from ingest.readers import READERS
+
+    return sorted(READERS)
+
+
+def safe_name(name: str) -> str:
+    """A base name that cannot leave its folder: '../../etc/passwd' -> 'passwd'."""
+    base = re.split(r"[/\\]", name or "")[-1]
+    base = _UNSAFE.sub("_", base).strip(" .")
+    stem, dot, suffix = base.rpartition(".")
+    if dot and len(base) > MAX_NAME:
+        base = stem[: MAX_NAME - len(suffix) - 1] + "." + suffix
+    return base[:MAX_NAME] or "upload"
+
+
+@dataclass
+class Saved:
+    """What became of each uploaded file before ingestion."""
+
+    paths: list[Path] = field(default_factory=list)  # saved (or already there), to ingest
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
+    names: dict[Path, str] = field(default_factory=dict)  # saved path -> the name uploaded
+    created: set[Path] = field(default_factory=set)  # written by this upload (not already there)
+
+
+def save_uploads(files: Sequence[tuple[str, str | Path]], settings: Settings) -> Saved:
+    """Copy (client name, temporary path) pairs into the archive folder."""
+    folder = settings.archive_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    root = folder.resolve()
+    limit = settings.max_file_mb * 1024 * 1024
+    types = set(accepted_types())
+    out = Saved()
+    for client_name, tmp in files:
+        name = safe_name(client_name)
+        src = Path(tmp)
+        suffix = Path(name).suffix.lower()
+        try:
+            if suffix not in types:
+                raise IngestError(f"unsupported file type {suffix or '(none)'}; accepted: {', '.join(sorted(types))}")
+            size = src.stat().st_size
+            if size > limit:
+                raise IngestError(f"file is {size / 2**20:.1f} MB, over the {settings.max_file_mb:g} MB limit")
+            dest = _destination(root, name, _sha256(src))
+        except IngestError as e:
+            out.refused.append((client_name, str(e)))
+            continue
+        except OSError as e:
+            out.refused.append((client_name, f"cannot read the upload ({e.strerror or e})"))
+            continue
+        if not dest.exists():
+            _write(src, dest)
+            out.created.add(dest)
+        out.paths.append(dest)
+        out.names[dest] = client_name
+    return out
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _destination(root: Path, name: str, sha: str) -> Path:
+    """`name` in root, or `name (k)` when another file holds that name; the existing path when
+    the same content is already there (re-uploading is a no-op)."""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    for k in range(1, 1000):
+        dest = root / (name if k == 1 else f"{stem} ({k}){suffix}")
+        if dest.parent != root:  # cannot happen with a safe name; checked all the same
+            raise IngestError("the file name leaves the archive folder")
+        if dest.is_symlink() or (dest.exists() and not dest.is_file()):
+            continue  # never write through a link, nor over a folder
+        if not dest.exists() or _sha256(dest) == sha:
+            return dest
+    raise IngestError(f"too many files named {name} in the archive")
+
+
+def _write(src: Path, dest: Path) -> None:
+    # Written beside the target, then renamed: a reader (or ingestion) never sees half a file.
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as out, src.open("rb") as fh:
+            shutil.copyfileobj(fh, out)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class UploadResult:
+    rows: list[tuple[str, str, str]]  # (name as uploaded, status, reason)
+    summary: str
+    ok: bool
+
+
+def ingest_uploads(files: Sequence[tuple[str, str | Path]], settings: Settings,
+                   on_start: Callable[[], None] = lambda: None) -> UploadResult:
+    """Save the uploads and ingest them; files that fail to ingest are not kept in the archive."""
+    from ingest import ingest
+
+    saved = save_uploads(files, settings)
+    rows = [(name, "refused", reason) for name, reason in saved.refused]
+    if not saved.paths:
+        return UploadResult(rows, f"Nothing ingested: {len(rows)} file(s) refused.", False)
+    with _INGESTING:
+        on_start()
+        report = ingest(saved.paths, settings, quiet=False)
+    by_key = {Path(r.path).resolve(): r for r in report.files}
+    for path in saved.paths:
+        result = by_key.get(path.resolve())
+        if result is None:
+            continue
+        if result.status in ("failed", "skipped") and path in saved.created:
+            path.unlink(missing_ok=True)  # kept out of the archive, so a later sync does not retry it
+        rows.append((saved.names[path], result.status, result.reason))
+    done = sum(1 for _, s, _ in rows if s in ("added", "updated", "unchanged"))
+    summary = (f"{done} of {len(files)} file(s) in the archive; {report.chunks_embedded} chunks embedded, "
+               f"{report.chunks_in_store:,} in the store ({report.seconds:.1f} s).")
+    return UploadResult(rows, summary, done == len(files))
