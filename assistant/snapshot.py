@@ -26,7 +26,7 @@ from assistant.store import Store, local_cache_dir
 # uploads) and a reader never write the same folder at once. Re-entrant: load() rebuilds.
 _LOCK = threading.RLock()
 PAGE = 5000
-TITLES_IN_BM25 = True  # titles count as words of every chunk: they name what a chunk is about
+TITLES_IN_BM25 = False  # measured: titles repeated in every chunk of a long report crowd out short articles
 
 
 @dataclass

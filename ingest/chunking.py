@@ -54,7 +54,9 @@ def chunk_text(text: str, chunk_tokens: int, overlap: int) -> list[str]:
     units = _units(text)
     if not units:
         return []
-    lengths = [len(ids) for ids in enc.encode_ordinary_batch([u for _, u in units])]
+    # One call a sentence: encode_ordinary_batch starts a thread-pool task per text, which costs
+    # more than the encoding itself and fights the encoder for the GIL.
+    lengths = [len(enc.encode_ordinary(u)) for _, u in units]
     # Sentences longer than a chunk are cut into token windows.
     pieces: list[tuple[str, str, int]] = []
     for (sep, unit), n in zip(units, lengths):
