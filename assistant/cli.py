@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -77,14 +78,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _check_input(text: str, args: argparse.Namespace) -> None:
+    """Bad input fails at once, before the store is opened and the model loaded."""
+    from assistant.service import check_question, make_filters
+
+    check_question(text)
+    make_filters(**_filters(args))
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.service import Assistant
 
+    _check_input(args.question, args)
     answer = Assistant(settings=_settings(args)).ask(args.question, **_filters(args))
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
-    print(answer.text)
+    print(_printable(answer.text))
     for c in answer.citations:
         print(f"\n[{c.n}] {_source_line(c.title, c.date, c.source, c.page, c.url or c.path)}")
         print(f"    {_shorten(c.text, 300)}")
@@ -94,6 +104,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from assistant.service import Assistant
 
+    _check_input(args.query, args)
     passages = Assistant(settings=_settings(args)).search(args.query, k=args.k, **_filters(args))
     if args.json:
         print(json.dumps(search_results(passages), ensure_ascii=False, indent=2))
@@ -131,12 +142,22 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 def _source_line(title: str, date: Any, source: Any, page: Any, where: str) -> str:
     bits = [title or where, date, source, f"p. {page}" if page else None]
-    return " · ".join(str(b) for b in bits if b) + (f"  <{where}>" if where and where != title else "")
+    line = " · ".join(str(b) for b in bits if b) + (f"  <{where}>" if where and where != title else "")
+    return _printable(line)
 
 
 def _shorten(text: str, n: int) -> str:
-    text = " ".join(text.split())
+    text = " ".join(_printable(text).split())
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """Document text as the terminal gets it: control characters (escape sequences that could
+    retitle, clear or rewrite the user's terminal) become U+FFFD."""
+    return _CONTROL.sub("\ufffd", text)
 
 
 COMMANDS = {"ingest": cmd_ingest, "sync": cmd_ingest, "ask": cmd_ask, "search": cmd_search,

@@ -18,7 +18,8 @@ from assistant.store import Store
 from assistant.types import Answer, Passage
 
 MAX_QUESTION_CHARS = 2000
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NUMERIC_DATE = re.compile(r"\d{4}(?:-\d{1,2}){0,2}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 and C1, tab and newlines aside
 # Words that point back into the conversation ("Who criticised that decision?").
 _REFERRING = {"that", "this", "those", "these", "it", "its", "they", "them", "their", "he", "him",
               "his", "she", "her", "there", "then", "such"}
@@ -33,20 +34,41 @@ def make_filters(since: str | None = None, until: str | None = None,
     from ingest.dates import parse_date
 
     def bound(value: str | None, end: bool) -> int | None:
-        if not value:
+        text = str(value or "").strip()
+        if not text:
             return None
-        parsed = parse_date(value)
-        if parsed is None:
+        if _NUMERIC_DATE.fullmatch(text):  # strictly: 2023-13 must not pass as 2023
+            y, m, d = (int(p) for p in (text.split("-") + ["0", "0"])[:3])
+            num = y * 10000 + m * 100 + d
+        else:  # words: "August 2023"
+            parsed = parse_date(text)
+            num = parsed[1] if parsed else 0
+        if not _valid(num):
             raise QuestionError(f"Cannot read the date {value!r}; use YYYY, YYYY-MM or YYYY-MM-DD.")
-        num = parsed[1]
         if end:  # 2023 -> 20239999, 2023-08 -> 20230899: the whole period is included
             num += 9999 if num % 10000 == 0 else 99 if num % 100 == 0 else 0
         return num
 
-    def many(v: str | Sequence[str] | None) -> tuple[str, ...]:
-        return (v,) if isinstance(v, str) else tuple(v or ())
+    def many(v: str | Sequence[str] | None) -> tuple[str, ...]:  # blank entries mean "any"
+        items = (v,) if isinstance(v, str) else v or ()
+        return tuple(str(x).strip() for x in items if x is not None and str(x).strip())
 
-    return Filters(bound(since, False), bound(until, True), many(source), many(kind))
+    low, high = bound(since, False), bound(until, True)
+    if low and high and low > high:
+        raise QuestionError(f"The start date {since!r} is after the end date {until!r}.")
+    return Filters(low, high, many(source), many(kind))
+
+
+def _valid(num: int) -> bool:
+    """A YYYYMMDD number (month or day 0 when absent) that names a real date."""
+    from datetime import date
+
+    y, m, d = num // 10000, num // 100 % 100, num % 100
+    try:
+        date(y, m or 1, d or 1)
+    except ValueError:
+        return False
+    return bool(m or not d)
 
 
 def check_question(question: str) -> str:
@@ -89,8 +111,8 @@ class Assistant:
                  **options: Any) -> None:
         self.settings = (settings or Settings.load()).replace(
             store=Path(store).expanduser() if store else None, **options)
+        self.store = Store.open(self.settings)  # first: a store error needs no model loaded
         self.embedder = load_embedder(self.settings.embed_model, self.settings.embed_dtype)
-        self.store = Store.open(self.settings)
         self.retriever = Retriever(self.store, self.embedder, self.settings.retrieval,
                                    self.settings.context_chunks)
         self.answerer = make_answerer(self.settings, self.embedder, self._idf)

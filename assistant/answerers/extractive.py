@@ -41,6 +41,9 @@ _HEADING_WORDS = 10  # shorter than this and without final punctuation: a headin
 _FINAL = re.compile(r"[.!?…][\"'”’)\]]*$")
 _ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|#{1,6})\s+")  # list item or heading line
 _MARKUP = re.compile(r"\*\*|__|`")
+# A source's own bracketed numbers ("... as reported [12]") would read as this answer's
+# citations, and a hostile document can plant them on purpose: quotations drop them.
+_SOURCE_MARKER = re.compile(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]")
 
 
 def units(text: str) -> list[str]:
@@ -54,7 +57,7 @@ def units(text: str) -> list[str]:
             else:  # a soft-wrapped continuation
                 lines[-1] += " " + line
         for line in lines:
-            clean = " ".join(_MARKUP.sub("", _ITEM.sub("", line)).split())
+            clean = " ".join(_SOURCE_MARKER.sub("", _MARKUP.sub("", _ITEM.sub("", line))).split())
             out.extend(split_sentences(clean))
     return out
 
@@ -82,8 +85,12 @@ class ExtractiveAnswerer:
         self.refusal = prompts.load("refusal", settings.prompts_dir)
 
     def candidates(self, passages: list[Passage]) -> list[Candidate]:
+        # A passage that quotes the refusal sentence is never quoted: the answer would read as a
+        # refusal that is not one.
+        refusal = " ".join(self.refusal.lower().rstrip(".").split())
         return [Candidate(p, pos, sent) for p, passage in enumerate(passages)
-                for pos, sent in enumerate(units(passage.text)) if _is_sentence(sent)]
+                for pos, sent in enumerate(units(passage.text))
+                if _is_sentence(sent) and refusal not in sent.lower()]
 
     def score(self, question: str, passages: list[Passage], cands: list[Candidate]) -> None:
         vectors = self.embedder.encode([question] + [f"{passages[c.passage].title}: {c.text}"
