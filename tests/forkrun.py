@@ -7,7 +7,8 @@ Protocol: one JSON request per line on stdin, one JSON reply per line on stdout.
   {"argv": [...], "log": FILE | null, "kill": null | {"at": "start", "delay": s}
                                                  | {"at": PHASE, "call": k, "delay": s}}
       -> {"killed": bool, "code": int | null, "seconds": float}
-  {"dump": STORE, "out": FILE, "queries": [...]}   -> the same reply; the dump is in FILE
+  {"dump": STORE, "out": FILE, "queries": [...], "vectors": [...], "full": bool}
+      -> the same reply; the dump is in FILE (see `dump`)
 PHASE names a function (see HOOKS); on its k-th call a timer kills the process `delay`
 seconds later, so the kill lands inside that call or just after it. The parent never
 opens Chroma or runs the model, so every child starts from a clean, fork-safe state.
@@ -22,6 +23,8 @@ import sys
 import threading
 import time
 from typing import Any
+
+import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -82,33 +85,35 @@ def arm(at: str, call: int, delay: float) -> None:
     setattr(owner, attr, hooked)
 
 
-def dump(store: str, out: str, queries: list[str]) -> None:
-    """Everything the test compares: chunks with metadata, the manifest, and searches that
-    go through the keyword snapshot (hybrid, BM25 alone, and a filter, which is exact
-    search over the snapshot's vectors)."""
-    from assistant.service import Assistant
+def dump(store: str, out: str, queries: list[str], vectors: list[list[float]], full: bool) -> None:
+    """Everything the test compares: chunks with metadata and vectors, the manifest, and
+    searches through the keyword snapshot (BM25; exact cosine over its vectors, with a date
+    filter) and Chroma's index, with stored vectors as queries so that no model has to run;
+    `full` adds the Assistant's own hybrid and filtered searches."""
+    from assistant.service import Assistant, make_filters
 
     settings = Settings(store=store)
     s = Store.open(settings)
     got = s.chunks.get(include=["documents", "metadatas", "embeddings"])
     files = {k: {f: v for f, v in r.items() if f != "ingested_at"} for k, r in s.file_records().items()}
-    folder = Snapshot.folder(s)
-    try:
-        on_disk = json.loads((folder / "meta.json").read_text())["generation"] == s.generation
-    except OSError:
-        on_disk = False
     snap = Snapshot.load(s)
-    a = Assistant(settings=settings)
+    since = snap.mask(make_filters(since="2023-01-10"))
     searches = {}
     for q in queries:
-        for name, kw in (("hybrid", {}), ("since", {"since": "2023-01-10"})):
-            searches[f"{name}:{q}"] = [[p.id, round(p.score, 4)] for p in a.search(q, k=8, **kw)]
-        searches[f"bm25:{q}"] = [[c, round(x, 4)] for c, x in a.retriever.snapshot.keyword(q, 8)]
+        searches[f"bm25:{q}"] = [[c, round(x, 4)] for c, x in snap.keyword(q, 8)]
+    for i, v in enumerate(vectors):
+        vector = np.asarray(v, dtype=np.float32)
+        searches[f"chroma:{i}"] = [[c, round(x, 4)] for c, x in s.query(vector, 8)]
+        searches[f"since:{i}"] = [[c, round(x, 4)] for c, x in snap.dense(vector, 8, since)]
+    if full:
+        a = Assistant(settings=settings)
+        for q in queries:
+            for name, kw in (("hybrid", {}), ("since", {"since": "2023-01-10"})):
+                searches[f"{name}:{q}"] = [[p.id, round(p.score, 4)] for p in a.search(q, k=8, **kw)]
     result = {"count": s.count(), "ids": got["ids"],
               "chunks": {i: [d, m] for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])},
               "vectors": {i: [float(x) for x in v] for i, v in zip(got["ids"], got["embeddings"])},
-              "files": files, "snapshot_ids": sorted(snap.ids), "snapshot_fresh_on_disk": on_disk,
-              "searches": searches}
+              "files": files, "snapshot_ids": sorted(snap.ids), "searches": searches}
     with open(out, "w") as fh:
         json.dump(result, fh)
 
@@ -118,7 +123,7 @@ def child(request: dict[str, Any]) -> int:
     os.dup2(log, 1)
     os.dup2(log, 2)
     if "dump" in request:
-        dump(request["dump"], request["out"], request["queries"])
+        dump(request["dump"], request["out"], request["queries"], request["vectors"], request["full"])
         return 0
     kill = request.get("kill")
     if kill and kill["at"] != "start":
