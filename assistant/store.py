@@ -191,8 +191,10 @@ class Store:
             if not got["ids"]:
                 continue
             found = self.chunks.query(query_embeddings=[got["embeddings"][0]], n_results=min(10, n),
-                                      include=[])
-            if got["ids"][0] not in found["ids"][0]:
+                                      include=["distances"])
+            ids, distances = found["ids"][0], found["distances"][0]
+            # Found itself, or (among more than ten identical chunks) a vector identical to it.
+            if got["ids"][0] not in ids and not (distances and distances[0] < 1e-4):
                 raise StoreError(f"The store at {self.where} is damaged: its vector index does not "
                                  f"find the chunks it holds. Rebuild it: ingest into a new --store "
                                  f"(or delete this one).")
