@@ -70,7 +70,7 @@ class Settings:
                                 "with or without an LLM (no LLM call is made).", default=0.5)
     support_threshold: float = _doc("A generated sentence counts as supported by the passages it "
                                     "cites from this support score (0-1) up; see "
-                                    "evals/results/support-calibration.md.", default=0.5)
+                                    "evals/results/support-calibration.md.", default=0.78)
     prompts_dir: Path | None = _doc("Folder of prompt files; default: the project's prompts/.",
                                     default=None)
 

@@ -22,7 +22,7 @@ from assistant.embedding import Embedder
 from assistant.keyword import terms
 from assistant.types import Citation, Claim
 
-MEANING = 0.5
+MEANING = 0.3
 _SPACE_PUNCT = re.compile(r"\s+([.,;:!?])")
 
 

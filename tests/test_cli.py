@@ -19,10 +19,13 @@ def test_ask_json_contract(sample_store: Path) -> None:
               str(sample_store), "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert set(data) == {"question", "answer", "refused", "citations"}
-    assert data["refused"] is False and "[1]" in data["answer"]
+    assert set(data) == {"question", "answer", "refused", "grounded", "standalone_question", "backend",
+                         "citations", "claims"}
+    assert data["refused"] is False and "[1]" in data["answer"] and data["backend"] == "extractive"
     for c in data["citations"]:
-        assert set(c) == {"n", "doc_id", "path", "title", "date", "source", "url", "page", "text"}
+        assert set(c) == {"n", "doc_id", "path", "title", "date", "source", "url", "page", "text", "supporting"}
+    for claim in data["claims"]:
+        assert set(claim) == {"text", "cites", "support", "supported"}
     record = next(c for c in data["citations"] if c["path"].endswith("briefs.jsonl"))
     assert record["doc_id"] == "b04" and record["page"] is None
 

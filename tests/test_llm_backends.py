@@ -35,7 +35,7 @@ def check_contract(items: list, archive: Path | None = None) -> Answer:
     assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
     for claim in answer.claims:
         assert set(claim.cites) <= markers and 0 <= claim.support <= 1
-        assert claim.supported == (bool(claim.cites) and claim.support >= 0.5)
+        assert claim.supported == (bool(claim.cites) and claim.support >= Settings().support_threshold)
     assert answer.grounded == (bool(answer.claims) and not answer.refused and all(c.supported for c in answer.claims))
     if not answer.citations:
         assert not answer.grounded
