@@ -62,18 +62,19 @@ def renumbered(text: str, passages: int) -> tuple[str, list[int]]:
     return out, stream.order
 
 
-def cite_grammar(passages: int, refusal: str, sentences: int = 3, longest: int = 240) -> str:
-    """A llama.cpp GBNF grammar for a reply of 1..`sentences` sentences, each ending with one
-    valid marker ("... [2]."), or the refusal sentence. Small models rarely cite unprompted; under
-    this grammar the model still chooses what to say and which passage to cite. No period may
-    come before the marker (so "2.1" cannot be written): where the model would end a sentence,
-    it must cite, and a sentence cannot run past its marker."""
+def cite_grammar(passages: int, refusal: str, sentences: int = 2, longest: int = 200) -> str:
+    """A llama.cpp GBNF grammar for a reply of 1..`sentences` sentences, each followed by one
+    valid marker ("... in 2023. [2]"), or the refusal sentence. Small models rarely cite
+    unprompted; under this grammar the model still chooses what to say and which passage to
+    cite. A period may only end a sentence, right before its marker (so "2.1" cannot be
+    written): where the model ends a sentence it must cite, and no sentence runs past its marker.
+    A sentence is cut at `longest` characters by the marker."""
     quoted = refusal.replace("\\", "\\\\").replace('"', '\\"')
     numbers = " | ".join(f'"{n}"' for n in range(1, passages + 1))
     return "\n".join([
         f'root ::= refusal | claim (" " claim){{0,{sentences - 1}}}',
         f'refusal ::= "{quoted}"',
-        f'claim ::= [A-Z0-9"“(] piece{{8,{longest}}} " [" number "]."',
+        f'claim ::= [A-Z0-9"“(] piece{{8,{longest}}} "."? " [" number "]"',
         r'piece ::= [^\[\]\n.]',
         f"number ::= {numbers}",
     ]) + "\n"

@@ -59,7 +59,7 @@ class Settings:
     llm_context_window: int = _doc("Tokens the LLM reads at once, prompt and reply; passages are "
                                    "packed to fit (counted with tiktoken).", default=2048)
     llm_max_tokens: int = _doc("Longest generated answer, in tokens.", default=200)
-    llm_passages: int = _doc("Most passages put in the LLM's prompt (the most relevant first).", default=4)
+    llm_passages: int = _doc("Most passages put in the LLM's prompt (the most relevant first).", default=3)
     llm_temperature: float = _doc("Sampling temperature (0: the same answer every time).", default=0.0)
     llm_grammar: str = _doc("auto | on | off: make the LLM end each sentence with a valid [n] "
                             "(a llama.cpp grammar; small models rarely cite otherwise). auto: on for "
