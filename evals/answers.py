@@ -166,6 +166,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "refusal_acc_unanswerable": ratio(sum(r["refused"] for r in una), len(una)),
         "refusal_acc_answerable": ratio(sum(not r["refused"] for r in ans), len(ans)),
         "seconds_mean": round(statistics.mean(secs), 2) if secs else None,
+        "seconds_answered": round(statistics.mean(r["seconds"] for r in answered), 2) if answered else None,
         "seconds_p50": round(statistics.median(secs), 2) if secs else None,
     }
 
@@ -173,12 +174,13 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 COLUMNS = [("coverage", "coverage"), ("citation_precision", "cit. precision"), ("citation_recall", "cit. recall"),
            ("gold_cited", "gold cited"), ("grounded", "grounded"),
            ("refusal_acc_unanswerable", "refusal acc. (unanswerable)"),
-           ("refusal_acc_answerable", "answer rate (answerable)"), ("seconds_mean", "s/answer")]
+           ("refusal_acc_answerable", "answer rate (answerable)"), ("seconds_mean", "s/question"),
+           ("seconds_answered", "s/answer (answered)")]
 
 
 def markdown(result: dict[str, Any], split: str) -> str:
     s = result["summary"]
-    cell = [("–" if s[k] is None else f"{s[k]:.3f}" if k != "seconds_mean" else f"{s[k]:.2f}") for k, _ in COLUMNS]
+    cell = [("–" if s[k] is None else f"{s[k]:.2f}" if k.startswith("seconds") else f"{s[k]:.3f}") for k, _ in COLUMNS]
     lines = [f"# Answers on {result['corpus']} ({split}): {result['llm']}"
              + (f" ({result['model']})" if result["model"] else ""), "",
              f"{s['answerable']} answerable and {s['unanswerable']} unanswerable questions; support threshold "
@@ -191,6 +193,14 @@ def markdown(result: dict[str, Any], split: str) -> str:
         text = " ".join(r["answer"].split())
         lines.append(f"- **{r['id']}** ({kind}, {flag}, {r['seconds']} s) {r['question']}  \n  {text[:400]}")
     return "\n".join(lines) + "\n"
+
+
+def resummarize(path: Path) -> None:
+    """Recompute a results file's summary and table from its per-question rows."""
+    result = json.loads(path.read_text())
+    result["summary"] = summary(result["questions"])
+    path.write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    path.with_suffix(".md").write_text(markdown(result, result.get("split", "dev")))
 
 
 def run(root: Path, split: str, llm: str, options: dict[str, Any], stores: Path, out: Path,
