@@ -11,12 +11,14 @@ from datetime import datetime
 from typing import Any
 
 from assistant.errors import AssistantError
+from assistant.llms import BACKENDS
 from assistant.settings import Settings
 from assistant.types import search_results
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.load(args.config, store=args.store, chroma_url=args.chroma_url)
+    llm = {k: getattr(args, k, None) for k in ("llm", "llm_url", "llm_model")}
+    return Settings.load(args.config, store=args.store, chroma_url=args.chroma_url, **llm)
 
 
 def _common() -> argparse.ArgumentParser:
@@ -46,7 +48,11 @@ def parser() -> argparse.ArgumentParser:
     filters.add_argument("--source", action="append", help="only this source or publisher (repeatable)")
     filters.add_argument("--type", dest="kind", action="append", help="only this document type: pdf, "
                          "html, md, txt, docx, eml, jsonl (repeatable)")
-    p = sub.add_parser("ask", parents=[common, filters], help="answer a question with citations")
+    llm = argparse.ArgumentParser(add_help=False)
+    llm.add_argument("--llm", metavar="NAME", help=f"answer backend: {', '.join(BACKENDS)} (default: extractive)")
+    llm.add_argument("--llm-url", help="the LLM server's base URL, e.g. http://127.0.0.1:8080/v1 (openai, ollama)")
+    llm.add_argument("--llm-model", help="the model to ask (openai, ollama), or a .gguf file (local)")
+    p = sub.add_parser("ask", parents=[common, filters, llm], help="answer a question with citations")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p = sub.add_parser("search", parents=[common, filters], help="the ranked passages for a query")
@@ -54,7 +60,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10, help="how many passages (default 10)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     text = "serve the staff chat and the HTTP API (/api, /v1)"
-    p = sub.add_parser("chat", parents=[common], help=text, description=text + ". Login: set "
+    p = sub.add_parser("chat", parents=[common, llm], help=text, description=text + ". Login: set "
                        "ASSISTANT_UI_USER and ASSISTANT_UI_PASSWORD (and optionally ASSISTANT_API_KEY).")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860)
@@ -90,11 +96,20 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.service import Assistant
 
     _check_input(args.question, args)
-    answer = Assistant(settings=_settings(args)).ask(args.question, **_filters(args))
+    assistant = Assistant(settings=_settings(args))
     if args.json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        whole = assistant.ask(args.question, **_filters(args))
+        print(json.dumps(whole.to_dict(), ensure_ascii=False, indent=2))
         return 0
-    print(_printable(answer.text))
+    answer: Any = None
+    for item in assistant.stream(args.question, **_filters(args)):  # text as it is generated
+        if isinstance(item, str):
+            print(_printable(item), end="", flush=True)
+        else:
+            answer = item
+    print()
+    if answer.backend != "extractive" and not answer.refused:
+        print(f"\n{_grounding(answer)}")
     for c in answer.citations:
         print(f"\n[{c.n}] {_source_line(c.title, c.date, c.source, c.page, c.url or c.path)}")
         print(f"    {_shorten(c.text, 300)}")
@@ -138,6 +153,17 @@ def cmd_config(args: argparse.Namespace) -> int:
     for name, _default, doc in Settings.describe():
         print(f"{name} = {getattr(current, name)!s}\n    {doc}")
     return 0
+
+
+def _grounding(answer: Any) -> str:
+    """How far a generated answer rests on its citations, said plainly."""
+    weak = [c for c in answer.claims if not c.supported]
+    if answer.grounded:
+        return "Every sentence is supported by the passage it cites."
+    if not answer.citations:
+        return "Not grounded: the answer cites no passage."
+    return f"Not grounded: {len(weak)} of {len(answer.claims)} sentences are not supported by what they cite: " + \
+        "; ".join(f"“{_shorten(c.text, 80)}”" for c in weak[:3])
 
 
 def _source_line(title: str, date: Any, source: Any, page: Any, where: str) -> str:

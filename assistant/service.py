@@ -11,6 +11,7 @@ from typing import Any
 from assistant.answerers import make_answerer
 from assistant.embedding import load_embedder
 from assistant.errors import QuestionError
+from assistant.llms.base import ChatModel
 from assistant.retrieve import Retriever
 from assistant.settings import Settings
 from assistant.snapshot import Filters
@@ -94,6 +95,21 @@ def user_turns(history: History | None) -> list[str]:
     return [t for t in out if t.strip()]
 
 
+def turns(history: History | None) -> list[tuple[str, str]]:
+    """(question, answer) pairs from either history form; an unanswered question has ""."""
+    out: list[tuple[str, str]] = []
+    for turn in history or []:
+        if isinstance(turn, dict):
+            content = str(turn.get("content", ""))
+            if turn.get("role") == "user":
+                out.append((content, ""))
+            elif turn.get("role") == "assistant" and out and not out[-1][1]:
+                out[-1] = (out[-1][0], content)
+        else:
+            out.append((str(turn[0]), str(turn[1]) if len(turn) > 1 else ""))
+    return [(q, a) for q, a in out if q.strip()]
+
+
 def condense(question: str, history: History | None) -> str:
     """A follow-up made standalone without an LLM: when the question refers back ("that",
     "they", ...), the previous question is appended, so retrieval sees what it refers to."""
@@ -109,13 +125,18 @@ class Assistant:
 
     def __init__(self, store: str | Path | None = None, *, settings: Settings | None = None,
                  **options: Any) -> None:
+        # llm= is a backend name, or a chat model object (assistant.testing.ScriptedLLM, say).
+        model: ChatModel | None = None
+        if options.get("llm") is not None and not isinstance(options["llm"], str):
+            model = options.pop("llm")
+            options["llm"] = model.name
         self.settings = (settings or Settings.load()).replace(
             store=Path(store).expanduser() if store else None, **options)
         self.store = Store.open(self.settings)  # first: a store error needs no model loaded
         self.embedder = load_embedder(self.settings.embed_model, self.settings.embed_dtype)
         self.retriever = Retriever(self.store, self.embedder, self.settings.retrieval,
                                    self.settings.context_chunks)
-        self.answerer = make_answerer(self.settings, self.embedder, self._idf)
+        self.answerer = make_answerer(self.settings, self.embedder, self._idf, model)
 
     def _idf(self, term: str) -> float:
         return self.retriever.snapshot.idf(term)
@@ -148,14 +169,24 @@ class Assistant:
         last the complete `Answer`. Joined, the str pieces equal `Answer.text`."""
         question = check_question(question)
         filters = make_filters(since, until, source, kind)
-        standalone = condense(question, history)
+        standalone = self.standalone(question, history)
         passages = self.retriever.search(standalone, self.settings.top_k, filters=filters or None)
-        answer = self.answerer.answer(standalone, passages)
-        answer.question = question
-        answer.standalone_question = standalone if standalone != question else None
-        # The extractive answer is complete at once: it streams sentence by sentence.
-        yield from re.findall(r"\S.*?(?:\]\s*(?=\S)|$)", answer.text, flags=re.S) or [answer.text]
-        yield answer
+        for item in self.answerer.stream(standalone, passages):
+            if isinstance(item, Answer):
+                item.question = question
+                item.standalone_question = standalone if standalone != question else None
+            yield item
+
+    def standalone(self, question: str, history: History | None) -> str:
+        """The question rewritten to stand alone, when it follows earlier turns: by the LLM
+        (prompts/condense.txt) where there is one, else by `condense`, which needs none."""
+        earlier = turns(history)
+        rewrite = getattr(self.answerer, "condense", None)
+        if earlier and rewrite is not None:
+            out = rewrite(question, earlier)
+            if out:
+                return check_question(out)
+        return condense(question, history)
 
     def with_llm(self, name: str | None) -> Assistant:
         """This assistant answering with another backend; the store, the embedding model and
@@ -178,4 +209,4 @@ class Assistant:
                 "embed_model": self.settings.embed_model, "llm": self.settings.llm}
 
 
-__all__ = ["Assistant", "check_question", "condense", "make_filters"]
+__all__ = ["Assistant", "check_question", "condense", "make_filters", "turns"]

@@ -18,12 +18,13 @@ passage: faithful by construction.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from assistant import prompts
+from assistant.answerers.base import pieces
 from assistant.embedding import Embedder
 from assistant.keyword import terms
 from assistant.settings import Settings
@@ -106,6 +107,23 @@ class ExtractiveAnswerer:
             cand.score = MEANING * float(cos) + COVERAGE * coverage[cand.passage]
             if why and _REASON.search(cand.text):
                 cand.score += REASON_BONUS
+
+    def relevance(self, question: str, passages: list[Passage]) -> list[float]:
+        """Each passage's relevance: the score of its best sentence (0 where it has none). The
+        LLM answerers use it too: to refuse without calling the LLM, and to order passages."""
+        cands = self.candidates(passages)
+        if cands:
+            self.score(question, passages, cands)
+        best = [0.0] * len(passages)
+        for c in cands:
+            best[c.passage] = max(best[c.passage], c.score)
+        return best
+
+    def stream(self, question: str, passages: list[Passage]) -> Iterator[str | Answer]:
+        """The answer is complete at once: it streams sentence by sentence, then the Answer."""
+        answer = self.answer(question, passages)
+        yield from pieces(answer.text)
+        yield answer
 
     def answer(self, question: str, passages: list[Passage]) -> Answer:
         cands = self.candidates(passages)
