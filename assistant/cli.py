@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from assistant.errors import AssistantError
+from assistant.llms import BACKENDS
 from assistant.settings import Settings
 from assistant.types import search_results
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.load(args.config, store=args.store, chroma_url=args.chroma_url)
+    llm = {k: getattr(args, k, None) for k in ("llm", "llm_url", "llm_model")}
+    return Settings.load(args.config, store=args.store, chroma_url=args.chroma_url, **llm)
 
 
 def _common() -> argparse.ArgumentParser:
@@ -45,7 +48,11 @@ def parser() -> argparse.ArgumentParser:
     filters.add_argument("--source", action="append", help="only this source or publisher (repeatable)")
     filters.add_argument("--type", dest="kind", action="append", help="only this document type: pdf, "
                          "html, md, txt, docx, eml, jsonl (repeatable)")
-    p = sub.add_parser("ask", parents=[common, filters], help="answer a question with citations")
+    llm = argparse.ArgumentParser(add_help=False)
+    llm.add_argument("--llm", metavar="NAME", help=f"answer backend: {', '.join(BACKENDS)} (default: extractive)")
+    llm.add_argument("--llm-url", help="the LLM server's base URL, e.g. http://127.0.0.1:8080/v1 (openai, ollama)")
+    llm.add_argument("--llm-model", help="the model to ask (openai, ollama), or a .gguf file (local)")
+    p = sub.add_parser("ask", parents=[common, filters, llm], help="answer a question with citations")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p = sub.add_parser("search", parents=[common, filters], help="the ranked passages for a query")
@@ -53,7 +60,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10, help="how many passages (default 10)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     text = "serve the staff chat and the HTTP API (/api, /v1)"
-    p = sub.add_parser("chat", parents=[common], help=text, description=text + ". Login: set "
+    p = sub.add_parser("chat", parents=[common, llm], help=text, description=text + ". Login: set "
                        "ASSISTANT_UI_USER and ASSISTANT_UI_PASSWORD (and optionally ASSISTANT_API_KEY).")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860)
@@ -77,14 +84,32 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _check_input(text: str, args: argparse.Namespace) -> None:
+    """Bad input fails at once, before the store is opened and the model loaded."""
+    from assistant.service import check_question, make_filters
+
+    check_question(text)
+    make_filters(**_filters(args))
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.service import Assistant
 
-    answer = Assistant(settings=_settings(args)).ask(args.question, **_filters(args))
+    _check_input(args.question, args)
+    assistant = Assistant(settings=_settings(args))
     if args.json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        whole = assistant.ask(args.question, **_filters(args))
+        print(json.dumps(whole.to_dict(), ensure_ascii=False, indent=2))
         return 0
-    print(answer.text)
+    answer: Any = None
+    for item in assistant.stream(args.question, **_filters(args)):  # text as it is generated
+        if isinstance(item, str):
+            print(_printable(item), end="", flush=True)
+        else:
+            answer = item
+    print()
+    if answer.backend != "extractive" and not answer.refused:
+        print(f"\n{_grounding(answer)}")
     for c in answer.citations:
         print(f"\n[{c.n}] {_source_line(c.title, c.date, c.source, c.page, c.url or c.path)}")
         print(f"    {_shorten(c.text, 300)}")
@@ -94,6 +119,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from assistant.service import Assistant
 
+    _check_input(args.query, args)
     passages = Assistant(settings=_settings(args)).search(args.query, k=args.k, **_filters(args))
     if args.json:
         print(json.dumps(search_results(passages), ensure_ascii=False, indent=2))
@@ -129,14 +155,35 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grounding(answer: Any) -> str:
+    """How far a generated answer rests on its citations, said plainly."""
+    weak = [c for c in answer.claims if not c.supported]
+    if answer.grounded:
+        return "Every sentence is supported by the passage it cites."
+    if not answer.citations:
+        return "Not grounded: the answer cites no passage."
+    return f"Not grounded: {len(weak)} of {len(answer.claims)} sentences are not supported by what they cite: " + \
+        "; ".join(f"“{_shorten(c.text, 80)}”" for c in weak[:3])
+
+
 def _source_line(title: str, date: Any, source: Any, page: Any, where: str) -> str:
     bits = [title or where, date, source, f"p. {page}" if page else None]
-    return " · ".join(str(b) for b in bits if b) + (f"  <{where}>" if where and where != title else "")
+    line = " · ".join(str(b) for b in bits if b) + (f"  <{where}>" if where and where != title else "")
+    return _printable(line)
 
 
 def _shorten(text: str, n: int) -> str:
-    text = " ".join(text.split())
+    text = " ".join(_printable(text).split())
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """Document text as the terminal gets it: control characters (escape sequences that could
+    retitle, clear or rewrite the user's terminal) become U+FFFD."""
+    return _CONTROL.sub("\ufffd", text)
 
 
 COMMANDS = {"ingest": cmd_ingest, "sync": cmd_ingest, "ask": cmd_ask, "search": cmd_search,

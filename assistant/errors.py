@@ -5,7 +5,8 @@ AssistantError
  ├── StoreError           the store is missing, damaged or unreachable
  │    └── StoreMismatchError   built with another embedding model or chunking
  ├── IngestError          one file could not be read (collected, never fatal)
- └── QuestionError        an empty, oversized or otherwise unusable question
+ ├── QuestionError        an empty, oversized or otherwise unusable question
+ └── LLMError             the answer backend (an LLM) failed or could not be reached
 """
 
 
@@ -31,3 +32,7 @@ class IngestError(AssistantError):
 
 class QuestionError(AssistantError):
     pass
+
+
+class LLMError(AssistantError):
+    """The answer backend failed or could not be reached."""

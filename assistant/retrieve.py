@@ -17,7 +17,7 @@ import threading
 import time
 
 from assistant.embedding import Embedder
-from assistant.errors import ConfigError
+from assistant.errors import ConfigError, QuestionError
 from assistant.snapshot import Filters, Snapshot
 from assistant.store import Store
 from assistant.types import Passage
@@ -29,6 +29,7 @@ FRESHNESS_S = 2.0  # how often to look whether ingestion has changed the store
 # Up to this many chunks, dense search is one exact matrix-vector product over the snapshot's
 # vectors (about 5 ms at 100k chunks, faster than Chroma's HNSW query and exact); beyond, HNSW.
 EXACT_MAX = 1_000_000
+MAX_K = 1000  # passages one search may return: more is a mistake, or a way to exhaust the server
 
 
 class Retriever:
@@ -65,6 +66,8 @@ class Retriever:
 
     def search(self, query: str, k: int = 10, mode: str | None = None,
                filters: Filters | None = None, window: int | None = None) -> list[Passage]:
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise QuestionError(f"The number of passages must be a whole number from 1 to {MAX_K}, not {k!r}.")
         mode = mode or self.mode
         window = self.window if window is None else window
         depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k

@@ -11,6 +11,7 @@ from typing import Any
 from assistant.answerers import make_answerer
 from assistant.embedding import load_embedder
 from assistant.errors import QuestionError
+from assistant.llms.base import ChatModel
 from assistant.retrieve import Retriever
 from assistant.settings import Settings
 from assistant.snapshot import Filters
@@ -18,7 +19,8 @@ from assistant.store import Store
 from assistant.types import Answer, Passage
 
 MAX_QUESTION_CHARS = 2000
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NUMERIC_DATE = re.compile(r"\d{4}(?:-\d{1,2}){0,2}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 and C1, tab and newlines aside
 # Words that point back into the conversation ("Who criticised that decision?").
 _REFERRING = {"that", "this", "those", "these", "it", "its", "they", "them", "their", "he", "him",
               "his", "she", "her", "there", "then", "such"}
@@ -33,20 +35,41 @@ def make_filters(since: str | None = None, until: str | None = None,
     from ingest.dates import parse_date
 
     def bound(value: str | None, end: bool) -> int | None:
-        if not value:
+        text = str(value or "").strip()
+        if not text:
             return None
-        parsed = parse_date(value)
-        if parsed is None:
+        if _NUMERIC_DATE.fullmatch(text):  # strictly: 2023-13 must not pass as 2023
+            y, m, d = (int(p) for p in (text.split("-") + ["0", "0"])[:3])
+            num = y * 10000 + m * 100 + d
+        else:  # words: "August 2023"
+            parsed = parse_date(text)
+            num = parsed[1] if parsed else 0
+        if not _valid(num):
             raise QuestionError(f"Cannot read the date {value!r}; use YYYY, YYYY-MM or YYYY-MM-DD.")
-        num = parsed[1]
         if end:  # 2023 -> 20239999, 2023-08 -> 20230899: the whole period is included
             num += 9999 if num % 10000 == 0 else 99 if num % 100 == 0 else 0
         return num
 
-    def many(v: str | Sequence[str] | None) -> tuple[str, ...]:
-        return (v,) if isinstance(v, str) else tuple(v or ())
+    def many(v: str | Sequence[str] | None) -> tuple[str, ...]:  # blank entries mean "any"
+        items = (v,) if isinstance(v, str) else v or ()
+        return tuple(str(x).strip() for x in items if x is not None and str(x).strip())
 
-    return Filters(bound(since, False), bound(until, True), many(source), many(kind))
+    low, high = bound(since, False), bound(until, True)
+    if low and high and low > high:
+        raise QuestionError(f"The start date {since!r} is after the end date {until!r}.")
+    return Filters(low, high, many(source), many(kind))
+
+
+def _valid(num: int) -> bool:
+    """A YYYYMMDD number (month or day 0 when absent) that names a real date."""
+    from datetime import date
+
+    y, m, d = num // 10000, num // 100 % 100, num % 100
+    try:
+        date(y, m or 1, d or 1)
+    except ValueError:
+        return False
+    return bool(m or not d)
 
 
 def check_question(question: str) -> str:
@@ -72,6 +95,21 @@ def user_turns(history: History | None) -> list[str]:
     return [t for t in out if t.strip()]
 
 
+def turns(history: History | None) -> list[tuple[str, str]]:
+    """(question, answer) pairs from either history form; an unanswered question has ""."""
+    out: list[tuple[str, str]] = []
+    for turn in history or []:
+        if isinstance(turn, dict):
+            content = str(turn.get("content", ""))
+            if turn.get("role") == "user":
+                out.append((content, ""))
+            elif turn.get("role") == "assistant" and out and not out[-1][1]:
+                out[-1] = (out[-1][0], content)
+        else:
+            out.append((str(turn[0]), str(turn[1]) if len(turn) > 1 else ""))
+    return [(q, a) for q, a in out if q.strip()]
+
+
 def condense(question: str, history: History | None) -> str:
     """A follow-up made standalone without an LLM: when the question refers back ("that",
     "they", ...), the previous question is appended, so retrieval sees what it refers to."""
@@ -87,13 +125,18 @@ class Assistant:
 
     def __init__(self, store: str | Path | None = None, *, settings: Settings | None = None,
                  **options: Any) -> None:
+        # llm= is a backend name, or a chat model object (assistant.testing.ScriptedLLM, say).
+        model: ChatModel | None = None
+        if options.get("llm") is not None and not isinstance(options["llm"], str):
+            model = options.pop("llm")
+            options["llm"] = model.name
         self.settings = (settings or Settings.load()).replace(
             store=Path(store).expanduser() if store else None, **options)
+        self.store = Store.open(self.settings)  # first: a store error needs no model loaded
         self.embedder = load_embedder(self.settings.embed_model, self.settings.embed_dtype)
-        self.store = Store.open(self.settings)
         self.retriever = Retriever(self.store, self.embedder, self.settings.retrieval,
                                    self.settings.context_chunks)
-        self.answerer = make_answerer(self.settings, self.embedder, self._idf)
+        self.answerer = make_answerer(self.settings, self.embedder, self._idf, model)
 
     def _idf(self, term: str) -> float:
         return self.retriever.snapshot.idf(term)
@@ -126,14 +169,24 @@ class Assistant:
         last the complete `Answer`. Joined, the str pieces equal `Answer.text`."""
         question = check_question(question)
         filters = make_filters(since, until, source, kind)
-        standalone = condense(question, history)
+        standalone = self.standalone(question, history)
         passages = self.retriever.search(standalone, self.settings.top_k, filters=filters or None)
-        answer = self.answerer.answer(standalone, passages)
-        answer.question = question
-        answer.standalone_question = standalone if standalone != question else None
-        # The extractive answer is complete at once: it streams sentence by sentence.
-        yield from re.findall(r"\S.*?(?:\]\s*(?=\S)|$)", answer.text, flags=re.S) or [answer.text]
-        yield answer
+        for item in self.answerer.stream(standalone, passages):
+            if isinstance(item, Answer):
+                item.question = question
+                item.standalone_question = standalone if standalone != question else None
+            yield item
+
+    def standalone(self, question: str, history: History | None) -> str:
+        """The question rewritten to stand alone, when it follows earlier turns: by the LLM
+        (prompts/condense.txt) where there is one, else by `condense`, which needs none."""
+        earlier = turns(history)
+        rewrite = getattr(self.answerer, "condense", None)
+        if earlier and rewrite is not None:
+            out = rewrite(question, earlier)
+            if out:
+                return check_question(out)
+        return condense(question, history)
 
     def with_llm(self, name: str | None) -> Assistant:
         """This assistant answering with another backend; the store, the embedding model and
@@ -156,4 +209,4 @@ class Assistant:
                 "embed_model": self.settings.embed_model, "llm": self.settings.llm}
 
 
-__all__ = ["Assistant", "check_question", "condense", "make_filters"]
+__all__ = ["Assistant", "check_question", "condense", "make_filters", "turns"]

@@ -49,10 +49,31 @@ class Settings:
     context_chunks: int = _doc("Neighbouring chunks (same document and page) added on each side of "
                                "a retrieved chunk, so a passage holds the text around the match.",
                                default=0)
-    llm: str = _doc("Answer backend: extractive (no LLM).", default="extractive")
+    llm: str = _doc("Answer backend: extractive (quotes the passages, no LLM), local (the bundled "
+                    "SmolLM2-135M run by llama.cpp), openai (any OpenAI-compatible server), ollama.",
+                    default="extractive")
+    llm_model: str | None = _doc("openai/ollama: the model name (openai default: the server's only "
+                                 "model); local: a .gguf file (default: the bundled SmolLM2-135M-Instruct).",
+                                 default=None)
+    llm_url: str | None = _doc("openai: base URL (default $OPENAI_BASE_URL, else the OpenAI API); ollama: "
+                               "default $OLLAMA_HOST, else http://127.0.0.1:11434. API keys come from "
+                               "the environment only: ASSISTANT_LLM_API_KEY, else OPENAI_API_KEY.",
+                               default=None)
+    llm_context_window: int = _doc("Tokens the LLM reads at once, prompt and reply; passages are "
+                                   "packed to fit (counted with tiktoken).", default=2048)
+    llm_max_tokens: int = _doc("Longest generated answer, in tokens.", default=200)
+    llm_passages: int = _doc("Most passages put in the LLM's prompt (the most relevant first).", default=3)
+    llm_temperature: float = _doc("Sampling temperature (0: the same answer every time).", default=0.0)
+    llm_grammar: str = _doc("auto | on | off: make the LLM end each sentence with a valid [n] "
+                            "(a llama.cpp grammar; small models rarely cite otherwise). auto: on for "
+                            "local and for llama.cpp servers.", default="auto")
+    llm_timeout: float = _doc("Seconds to wait for an LLM server.", default=120.0)
     answer_sentences: int = _doc("Most sentences an extractive answer uses.", default=4)
-    min_relevance: float = _doc("Below this sentence relevance (0-1) the answerer refuses.",
-                                default=0.5)
+    min_relevance: float = _doc("Below this sentence relevance (0-1) the answerer refuses, "
+                                "with or without an LLM (no LLM call is made).", default=0.5)
+    support_threshold: float = _doc("A generated sentence counts as supported by the passages it "
+                                    "cites from this support score (0-1) up; see "
+                                    "evals/results/support-calibration.md.", default=0.78)
     prompts_dir: Path | None = _doc("Folder of prompt files; default: the project's prompts/.",
                                     default=None)
     llm_choices: str = _doc("Answer backends the chat and the HTTP API offer besides `llm`, comma-"

@@ -4,7 +4,8 @@ search, IDF statistics, and exact filtered search over metadata columns and vect
 It is derived data, saved beside the store (or in the user cache for a Chroma server) with
 the store generation it was built from. Ingestion rebuilds it after every change; a reader
 that finds it missing, damaged or older than the store rebuilds it from Chroma, the source
-of truth (say, after an interrupted ingestion).
+of truth (say, after an interrupted ingestion). meta.json records a CRC-32 of every file
+and of itself, so a damaged file is noticed (and the snapshot rebuilt) instead of loaded.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import math
 import shutil
 import threading
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,7 +83,7 @@ class Snapshot:
         vectors: list[np.ndarray] = []
         offset = 0
         while True:
-            got = store.chunks.get(include=["documents", "metadatas", "embeddings"], limit=PAGE, offset=offset)
+            got = store.page(offset, PAGE)
             if not got["ids"]:
                 break
             ids += got["ids"]
@@ -120,9 +122,10 @@ class Snapshot:
         np.savez(tmp / "columns.npz", dates=self.dates, sources=self.sources, kinds=self.kinds, docs=self.docs,
                  positions=self.positions, pages=self.pages)
         np.save(tmp / "vectors.npy", self.vectors)
-        (tmp / "meta.json").write_text(json.dumps({
-            "generation": self.generation, "ids": self.ids, "source_names": self.source_names,
-            "kind_names": self.kind_names}))
+        meta = {"generation": self.generation, "ids": self.ids, "source_names": self.source_names,
+                "kind_names": self.kind_names,
+                "files": {str(f.relative_to(tmp)): _crc(f) for f in sorted(tmp.rglob("*")) if f.is_file()}}
+        (tmp / "meta.json").write_text(json.dumps({**meta, "check": _crc_text(meta)}))
         # Swap in whole, so a reader never sees half a snapshot.
         old = folder.with_name(folder.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -140,17 +143,26 @@ class Snapshot:
         with _LOCK:
             try:
                 meta = json.loads((folder / "meta.json").read_text())
-                if meta["generation"] == store.generation:
+                if meta["generation"] == store.generation and _whole(folder, meta):
                     cols = np.load(folder / "columns.npz")
                     bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False) if meta["ids"] \
                         else bm25s.BM25()
-                    return cls(meta["generation"], meta["ids"], bm25, cols["dates"], cols["sources"],
+                    snap = cls(meta["generation"], meta["ids"], bm25, cols["dates"], cols["sources"],
                                meta["source_names"], cols["kinds"], meta["kind_names"],
                                np.load(folder / "vectors.npy", mmap_mode="r"), cols["docs"],
                                cols["positions"], cols["pages"])
-            except (OSError, ValueError, KeyError):
+                    if snap.consistent():
+                        return snap
+            except (OSError, ValueError, KeyError, TypeError):
                 pass  # missing or damaged: rebuilt below from the store
             return cls.rebuild(store)
+
+    def consistent(self) -> bool:
+        """Every column has one row per id."""
+        n = len(self.ids)
+        rows = {len(self.dates), len(self.sources), len(self.kinds), len(self.docs), len(self.positions),
+                len(self.pages), self.vectors.shape[0]}
+        return rows == {n} and (n == 0 or int(self.bm25.scores["num_docs"]) == n)
 
     # -- searching ---------------------------------------------------------------------
     def mask(self, filters: Filters) -> np.ndarray:
@@ -222,3 +234,22 @@ class Snapshot:
             indptr = self.bm25.scores["indptr"]
             df = int(indptr[tid + 1] - indptr[tid])
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+def _crc(path: Path) -> int:
+    crc = 0
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 24):
+            crc = zlib.crc32(block, crc)
+    return crc
+
+
+def _crc_text(meta: dict[str, Any]) -> int:
+    return zlib.crc32(json.dumps(meta, sort_keys=True).encode())
+
+
+def _whole(folder: Path, meta: dict[str, Any]) -> bool:
+    """meta.json is intact and every file it lists has the checksum it was saved with."""
+    check = meta.pop("check", None)
+    return check == _crc_text(meta) and all(
+        (folder / name).is_file() and _crc(folder / name) == crc for name, crc in meta["files"].items())

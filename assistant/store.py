@@ -5,26 +5,76 @@ chunking settings), so a mismatched reader or writer fails with the fix instead 
 returning wrong neighbours. A second tiny collection is the manifest: one record per
 ingested file with its content hash, written only after all of the file's chunks are in,
 which is what makes re-runs free and interrupted runs resumable.
+
+Every Chroma call goes through `_guarded`, which turns the failures a user can cause (a
+server that went away, damaged files) into a StoreError that says what happened and what
+to do; anything else is a bug and propagates unchanged. An open store is also checked
+(`verify`) before it is used, so that a damaged index is an error rather than wrong answers.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
 
 from assistant.errors import StoreError, StoreMismatchError
+from assistant.integrity import check_files
 from assistant.settings import Settings
 
 SCHEMA = 1
 FILES = "files"
 # Chroma rejects larger writes (its max batch size is about 5,400 records).
 WRITE_BATCH = 2000
+PROBES = 4  # stored chunks that must find themselves when a store is opened
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def store_error(settings: Settings, e: BaseException) -> StoreError | None:
+    """The StoreError for a failure a user can cause; None for anything else (a bug)."""
+    import httpx
+    from chromadb.errors import InternalError, NotFoundError
+
+    detail = " ".join(str(e).split())[:300] or type(e).__name__
+    if settings.chroma_url:
+        if isinstance(e, httpx.TransportError):  # refused, reset, timed out, DNS
+            return StoreError(f"Lost the connection to the Chroma server at {settings.chroma_url} "
+                              f"({detail}). Check that it is running; the assistant reconnects by "
+                              f"itself once it is back.")
+        if isinstance(e, InternalError):
+            return StoreError(f"The Chroma server at {settings.chroma_url} failed: {detail}")
+    elif isinstance(e, InternalError):
+        return StoreError(f"The store at {settings.store} is damaged or unusable (Chroma: {detail}). "
+                          f"Rebuild it: ingest into a new --store (or delete this one).")
+    if isinstance(e, NotFoundError):  # the collection was deleted under us
+        return StoreError(f"{settings.chroma_url or settings.store} no longer holds the archive "
+                          f"(it was deleted or reset). Ingest it again.")
+    return None
+
+
+def _guarded(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Store methods: failures a user can cause become StoreError (see `store_error`)."""
+    @functools.wraps(method)
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(*args, **kwargs)
+        except StoreError:
+            raise
+        except Exception as e:
+            owner = args[0]
+            settings = owner.settings if isinstance(owner, Store) else args[1]
+            error = store_error(settings, e)  # type: ignore[arg-type]
+            if error is None:
+                raise
+            raise error from e
+    return call
 
 
 def _client(settings: Settings) -> Any:
@@ -40,7 +90,18 @@ def _client(settings: Settings) -> Any:
                                        ssl=url.scheme == "https", settings=chroma_settings)
         except Exception as e:  # connection refused, DNS, wrong server
             raise StoreError(f"Cannot reach the Chroma server at {settings.chroma_url}: {e}") from None
-    return chromadb.PersistentClient(path=str(settings.store / "chroma"), settings=chroma_settings)
+    check_files(settings.store)
+    path = str(settings.store / "chroma")
+    try:
+        return chromadb.PersistentClient(path=path, settings=chroma_settings)
+    except Exception:
+        # chromadb 1.5 keeps a half-started client for the path when opening fails, and every
+        # later attempt in this process fails on it: forget it, so a repaired store opens.
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient._identifier_to_system.pop(path, None)
+        SharedSystemClient._identifier_to_refcount.pop(path, None)
+        raise
 
 
 def build_info(settings: Settings, dim: int) -> dict[str, Any]:
@@ -63,6 +124,7 @@ class Store:
         return self.settings.chroma_url or str(self.settings.store)
 
     @classmethod
+    @_guarded
     def open(cls, settings: Settings) -> Store:
         """Open an existing store for reading; only the embedding model has to agree."""
         if not settings.chroma_url and not (settings.store / "chroma").is_dir():
@@ -79,9 +141,11 @@ class Store:
                              f"with `assistant ingest PATH`.") from None
         store = cls(settings, client, chunks, files)
         store.check(write=False)
+        store.verify()
         return store
 
     @classmethod
+    @_guarded
     def create(cls, settings: Settings, dim: int) -> Store:
         """Open or create a store for writing; model and chunking must both agree."""
         if not settings.chroma_url:
@@ -99,6 +163,7 @@ class Store:
             raise StoreError(f"Cannot open the store at {where}: {e}") from None
         store = cls(settings, client, chunks, files)
         store.check(write=True)
+        store.verify()
         return store
 
     @property
@@ -116,19 +181,36 @@ class Store:
                 f"The store at {self.where} was built with {', '.join(diffs)}. Use the settings it "
                 f"was built with, or rebuild it: ingest into a new --store (or delete this one).")
 
+    @_guarded
+    def verify(self) -> None:
+        """A few stored chunks, spread over the store, must find themselves by their own
+        vectors: a damaged index fails here (or errors) instead of answering wrongly."""
+        n = self.count()
+        for offset in sorted({n * i // PROBES for i in range(PROBES)} if n else ()):
+            got = self.chunks.get(limit=1, offset=offset, include=["embeddings"])
+            if not got["ids"]:
+                continue
+            found = self.chunks.query(query_embeddings=[got["embeddings"][0]], n_results=min(10, n),
+                                      include=["distances"])
+            ids, distances = found["ids"][0], found["distances"][0]
+            # Found itself, or (among more than ten identical chunks) a vector identical to it.
+            if got["ids"][0] not in ids and not (distances and distances[0] < 1e-4):
+                raise StoreError(f"The store at {self.where} is damaged: its vector index does not "
+                                 f"find the chunks it holds. Rebuild it: ingest into a new --store "
+                                 f"(or delete this one).")
+
     # -- generation: bumped before any change, so derived indexes can tell they are stale --
     @property
     def generation(self) -> str:
         return str(self.info.get("generation", ""))
 
+    @_guarded
     def refresh_generation(self) -> str:
         """The generation as stored now (another process may have ingested since we opened)."""
-        try:
-            self.chunks = self.client.get_collection(self.settings.collection)
-        except Exception as e:
-            raise StoreError(f"Cannot read the store at {self.where}: {e}") from None
+        self.chunks = self.client.get_collection(self.settings.collection)
         return self.generation
 
+    @_guarded
     def bump_generation(self) -> str:
         gen = uuid.uuid4().hex
         meta = {k: v for k, v in self.info.items() if not k.startswith("hnsw:")}
@@ -136,9 +218,11 @@ class Store:
         return gen
 
     # -- chunks ----------------------------------------------------------------------
+    @_guarded
     def count(self) -> int:
         return int(self.chunks.count())
 
+    @_guarded
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, texts: Sequence[str],
                metas: Sequence[dict[str, Any]]) -> None:
         for i in range(0, len(ids), WRITE_BATCH):
@@ -146,20 +230,24 @@ class Store:
             self.chunks.upsert(ids=list(ids[i:j]), embeddings=vectors[i:j], documents=list(texts[i:j]),
                                metadatas=[_clean(m) for m in metas[i:j]])
 
+    @_guarded
     def delete(self, ids: Sequence[str]) -> None:
         for i in range(0, len(ids), WRITE_BATCH):
             self.chunks.delete(ids=list(ids[i:i + WRITE_BATCH]))
 
+    @_guarded
     def ids_for_file(self, key: str) -> set[str]:
         got = self.chunks.get(where={"file": key}, include=[])
         return set(got["ids"])
 
+    @_guarded
     def existing(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for i in range(0, len(ids), WRITE_BATCH):
             found.update(self.chunks.get(ids=list(ids[i:i + WRITE_BATCH]), include=[])["ids"])
         return found
 
+    @_guarded
     def get(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         """id -> (text, metadata), for the ids that exist."""
         if not ids:
@@ -167,6 +255,7 @@ class Store:
         got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
         return {i: (d or "", m or {}) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
 
+    @_guarded
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """Nearest chunks as (id, cosine similarity); texts are fetched later, for the few kept."""
         n = self.count()
@@ -176,13 +265,22 @@ class Store:
         return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0])]
 
     # -- manifest of ingested files --------------------------------------------------
+    @_guarded
+    def page(self, offset: int, limit: int) -> dict[str, Any]:
+        """Chunks in storage order with texts, metadata and vectors (for derived indexes)."""
+        return dict(self.chunks.get(include=["documents", "metadatas", "embeddings"], limit=limit,
+                                    offset=offset))
+
+    @_guarded
     def file_records(self) -> dict[str, dict[str, Any]]:
         got = self.files.get(include=["metadatas"])
         return {i: (m or {}) for i, m in zip(got["ids"], got["metadatas"])}
 
+    @_guarded
     def put_file_record(self, key: str, meta: dict[str, Any]) -> None:
         self.files.upsert(ids=[key], embeddings=[[1.0]], metadatas=[_clean(meta)])
 
+    @_guarded
     def delete_file(self, key: str) -> int:
         ids = sorted(self.ids_for_file(key))
         self.delete(ids)

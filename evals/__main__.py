@@ -1,4 +1,4 @@
-"""`python -m evals retrieval --corpus PATH --split dev|test` (see evals/retrieval.py)."""
+"""`python -m evals retrieval|answers --corpus PATH ...` (see evals/retrieval.py, evals/answers.py)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,23 @@ def main() -> None:
     r.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated, from {', '.join(CONFIGS)}")
     r.add_argument("--stores", type=Path, default=Path(".store/evals"), help="where stores are built and reused")
     r.add_argument("--out", type=Path, default=Path("evals/results"))
+    a = sub.add_parser("answers", help="evaluate one answer backend on a corpus's questions")
+    a.add_argument("--corpus", required=True, help="e.g. ../shared/corpora/cambodia, or examples (the sample set)")
+    a.add_argument("--llm", default="extractive", help="answer backend: extractive, local, openai, ollama")
+    a.add_argument("--llm-url")
+    a.add_argument("--llm-model")
+    a.add_argument("--split", default="dev", choices=["dev", "test", "all"])
+    a.add_argument("--limit", type=int, help="only the first N answerable questions (all unanswerable ones)")
+    a.add_argument("--stores", type=Path, default=Path(".store/evals"), help="where stores are built and reused")
+    a.add_argument("--out", type=Path, default=Path("evals/results"))
     args = p.parse_args()
     offline_env()
+    if args.command == "answers":
+        from evals import answers
+
+        options = {"llm_url": args.llm_url, "llm_model": args.llm_model}
+        answers.run(Path(args.corpus), args.split, args.llm, options, args.stores, args.out, args.limit)
+        return
     from evals import corpora, retrieval
 
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]

@@ -27,6 +27,7 @@ from assistant.store import Store
 from ingest.chunking import chunk_text, fit
 from ingest.dates import parse_date
 from ingest.document import Document
+from ingest.files import discover, read_file
 from ingest.readers import reader_for
 from ingest.report import FileResult, IngestReport
 
@@ -66,22 +67,6 @@ class Aborted:
     result: FileResult
 
 
-def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileResult]]:
-    """Files under the given paths (recursively, hidden ones excepted), and paths that are missing."""
-    files: list[Path] = []
-    problems: list[FileResult] = []
-    for p in map(Path, paths):
-        if p.is_file():
-            files.append(p)
-        elif p.is_dir():
-            for root, dirs, names in os.walk(p):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                files.extend(Path(root, n) for n in sorted(names) if not n.startswith("."))
-        else:
-            problems.append(FileResult(str(p), "failed", "no such file or folder"))
-    return list(dict.fromkeys(f.absolute() for f in files)), problems
-
-
 def file_key(path: Path) -> str:
     return str(path.resolve())
 
@@ -107,13 +92,11 @@ def chunk_document(doc: Document, key: str, settings: Settings, embedder: Embedd
 def _read(path: Path, settings: Settings) -> tuple[bytes, int] | FileResult:
     key = file_key(path)
     try:
-        size = path.stat().st_size
-        if size > settings.max_file_mb * 1024 * 1024:
-            raise IngestError(f"file is {size / 2**20:.0f} MB, over the {settings.max_file_mb:g} MB "
-                              f"limit (setting max_file_mb)")
-        return path.read_bytes(), size
+        return read_file(path, settings.max_file_mb)
     except PermissionError:
         return FileResult(key, "failed", "permission denied")
+    except FileNotFoundError:
+        return FileResult(key, "failed", "gone before it could be read (deleted or moved meanwhile)")
     except IngestError as e:
         return FileResult(key, "failed", str(e))
     except OSError as e:

@@ -21,7 +21,7 @@ def test_ask_json_contract(sample_store: Path) -> None:
     data = json.loads(out.stdout)
     assert set(data) == {"question", "answer", "refused", "grounded", "standalone_question", "backend",
                          "citations", "claims"}
-    assert data["refused"] is False and "[1]" in data["answer"] and data["grounded"] is True
+    assert data["refused"] is False and "[1]" in data["answer"] and data["grounded"] is True and data["backend"] == "extractive"
     for c in data["citations"]:
         assert set(c) == {"n", "doc_id", "path", "title", "date", "source", "url", "page", "text", "supporting"}
         assert all(s in c["text"] for s in c["supporting"])

@@ -1,4 +1,8 @@
-"""Answer backends by name: one registry, lazy imports, a clear error for unknown names."""
+"""Answer backends by name: one registry, lazy imports, a clear error for unknown names.
+
+`extractive` quotes the passages (no LLM); every other name is an LLM backend
+(assistant.llms) wrapped in the GenerativeAnswerer, which checks its citations.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,22 @@ from collections.abc import Callable
 
 from assistant.answerers.base import Answerer
 from assistant.embedding import Embedder
-from assistant.errors import ConfigError
+from assistant.llms import BACKENDS, ChatModel, make_llm
 from assistant.settings import Settings
 
-BACKENDS = ("extractive",)
 
+def make_answerer(settings: Settings, embedder: Embedder, idf: Callable[[str], float],
+                  llm: ChatModel | None = None) -> Answerer:
+    """The answerer `settings.llm` names; `llm` replaces the named model (assistant.testing's
+    ScriptedLLM, or a model the caller built)."""
+    llm = llm or make_llm(settings)  # raises ConfigError, listing BACKENDS, for unknown names
+    if llm is None:
+        from assistant.answerers.extractive import ExtractiveAnswerer
 
-def make_answerer(settings: Settings, embedder: Embedder, idf: Callable[[str], float]) -> Answerer:
-    match settings.llm:
-        case "extractive":
-            from assistant.answerers.extractive import ExtractiveAnswerer
+        return ExtractiveAnswerer(settings, embedder, idf)
+    from assistant.answerers.generative import GenerativeAnswerer
 
-            return ExtractiveAnswerer(settings, embedder, idf)
-        case other:
-            raise ConfigError(f"Unknown answer backend {other!r}. Valid: {', '.join(BACKENDS)}.")
+    return GenerativeAnswerer(settings, embedder, idf, llm)
 
 
 __all__ = ["Answerer", "BACKENDS", "make_answerer"]

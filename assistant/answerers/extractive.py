@@ -18,12 +18,13 @@ passage: faithful by construction.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from assistant import prompts
+from assistant.answerers.base import pieces
 from assistant.embedding import Embedder
 from assistant.keyword import terms
 from assistant.settings import Settings
@@ -41,6 +42,9 @@ _HEADING_WORDS = 10  # shorter than this and without final punctuation: a headin
 _FINAL = re.compile(r"[.!?…][\"'”’)\]]*$")
 _ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|#{1,6})\s+")  # list item or heading line
 _MARKUP = re.compile(r"\*\*|__|`")
+# A source's own bracketed numbers ("... as reported [12]") would read as this answer's
+# citations, and a hostile document can plant them on purpose: quotations drop them.
+_SOURCE_MARKER = re.compile(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]")
 
 
 def units(text: str) -> list[str]:
@@ -54,7 +58,7 @@ def units(text: str) -> list[str]:
             else:  # a soft-wrapped continuation
                 lines[-1] += " " + line
         for line in lines:
-            clean = " ".join(_MARKUP.sub("", _ITEM.sub("", line)).split())
+            clean = " ".join(_SOURCE_MARKER.sub("", _MARKUP.sub("", _ITEM.sub("", line))).split())
             out.extend(split_sentences(clean))
     return out
 
@@ -82,8 +86,12 @@ class ExtractiveAnswerer:
         self.refusal = prompts.load("refusal", settings.prompts_dir)
 
     def candidates(self, passages: list[Passage]) -> list[Candidate]:
+        # A passage that quotes the refusal sentence is never quoted: the answer would read as a
+        # refusal that is not one.
+        refusal = " ".join(self.refusal.lower().rstrip(".").split())
         return [Candidate(p, pos, sent) for p, passage in enumerate(passages)
-                for pos, sent in enumerate(units(passage.text)) if _is_sentence(sent)]
+                for pos, sent in enumerate(units(passage.text))
+                if _is_sentence(sent) and refusal not in sent.lower()]
 
     def score(self, question: str, passages: list[Passage], cands: list[Candidate]) -> None:
         vectors = self.embedder.encode([question] + [f"{passages[c.passage].title}: {c.text}"
@@ -99,6 +107,23 @@ class ExtractiveAnswerer:
             cand.score = MEANING * float(cos) + COVERAGE * coverage[cand.passage]
             if why and _REASON.search(cand.text):
                 cand.score += REASON_BONUS
+
+    def relevance(self, question: str, passages: list[Passage]) -> list[float]:
+        """Each passage's relevance: the score of its best sentence (0 where it has none). The
+        LLM answerers use it too: to refuse without calling the LLM, and to order passages."""
+        cands = self.candidates(passages)
+        if cands:
+            self.score(question, passages, cands)
+        best = [0.0] * len(passages)
+        for c in cands:
+            best[c.passage] = max(best[c.passage], c.score)
+        return best
+
+    def stream(self, question: str, passages: list[Passage]) -> Iterator[str | Answer]:
+        """The answer is complete at once: it streams sentence by sentence, then the Answer."""
+        answer = self.answer(question, passages)
+        yield from pieces(answer.text)
+        yield answer
 
     def answer(self, question: str, passages: list[Passage]) -> Answer:
         cands = self.candidates(passages)

@@ -1,0 +1,224 @@
+"""Answer evaluation: per backend, how well answers cover the gold answer, how well their
+citations hold up, how often they refuse rightly, and how long they take.
+
+    python -m evals answers --corpus ../shared/corpora/cambodia --llm extractive
+    python -m evals answers --corpus examples --llm local
+
+Questions: the corpus's answerable ones (evals/corpora.py says which count), and the
+unanswerable ones this project wrote for it (evals/unanswerable/; the sample set has its own).
+
+Metrics:
+  - coverage (answerable questions; a refusal scores 0): for news, 1 when the answer contains
+    a gold answer string (case-insensitive), else 0; for cambodia and the sample set, the
+    share of the gold answer's content words (stemmed, stop words out) the answer contains.
+  - citation recall and precision by sentence support, in the manner of ALCE (Gao et al.,
+    2023), over answered questions: recall = share of answer sentences supported by the
+    passages they cite (a sentence citing nothing is unsupported); precision = share of
+    (sentence, citation) pairs where the citation is needed: it supports the sentence alone,
+    or the sentence is supported by all its citations but not without this one. ALCE judges
+    support with an NLI model; none ships offline here, so the judge is assistant/verify.py's
+    support score at its calibrated threshold (evals/results/support-calibration.md), applied
+    afresh to every backend (the extractive answerer's own claims are not trusted).
+  - gold citations: share of answered answerable questions citing a gold passage.
+  - refusal accuracy: share refused of unanswerable questions; share answered of answerable.
+  - seconds per answer: wall time of `Assistant.ask`, retrieval included.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assistant.keyword import terms
+from evals import corpora
+from evals.questions import load_sample, matches
+
+UNANSWERABLE = Path(__file__).parent / "unanswerable"
+
+
+@dataclass
+class Item:
+    id: str
+    question: str
+    answerable: bool
+    gold_answer: str = ""  # coverage by content words
+    strings: list[str] = field(default_factory=list)  # coverage by answer strings (news)
+    hit: Callable[[str, str, str, int | None], bool] | None = None  # is a cited passage gold?
+
+
+@dataclass
+class Suite:
+    name: str
+    paths: list[Path]
+    items: list[Item]
+
+
+def suite(root: Path, split: str) -> Suite:
+    """The questions for a corpus folder, or for `examples` (the sample archive)."""
+    if (root / "questions.jsonl").is_file() and (root / "archive").is_dir():
+        items = []
+        for q in load_sample(root / "questions.jsonl"):
+            if split not in ("all", q.split):
+                continue
+            hit = (lambda t, p, d, pg, g=q.gold_docs: any(matches(x, p, d) for x in g)) if q.gold_docs else None
+            items.append(Item(q.id, q.question, not q.refusal, q.answer, [], hit))
+        return Suite("sample", [root / "archive"], items)
+    corpus = corpora.load(root)
+    answers: dict[str, str] = {}
+    for line in (root / "questions.jsonl").read_text(encoding="utf-8").splitlines():
+        r = json.loads(line) if line.strip() else {}
+        if "question" in r:
+            answers[str(r.get("id") or r.get("financebench_id"))] = str(r.get("answer") or "")
+    items = []
+    news = corpus.name == "news-2023q4"
+    for e in corpus.split(split):
+        items.append(Item(e.id, e.question, True, "" if news else answers.get(e.id, ""),
+                          e.gold if news else [], e.hit))
+    extra = UNANSWERABLE / f"{corpus.name}.jsonl"
+    if extra.is_file():
+        for line in extra.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                r = json.loads(line)
+                items.append(Item(r["id"], r["question"], False))
+    return Suite(corpus.name, corpus.paths, items)
+
+
+def coverage(item: Item, text: str) -> float:
+    if item.strings:
+        return float(any(s.lower() in text.lower() for s in item.strings))
+    gold = set(terms(item.gold_answer))
+    return len(gold & set(terms(text))) / len(gold) if gold else 0.0
+
+
+def judge(verifier: Any, answer: Any) -> tuple[int, int, int, int]:
+    """(supported sentences, sentences, needed citations, citations), ALCE style."""
+    from assistant.verify import split_claims
+
+    parts = split_claims(answer.text)
+    by_n = {c.n: c for c in answer.citations}
+    numbers = sorted(by_n)
+    if not parts:
+        return 0, 0, 0, 0
+    table = verifier.support([t for t, _ in parts], [(by_n[n].title, by_n[n].text) for n in numbers]) \
+        if numbers else [[] for _ in parts]
+    ok = verifier.threshold
+    supported = needed = cites_total = 0
+    for (_, cites), row in zip(parts, table):
+        scores = {n: row[numbers.index(n)].score for n in cites if n in by_n}
+        whole = bool(scores) and max(scores.values()) >= ok  # support by the best cited passage
+        supported += whole
+        for n, s in scores.items():
+            cites_total += 1
+            others = [v for m, v in scores.items() if m != n]
+            needed += s >= ok or (whole and not (others and max(others) >= ok))
+    return supported, len(parts), needed, cites_total
+
+
+def evaluate(s: Suite, store: Path, llm: str, options: dict[str, Any], limit: int | None) -> dict[str, Any]:
+    from assistant import Assistant
+    from assistant.verify import Verifier
+
+    a = Assistant(store=store, llm=llm, **options)
+    verifier = Verifier(a.embedder, a.settings.support_threshold)
+    answerable = [i for i in s.items if i.answerable][:limit]
+    rows = []
+    for item in answerable + [i for i in s.items if not i.answerable]:
+        start = time.perf_counter()
+        answer = a.ask(item.question)
+        seconds = time.perf_counter() - start
+        sup, sents, need, cites = (0, 0, 0, 0) if answer.refused else judge(verifier, answer)
+        gold = item.hit is not None and any(item.hit(c.text, c.path, c.doc_id, c.page) for c in answer.citations)
+        rows.append({"id": item.id, "question": item.question, "answerable": item.answerable,
+                     "refused": answer.refused, "grounded": answer.grounded, "seconds": round(seconds, 2),
+                     "coverage": round(coverage(item, answer.text), 3) if item.answerable and not answer.refused
+                     else 0.0, "supported": sup, "sentences": sents, "needed": need, "citations": cites,
+                     "gold_cited": gold, "answer": answer.text,
+                     "cited": [c.path.rsplit("/", 1)[-1] + (f"#{c.doc_id}" if c.doc_id != c.path else "")
+                               for c in answer.citations]})
+        print(json.dumps({k: rows[-1][k] for k in ("id", "refused", "coverage", "supported", "sentences",
+                                                      "seconds")}), flush=True)
+    return {"corpus": s.name, "llm": llm, "model": getattr(getattr(a.answerer, "llm", None), "model", None),
+            "support_threshold": verifier.threshold, "summary": summary(rows), "questions": rows}
+
+
+def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    ans = [r for r in rows if r["answerable"]]
+    una = [r for r in rows if not r["answerable"]]
+    answered = [r for r in rows if not r["refused"]]
+
+    def ratio(a: float, b: float) -> float | None:
+        return round(a / b, 3) if b else None
+
+    secs = [r["seconds"] for r in rows]
+    return {
+        "answerable": len(ans), "unanswerable": len(una),
+        "coverage": ratio(sum(r["coverage"] for r in ans), len(ans)),
+        "citation_recall": ratio(sum(r["supported"] for r in answered), sum(r["sentences"] for r in answered)),
+        "citation_precision": ratio(sum(r["needed"] for r in answered), sum(r["citations"] for r in answered)),
+        "gold_cited": ratio(sum(r["gold_cited"] for r in ans if not r["refused"]),
+                            sum(not r["refused"] for r in ans)),
+        "grounded": ratio(sum(r["grounded"] for r in answered), len(answered)),
+        "refusal_acc_unanswerable": ratio(sum(r["refused"] for r in una), len(una)),
+        "refusal_acc_answerable": ratio(sum(not r["refused"] for r in ans), len(ans)),
+        "seconds_mean": round(statistics.mean(secs), 2) if secs else None,
+        "seconds_answered": round(statistics.mean(r["seconds"] for r in answered), 2) if answered else None,
+        "seconds_p50": round(statistics.median(secs), 2) if secs else None,
+    }
+
+
+COLUMNS = [("coverage", "coverage"), ("citation_precision", "cit. precision"), ("citation_recall", "cit. recall"),
+           ("gold_cited", "gold cited"), ("grounded", "grounded"),
+           ("refusal_acc_unanswerable", "refusal acc. (unanswerable)"),
+           ("refusal_acc_answerable", "answer rate (answerable)"), ("seconds_mean", "s/question"),
+           ("seconds_answered", "s/answer (answered)")]
+
+
+def markdown(result: dict[str, Any], split: str) -> str:
+    s = result["summary"]
+    cell = [("–" if s[k] is None else f"{s[k]:.2f}" if k.startswith("seconds") else f"{s[k]:.3f}") for k, _ in COLUMNS]
+    lines = [f"# Answers on {result['corpus']} ({split}): {result['llm']}"
+             + (f" ({result['model']})" if result["model"] else ""), "",
+             f"{s['answerable']} answerable and {s['unanswerable']} unanswerable questions; support threshold "
+             f"{result['support_threshold']}. Metrics are defined in evals/answers.py.", "",
+             "| backend | " + " | ".join(h for _, h in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|",
+             f"| {result['llm']} | " + " | ".join(cell) + " |", "", "## Answers", ""]
+    for r in result["questions"]:
+        flag = "refused" if r["refused"] else "grounded" if r["grounded"] else "not grounded"
+        kind = "answerable" if r["answerable"] else "unanswerable"
+        text = " ".join(r["answer"].split())
+        lines.append(f"- **{r['id']}** ({kind}, {flag}, {r['seconds']} s) {r['question']}  \n  {text[:400]}")
+    return "\n".join(lines) + "\n"
+
+
+def resummarize(path: Path) -> None:
+    """Recompute a results file's summary and table from its per-question rows."""
+    result = json.loads(path.read_text())
+    result["summary"] = summary(result["questions"])
+    path.write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    path.with_suffix(".md").write_text(markdown(result, result.get("split", "dev")))
+
+
+def run(root: Path, split: str, llm: str, options: dict[str, Any], stores: Path, out: Path,
+        limit: int | None = None) -> dict[str, Any]:
+    from assistant.settings import Settings
+    from ingest import ingest
+
+    s = suite(root, split)
+    store = stores / s.name / "ours"
+    report = ingest(s.paths, Settings(store=store), quiet=True)  # a no-op when built already
+    print(report.summary(), flush=True)
+    result = evaluate(s, store, llm, options, limit)
+    result["split"] = split
+    if limit:
+        result["limit"] = limit
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"answers-{s.name}-{split}-{llm}"
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    stem.with_suffix(".md").write_text(markdown(result, split))
+    print(json.dumps(result["summary"], indent=1))
+    return result

@@ -1,0 +1,222 @@
+"""Damaged stores: a store built with another embedding model, or whose Chroma or snapshot
+files were truncated, garbled or deleted, gives a clear StoreError (one `Error:` line from
+the CLI) or, for the snapshot (derived data), a correct rebuild. Never a wrong answer.
+
+Chroma keeps a small collection in its log and writes the HNSW index files only past about
+1,000 records, so the damage cases run on the sample archive plus 1,000 filler chunks (random
+unit vectors, nonsense words: nothing a question can match), which makes Chroma write them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant import Assistant, StoreError, StoreMismatchError
+from assistant.settings import Settings
+from assistant.snapshot import Snapshot, _whole
+from assistant.store import Store
+from ingest import ingest
+
+QUESTION = "Who chairs the Inter-Ministerial Task Force on Detention Reform?"
+FILLERS = 1000
+
+
+@pytest.fixture(scope="module")
+def big_store(sample_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    store = tmp_path_factory.mktemp("big") / "store"
+    shutil.copytree(sample_store, store)
+    s = Store.open(Settings(store=store))
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(FILLERS, s.info["embed_dim"])).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    s.bump_generation()
+    s.upsert([f"filler-{i}" for i in range(FILLERS)], vectors, [f"zq{i} xv{i} wq{i}" for i in range(FILLERS)],
+             [{"file": "/filler", "path": "/filler", "doc_id": f"filler-{i}", "title": f"Zq {i}",
+               "kind": "txt", "chunk": i} for i in range(FILLERS)])
+    Snapshot.rebuild(s)
+    assert any(_hnsw_count(seg) > 0 for seg in _segments(store)), "Chroma wrote no HNSW index"
+    return store
+
+
+def _segments(store: Path) -> list[Path]:
+    return sorted(p for p in (store / "chroma").iterdir() if (p / "header.bin").is_file())
+
+
+def _hnsw_count(segment: Path) -> int:
+    return int(struct.unpack_from("<4Q", (segment / "header.bin").read_bytes(), 4)[2])
+
+
+def _index(store: Path) -> Path:
+    """The chunks' HNSW segment: the one holding the most elements."""
+    return max(_segments(store), key=_hnsw_count)
+
+
+@pytest.fixture(scope="module")
+def healthy(big_store: Path) -> dict:
+    a = Assistant(store=big_store)
+    answer = a.ask(QUESTION)
+    assert not answer.refused and any(c.doc_id == "b04" for c in answer.citations)
+    return {"answer": answer.to_dict(), "since": a.ask(QUESTION, since="2020").to_dict(),
+            "search": [(p.id, round(p.score, 5)) for p in a.search(QUESTION, k=10)]}
+
+
+def truncate(path: Path, fraction: float) -> None:
+    with path.open("r+b") as fh:
+        fh.truncate(int(path.stat().st_size * fraction))
+
+
+def overwrite(path: Path, offset: int, data: bytes) -> None:
+    with path.open("r+b") as fh:
+        fh.seek(offset)
+        fh.write(data)
+
+
+def garble_links(segment: Path) -> None:
+    """Level-0 link lists of the first elements become 0xFF: counts and ids out of range
+    (without the check, hnswlib follows them and the process dies of a segmentation fault)."""
+    per_element = struct.unpack_from("<4Q", (segment / "header.bin").read_bytes(), 4)[3]
+    for i in range(20):
+        overwrite(segment / "data_level0.bin", i * per_element, b"\xff" * 64)
+
+
+CHROMA_DAMAGE: dict[str, Callable[[Path], None]] = {
+    "database emptied": lambda s: truncate(s / "chroma" / "chroma.sqlite3", 0),
+    "database deleted": lambda s: (s / "chroma" / "chroma.sqlite3").unlink(),
+    "database truncated": lambda s: truncate(s / "chroma" / "chroma.sqlite3", 0.5),
+    "database header garbled": lambda s: overwrite(s / "chroma" / "chroma.sqlite3", 0, b"\xa5" * 100),
+    "index data truncated": lambda s: truncate(_index(s) / "data_level0.bin", 0.3),
+    "index links garbled": lambda s: garble_links(_index(s)),
+    "index lengths emptied": lambda s: truncate(_index(s) / "length.bin", 0),
+    "index header garbled": lambda s: overwrite(_index(s) / "header.bin", 0, b"\x5a" * 100),
+    "index id map emptied": lambda s: truncate(_index(s) / "index_metadata.pickle", 0),
+    "index folder deleted": lambda s: shutil.rmtree(_index(s)),
+}
+
+
+def snap(store: Path) -> Path:
+    return store / "snapshot"
+
+
+SNAPSHOT_DAMAGE: dict[str, Callable[[Path], None]] = {
+    "meta deleted": lambda s: (snap(s) / "meta.json").unlink(),
+    "meta truncated": lambda s: truncate(snap(s) / "meta.json", 0.5),
+    "vectors garbled": lambda s: overwrite(snap(s) / "vectors.npy", 4096, b"\x00" * 8192),
+    "vectors truncated": lambda s: truncate(snap(s) / "vectors.npy", 0.5),
+    "keyword scores garbled": lambda s: overwrite(snap(s) / "bm25" / "data.csc.index.npy", 512, b"\x7f" * 256),
+    "columns deleted": lambda s: (snap(s) / "columns.npz").unlink(),
+    "folder deleted": lambda s: shutil.rmtree(snap(s)),
+}
+
+
+def damaged_copy(big_store: Path, tmp_path: Path, damage: Callable[[Path], None]) -> Path:
+    store = tmp_path / "store"
+    shutil.copytree(big_store, store)
+    damage(store)
+    return store
+
+
+@pytest.mark.parametrize("case", CHROMA_DAMAGE)
+def test_damaged_chroma_files_are_a_clear_error(big_store: Path, healthy: dict, tmp_path: Path, case: str) -> None:
+    store = damaged_copy(big_store, tmp_path, CHROMA_DAMAGE[case])
+    with pytest.raises(StoreError, match=r"damaged.*Rebuild it") as error:
+        Assistant(store=store).ask(QUESTION)
+    assert str(store) in str(error.value)
+    with pytest.raises(StoreError, match="damaged"):  # ingestion refuses to write into it, too
+        ingest([tmp_path / "nothing-here"], Settings(store=store))
+
+
+@pytest.mark.parametrize("case", SNAPSHOT_DAMAGE)
+def test_a_damaged_snapshot_is_rebuilt_and_answers_stay_right(big_store: Path, healthy: dict, tmp_path: Path,
+                                                              case: str) -> None:
+    store = damaged_copy(big_store, tmp_path, SNAPSHOT_DAMAGE[case])
+    a = Assistant(store=store)
+    # Filtered search runs on the snapshot's vectors, hybrid search on its keyword index.
+    assert a.ask(QUESTION, since="2020").to_dict() == healthy["since"]
+    assert a.ask(QUESTION).to_dict() == healthy["answer"]
+    assert [(p.id, round(p.score, 5)) for p in a.search(QUESTION, k=10)] == healthy["search"]
+    assert _whole(snap(store), json.loads((snap(store) / "meta.json").read_text()))
+
+
+def test_the_snapshot_checksums_catch_a_changed_file(big_store: Path, tmp_path: Path) -> None:
+    store = damaged_copy(big_store, tmp_path, SNAPSHOT_DAMAGE["keyword scores garbled"])
+    assert not _whole(snap(store), json.loads((snap(store) / "meta.json").read_text()))
+
+
+def relabel(store: Path, model: str) -> None:
+    """What a store built by another embedding model records (only one ships with the project)."""
+    import chromadb
+
+    client = chromadb.PersistentClient(path=str(store / "chroma"),
+                                       settings=chromadb.Settings(anonymized_telemetry=False))
+    chunks = client.get_collection("chunks")
+    meta = {k: v for k, v in (chunks.metadata or {}).items() if not k.startswith("hnsw:")}
+    chunks.modify(metadata={**meta, "embed_model": model})
+
+
+def test_a_store_built_with_another_model_is_refused_for_reading_and_writing(sample_store: Path,
+                                                                            tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(sample_store, store)
+    before = Store.open(Settings(store=store))
+    chunks, files = before.count(), before.file_records()
+    relabel(store, "paraphrase-multilingual-MiniLM-L12-v2")
+    with pytest.raises(StoreMismatchError, match=r"embed_model='paraphrase-multilingual-MiniLM-L12-v2' "
+                                                 r"\(you asked for 'all-MiniLM-L6-v2'\).*rebuild"):
+        Assistant(store=store)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "new.md").write_text("A new note about the harbour ferry strike in Sennport.")
+    with pytest.raises(StoreMismatchError, match="embed_model=.*rebuild"):
+        ingest([tmp_path / "docs"], Settings(store=store))
+    relabel(store, "all-MiniLM-L6-v2")  # nothing was written
+    after = Store.open(Settings(store=store))
+    assert after.count() == chunks and after.file_records() == files
+
+
+# -- the command line: one `Error:` line, or the same answer ----------------------------------
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "RUST_BACKTRACE": "0"})
+
+
+def one_error_line(out: subprocess.CompletedProcess[str], *phrases: str) -> None:
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert out.stdout == "" and out.stderr.startswith("Error: ") and out.stderr.count("\n") == 1, out.stderr
+    assert "Traceback" not in out.stderr
+    for phrase in phrases:
+        assert phrase in out.stderr
+
+
+@pytest.mark.parametrize("case", ["database truncated", "index links garbled", "index folder deleted"])
+def test_cli_reports_a_damaged_store_in_one_line(big_store: Path, tmp_path: Path, case: str) -> None:
+    store = damaged_copy(big_store, tmp_path, CHROMA_DAMAGE[case])
+    one_error_line(cli("ask", QUESTION, "--store", str(store)), "damaged", str(store), "Rebuild it")
+
+
+def test_cli_answers_right_after_a_damaged_snapshot(big_store: Path, healthy: dict, tmp_path: Path) -> None:
+    store = damaged_copy(big_store, tmp_path, SNAPSHOT_DAMAGE["vectors garbled"])
+    out = cli("ask", QUESTION, "--since", "2020", "--store", str(store), "--json")
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert (got["answer"], got["citations"]) == (healthy["since"]["answer"], healthy["since"]["citations"])
+
+
+def test_cli_refuses_a_store_built_with_another_model(sample_store: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(sample_store, store)
+    relabel(store, "another-model")
+    one_error_line(cli("ask", QUESTION, "--store", str(store)), "embed_model='another-model'", "rebuild")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "new.md").write_text("A new note about the harbour ferry strike in Sennport.")
+    one_error_line(cli("ingest", str(tmp_path / "docs"), "--store", str(store), "-q"),
+                   "embed_model='another-model'", "rebuild")
