@@ -44,6 +44,11 @@ class Pool:
                               f"Offered: {', '.join(self.names)}.")
         return found
 
+    def store_changed(self) -> None:
+        """This process has just ingested: every assistant looks at the store on its next search."""
+        for assistant in self._by_name.values():
+            assistant.retriever.recheck()
+
     def facets(self) -> dict[str, list[str]]:
         """The sources and document types the archive holds, for filters."""
         snap = self.default.retriever.snapshot

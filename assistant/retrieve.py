@@ -44,6 +44,10 @@ class Retriever:
         self._checked = 0.0
         self._reloading = threading.Lock()
 
+    def recheck(self) -> None:
+        """Look at the store's generation on the next search (an ingestion just finished)."""
+        self._checked = float("-inf")
+
     @property
     def snapshot(self) -> Snapshot:
         """The local snapshot, reloaded when ingestion has changed the store since. Safe for

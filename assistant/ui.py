@@ -90,6 +90,7 @@ def build(assistant: Assistant | Pool) -> Any:
         progress(0, desc="Saving the files")
         result = ingest_uploads([(Path(f).name, f) for f in files], pool.settings,
                                 on_start=lambda: progress(0.05, desc="Ingesting"))
+        pool.store_changed()  # the next question sees the new documents, not a snapshot up to 2 s old
         return render.ingest_html(result.rows, result.summary), *refresh()
 
     def refresh() -> tuple[Any, ...]:

@@ -32,7 +32,7 @@ def split_claims(text: str) -> list[tuple[str, list[int]]]:
     from assistant.answerers.extractive import units
 
     out: list[tuple[str, list[int]]] = []
-    for unit in units(text):
+    for unit in units(text, keep_markers=True):
         lead = re.match(r"(?:\s*\[\d+\])+", unit)
         if lead and out:
             out[-1][1].extend(int(n) for n in re.findall(r"\d+", lead.group()))

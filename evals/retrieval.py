@@ -1,8 +1,9 @@
 """Retrieval evaluation: configurations side by side on one corpus, at fixed context budgets.
 
-Passages are taken in rank order until the budget (tiktoken cl100k_base tokens) is full, the
-last one cut to fit, so configurations with different chunk sizes are compared on what fits
-in the answerer's context. Also top-k hit rates, MRR@10 and query latency.
+Passages (each under its document's title, as answerers read them) are taken in rank order
+until the budget (tiktoken cl100k_base tokens) is full, the last one cut to fit, so
+configurations with different chunk sizes are compared on what fits in the answerer's context.
+Also top-k hit rates, MRR@10 and query latency.
 
     python -m evals retrieval --corpus ../shared/corpora/news-2023q4 --split dev
 """
@@ -37,13 +38,19 @@ class Hit:
 Search = Callable[[str], list[Hit]]
 
 
+def with_title(title: str, text: str) -> str:
+    """A passage as an answerer reads it: under its document's title (our prompts show it, and
+    LlamaIndex's default puts node metadata in the LLM's context too). Counted in the budget."""
+    return f"{title}\n{text}" if title else text
+
+
 def ours(store: Path, mode: str) -> Search:
     from assistant import Assistant
 
     a = Assistant(store=store, retrieval=mode)
 
     def search(q: str) -> list[Hit]:
-        return [Hit(p.text, p.path, p.doc_id, p.page) for p in a.retriever.search(q, DEPTH)]
+        return [Hit(with_title(p.title, p.text), p.path, p.doc_id, p.page) for p in a.retriever.search(q, DEPTH)]
 
     return search
 

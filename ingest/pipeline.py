@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.embedding import Embedder, LazyEmbedder
-from assistant.errors import IngestError
+from assistant.errors import ConfigError, IngestError
 from assistant.settings import Settings
 from assistant.store import Store
 from ingest.chunking import chunk_text, fit
@@ -186,9 +186,9 @@ class _Writer:
     Chroma writes run in a thread of their own, in submission order, so the encoder never
     waits for the store; a file's commit is queued after its last chunk's write."""
 
-    def __init__(self, store: Store, embedder: Embedder, settings: Settings,
+    def __init__(self, store: Store, encoder: Any, settings: Settings,
                  on_flush: Callable[[int], None] = lambda n: None) -> None:
-        self.store, self.embedder, self.settings = store, embedder, settings
+        self.store, self.encoder, self.settings = store, encoder, settings
         self.on_flush = on_flush
         self.buffer: list[Chunk] = []
         self.waiting: list[Prepared] = []  # files whose chunks may still be in the buffer
@@ -238,7 +238,7 @@ class _Writer:
     def flush(self) -> None:
         if self.buffer:
             batch, self.buffer = self.buffer, []
-            vectors = self.embedder.encode([c.embed_text for c in batch], self.settings.embed_batch_size)
+            vectors = self.encoder.encode([c.embed_text for c in batch], self.settings.embed_batch_size)
             for c in batch:
                 self.written.setdefault(c.meta["file"], set()).add(c.id)
             self._submit(lambda: self.store.upsert([c.id for c in batch], vectors, [c.text for c in batch],
@@ -283,20 +283,25 @@ def ingest(paths: Iterable[str | Path], settings: Settings | None = None, *, pru
         rate = embedded / max(time.perf_counter() - start, 1e-9)
         bar.set_postfix_str(f"{embedded} chunks embedded, {rate:.0f} chunks/s")
 
-    writer = _Writer(store, embedder, settings, show)
-    for item in _prepared(files, store, records, settings, embedder):
-        if isinstance(item, Batch):
-            writer.add(item)
-            continue
-        if isinstance(item, Prepared):
-            writer.commit(item)
-            item = item.result
-        elif isinstance(item, Aborted):
-            writer.abort(item.result.path)
-            item = item.result
-        report.files.append(item)
-        bar.update(1)
-    writer.close()
+    encoder = _encoder(settings, files, embedder)
+    writer = _Writer(store, encoder, settings, show)
+    try:
+        for item in _prepared(files, store, records, settings, embedder):
+            if isinstance(item, Batch):
+                writer.add(item)
+                continue
+            if isinstance(item, Prepared):
+                writer.commit(item)
+                item = item.result
+            elif isinstance(item, Aborted):
+                writer.abort(item.result.path)
+                item = item.result
+            report.files.append(item)
+            bar.update(1)
+        writer.close()
+    finally:
+        if encoder is not embedder:
+            encoder.close()
     bar.close()
     report.files += _removed(roots, files, records, store, writer if prune else None)
     if writer.changed:
@@ -306,6 +311,25 @@ def ingest(paths: Iterable[str | Path], settings: Settings | None = None, *, pru
     report.chunks_in_store = store.count()
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _encoder(settings: Settings, files: list[Path], embedder: Any) -> Any:
+    """The in-process encoder, or for large runs one in its own process (ingest/encoder.py);
+    either starts only when something has to be embedded."""
+    from ingest.encoder import MIN_BYTES, EncoderProcess
+
+    mode = settings.embed_process
+    if mode not in ("auto", "on", "off"):
+        raise ConfigError(f"embed_process must be auto, on or off, not {mode!r}.")
+    if mode == "auto":
+        total = 0
+        for f in files:
+            try:
+                total += f.stat().st_size
+            except OSError:
+                pass  # reported when the file is read
+        mode = "on" if total >= MIN_BYTES else "off"
+    return EncoderProcess(settings.embed_model, settings.embed_dtype) if mode == "on" else embedder
 
 
 def _removed(roots: list[Path], files: list[Path], records: dict[str, dict[str, Any]],

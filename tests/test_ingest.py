@@ -182,3 +182,20 @@ def test_a_feed_failing_midway_leaves_no_partial_chunks(tmp_path: Path, settings
     assert [f.reason for f in report.failed] == ["could not parse (RuntimeError: boom)"]
     assert chunks_by_file(settings) == before
     assert Store.open(settings).count() == sum(len(v) for v in before.values())
+
+
+def test_the_encoder_process_builds_the_same_store(archive_copy: Path, tmp_path: Path) -> None:
+    """Large runs encode in a child process (ingest/encoder.py): same chunks, same vectors."""
+    import numpy as np
+
+    inline = Settings(store=tmp_path / "inline", embed_process="off")
+    child = Settings(store=tmp_path / "child", embed_process="on")
+    assert ingest([archive_copy], inline).ok and ingest([archive_copy], child).ok
+    a = Store.open(inline).chunks.get(include=["documents", "embeddings"])
+    b = Store.open(child).chunks.get(include=["documents", "embeddings"])
+    assert dict(zip(a["ids"], a["documents"])) == dict(zip(b["ids"], b["documents"]))
+    va = dict(zip(a["ids"], np.asarray(a["embeddings"])))
+    cos = [float(va[i] @ v) for i, v in zip(b["ids"], np.asarray(b["embeddings"]))]
+    assert min(cos) > 0.99
+    with pytest.raises(Exception, match="embed_process must be"):
+        ingest([archive_copy], Settings(store=tmp_path / "bad", embed_process="maybe"))

@@ -47,8 +47,9 @@ _MARKUP = re.compile(r"\*\*|__|`")
 _SOURCE_MARKER = re.compile(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]")
 
 
-def units(text: str) -> list[str]:
-    """Answerable units of a passage: sentences, with list items and headings kept apart."""
+def units(text: str, keep_markers: bool = False) -> list[str]:
+    """Answerable units of a passage: sentences, with list items and headings kept apart.
+    Bracketed numbers are dropped unless `keep_markers` (an answer's own [n] citations)."""
     out: list[str] = []
     for para in re.split(r"\n\s*\n", text):
         lines: list[str] = []
@@ -58,7 +59,8 @@ def units(text: str) -> list[str]:
             else:  # a soft-wrapped continuation
                 lines[-1] += " " + line
         for line in lines:
-            clean = " ".join(_SOURCE_MARKER.sub("", _MARKUP.sub("", _ITEM.sub("", line))).split())
+            clean = _MARKUP.sub("", _ITEM.sub("", line))
+            clean = " ".join((clean if keep_markers else _SOURCE_MARKER.sub("", clean)).split())
             out.extend(split_sentences(clean))
     return out
 
