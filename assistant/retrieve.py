@@ -1,9 +1,10 @@
 """The read path's first stage: dense (Chroma) and keyword (BM25) search, fused.
 
-Fusion is relative score fusion: each list's scores are min-max scaled to [0, 1] and the
-two are averaged with weight DENSE_WEIGHT, so a passage that is far ahead in one list keeps
-its lead (reciprocal rank fusion would flatten that lead to a rank). On the sample archive
-and the cambodia dev questions it put every gold document first, where RRF did not.
+Fusion is relative score fusion: each list's scores are min-max scaled to [0, 1] and added
+with weights `dense_weight` (a setting, 0.2) and 1 - `dense_weight`, so a passage far ahead in
+one list keeps its lead (reciprocal rank fusion would flatten that lead to a rank). On the
+sample archive and the cambodia dev questions it put every gold document first, where RRF did
+not; evals/results/dense-weight.md shows what the weight trades on each corpus.
 
 Searches run on the local snapshot (assistant/snapshot.py): exact cosine over its copy of
 the vectors and BM25, both restricted by the same mask when filtered (dates, sources, types),
@@ -23,7 +24,6 @@ from assistant.store import Store
 from assistant.types import Passage
 
 MODES = ("hybrid", "dense", "bm25")
-DENSE_WEIGHT = 0.5
 FUSION_DEPTH = 50  # each list's length before fusion, whatever k: min-max scaling depends on it
 FRESHNESS_S = 2.0  # how often to look whether ingestion has changed the store
 # Up to this many chunks, dense search is one exact matrix-vector product over the snapshot's
@@ -33,9 +33,14 @@ MAX_K = 1000  # passages one search may return: more is a mistake, or a way to e
 
 
 class Retriever:
-    def __init__(self, store: Store, embedder: Embedder, mode: str = "hybrid", window: int = 0) -> None:
+    def __init__(self, store: Store, embedder: Embedder, mode: str = "hybrid", window: int = 0,
+                 dense_weight: float = 0.2) -> None:
         if mode not in MODES:
             raise ConfigError(f"Unknown retrieval mode {mode!r}. Valid: {', '.join(MODES)}.")
+        if isinstance(dense_weight, bool) or not isinstance(dense_weight, (int, float)) \
+                or not 0.0 <= dense_weight <= 1.0:
+            raise ConfigError(f"dense_weight must be a number from 0 to 1, not {dense_weight!r}.")
+        self.dense_weight = float(dense_weight)
         self.store = store
         self.embedder = embedder
         self.mode = mode
@@ -85,7 +90,7 @@ class Retriever:
             else:
                 dense = snap.dense(vector, depth, mask)
         sparse = snap.keyword(query, depth, mask) if mode in ("bm25", "hybrid") else []
-        ranked = dense if mode == "dense" else sparse if mode == "bm25" else _fuse(dense, sparse)
+        ranked = dense if mode == "dense" else sparse if mode == "bm25" else _fuse(dense, sparse, self.dense_weight)
         if window <= 0:
             ranked = ranked[:k]
             known = self.store.get([c for c, _ in ranked])  # texts for the k kept only
@@ -134,9 +139,10 @@ def _overlap(a: str, b: str) -> int:
     return 0
 
 
-def _fuse(dense: list[tuple[str, float]], sparse: list[tuple[str, float]]) -> list[tuple[str, float]]:
+def _fuse(dense: list[tuple[str, float]], sparse: list[tuple[str, float]],
+          dense_weight: float) -> list[tuple[str, float]]:
     scores: dict[str, float] = {}
-    for weight, ranked in ((DENSE_WEIGHT, dense), (1.0 - DENSE_WEIGHT, sparse)):
+    for weight, ranked in ((dense_weight, dense), (1.0 - dense_weight, sparse)):
         for cid, scaled in _minmax(ranked):
             scores[cid] = scores.get(cid, 0.0) + weight * scaled
     return sorted(scores.items(), key=lambda item: -item[1])

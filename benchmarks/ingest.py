@@ -37,11 +37,13 @@ def ours(paths: list[Path], store: Path) -> dict[str, Any]:
     wall = time.perf_counter() - start
     assert report.ok, report.summary()
     s = Store.open(settings)
-    got = s.chunks.get(include=["documents", "metadatas"])
-    pages = {(m["file"], m["page"]) for m in got["metadatas"] if m.get("page")}
-    texts = [
-        f"{m['title']}\n{d}" if m.get("title") else d for d, m in zip(got["documents"], got["metadatas"])
-    ]
+    documents, metadatas = [], []
+    for offset in range(0, s.count(), 5000):  # in pages: one get of everything exceeds SQLite's limits
+        got = s.chunks.get(include=["documents", "metadatas"], limit=5000, offset=offset)
+        documents += got["documents"]
+        metadatas += got["metadatas"]
+    pages = {(m["file"], m["page"]) for m in metadatas if m.get("page")}
+    texts = [f"{m['title']}\n{d}" if m.get("title") else d for d, m in zip(documents, metadatas)]
     again = time.perf_counter()
     second = ingest(paths, settings)
     rewall = time.perf_counter() - again

@@ -52,7 +52,7 @@ def ask(url: str, question: str) -> tuple[float, str | None]:
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             answer = json.loads(response.read())
-        error = None if "text" in answer and "citations" in answer else f"unexpected reply {answer}"
+        error = None if "answer" in answer and "citations" in answer else f"unexpected reply {str(answer)[:200]}"
     except urllib.error.HTTPError as e:
         error = f"HTTP {e.code}: {e.read()[:200]!r}"
     except Exception as e:  # a refused or dropped connection counts as an error too

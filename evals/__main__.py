@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from assistant.embedding import offline_env
@@ -16,7 +17,8 @@ def main() -> None:
     r = sub.add_parser("retrieval", help="compare retrieval configurations on a corpus")
     r.add_argument("--corpus", required=True, help="e.g. ../shared/corpora/news-2023q4")
     r.add_argument("--split", default="dev", choices=["dev", "test", "all"])
-    r.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated, from {', '.join(CONFIGS)}")
+    r.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated, from {', '.join(CONFIGS)}; "
+                   "hybrid@0.3: hybrid with dense weight 0.3")
     r.add_argument("--stores", type=Path, default=Path(".store/evals"), help="where stores are built and reused")
     r.add_argument("--out", type=Path, default=Path("evals/results"))
     a = sub.add_parser("answers", help="evaluate one answer backend on a corpus's questions")
@@ -39,9 +41,10 @@ def main() -> None:
     from evals import corpora, retrieval
 
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
-    unknown = set(configs) - set(CONFIGS)
+    unknown = {c for c in configs if c not in CONFIGS and not re.fullmatch(r"hybrid@(0(\.\d+)?|1(\.0+)?)", c)}
     if unknown:
-        p.error(f"unknown configs {sorted(unknown)}; valid: {', '.join(CONFIGS)}")
+        p.error(f"unknown configs {sorted(unknown)}; valid: {', '.join(CONFIGS)}, or hybrid@W "
+                f"(W: the dense weight, 0-1)")
     retrieval.run(corpora.load(args.corpus), args.split, configs, args.stores, args.out)
 
 

@@ -44,10 +44,12 @@ def with_title(title: str, text: str) -> str:
     return f"{title}\n{text}" if title else text
 
 
-def ours(store: Path, mode: str) -> Search:
+def ours(store: Path, config: str) -> Search:
+    """`dense`, `bm25`, `hybrid` (the settings' defaults), or `hybrid@W`: dense weight W."""
     from assistant import Assistant
 
-    a = Assistant(store=store, retrieval=mode)
+    mode, _, weight = config.partition("@")
+    a = Assistant(store=store, retrieval=mode, dense_weight=float(weight) if weight else None)
 
     def search(q: str) -> list[Hit]:
         return [Hit(with_title(p.title, p.text), p.path, p.doc_id, p.page) for p in a.retriever.search(q, DEPTH)]
@@ -149,7 +151,7 @@ def run(corpus: Corpus, split: str, configs: list[str], stores: Path, out: Path)
 
     questions = corpus.split(split)
     store = stores / corpus.name
-    if any(c in ("dense", "bm25", "hybrid") for c in configs):
+    if any(c != "llamaindex-default" for c in configs):
         build_ours(corpus, store / "ours")
     results = []
     for name in configs:
