@@ -1,7 +1,7 @@
 """The read path's first stage: dense (Chroma) and keyword (BM25) search, fused.
 
 Fusion is relative score fusion: each list's scores are min-max scaled to [0, 1] and added
-with weights `dense_weight` (a setting, 0.2) and 1 - `dense_weight`, so a passage far ahead in
+with weights `dense_weight` (a setting) and 1 - `dense_weight`, so a passage far ahead in
 one list keeps its lead (reciprocal rank fusion would flatten that lead to a rank). On the
 sample archive and the cambodia dev questions it put every gold document first, where RRF did
 not; evals/results/dense-weight.md shows what the weight trades on each corpus.
@@ -19,6 +19,7 @@ import time
 
 from assistant.embedding import Embedder
 from assistant.errors import ConfigError, QuestionError
+from assistant.settings import Settings
 from assistant.snapshot import Filters, Snapshot
 from assistant.store import Store
 from assistant.types import Passage
@@ -34,7 +35,7 @@ MAX_K = 1000  # passages one search may return: more is a mistake, or a way to e
 
 class Retriever:
     def __init__(self, store: Store, embedder: Embedder, mode: str = "hybrid", window: int = 0,
-                 dense_weight: float = 0.2) -> None:
+                 dense_weight: float = Settings.dense_weight) -> None:
         if mode not in MODES:
             raise ConfigError(f"Unknown retrieval mode {mode!r}. Valid: {', '.join(MODES)}.")
         if isinstance(dense_weight, bool) or not isinstance(dense_weight, (int, float)) \

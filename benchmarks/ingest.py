@@ -25,6 +25,7 @@ from typing import Any
 
 from assistant.embedding import load_embedder, offline_env
 from assistant.settings import Settings
+from assistant.snapshot import PAGE
 from assistant.store import Store
 from ingest import ingest
 from ingest.pipeline import EMBED_BATCH
@@ -38,8 +39,8 @@ def ours(paths: list[Path], store: Path) -> dict[str, Any]:
     assert report.ok, report.summary()
     s = Store.open(settings)
     documents, metadatas = [], []
-    for offset in range(0, s.count(), 5000):  # in pages: one get of everything exceeds SQLite's limits
-        got = s.chunks.get(include=["documents", "metadatas"], limit=5000, offset=offset)
+    for offset in range(0, s.count(), PAGE):  # in pages: one get of everything exceeds SQLite's limits
+        got = s.page(offset, PAGE)
         documents += got["documents"]
         metadatas += got["metadatas"]
     pages = {(m["file"], m["page"]) for m in metadatas if m.get("page")}
