@@ -41,6 +41,9 @@ def cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+QUERY_BUCKET = 16  # word pieces; see Embedder.encode_query
+
+
 class LazyEmbedder:
     """Loads the model on first use, so runs with nothing to embed never pay for it."""
 
@@ -54,6 +57,9 @@ class LazyEmbedder:
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         return self.loaded.encode(texts, batch_size)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.loaded.encode_query(text)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         return self.loaded.count_tokens(texts)
@@ -84,6 +90,22 @@ class Embedder:
             vecs = self._model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
                                       convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vecs, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One search query's vector, the same as `encode([text])[0]` to bf16 precision, in
+        about half the time: the model is called directly, and the query is padded to a
+        multiple of QUERY_BUCKET word pieces (masked out of the pooling), so that the CPU
+        kernels, compiled per input shape, are reused across queries instead of made anew."""
+        import torch
+
+        with self._lock, torch.inference_mode():  # the lock: the tokenizer's settings are shared
+            tokenizer = self._model.tokenizer
+            n = len(tokenizer(text, truncation=True, max_length=self.max_tokens)["input_ids"])
+            length = min(self.max_tokens, -(-n // QUERY_BUCKET) * QUERY_BUCKET)
+            batch = tokenizer([text], padding="max_length", truncation=True, max_length=length,
+                                  return_tensors="pt")
+            vector = self._model.forward(dict(batch))["sentence_embedding"][0].float().numpy()
+        return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word pieces per text as the model sees them (special tokens included)."""

@@ -95,7 +95,7 @@ def main() -> None:
             "bm25": timed(lambda q: a.retriever.search(q, 10, mode="bm25"), questions),
             "hybrid, date filter": timed(lambda q: a.search(q, k=10, since=since, until=until), questions),
             "hybrid, source filter": timed(lambda q: a.search(q, k=10, source=source), questions),
-            "query embedding alone": timed(lambda q: a.embedder.encode([q]), questions),
+            "query embedding alone": timed(a.embedder.encode_query, questions),
             "chroma HNSW, dense only": timed(chroma_dense, questions),
             "chroma where (date), dense only": timed(chroma_where, questions),
             "filter": {"since": since, "until": until, "source": source},

@@ -21,6 +21,10 @@ Metrics:
     afresh to every backend (the extractive answerer's own claims are not trusted).
   - gold citations: share of answered answerable questions citing a gold passage.
   - refusal accuracy: share refused of unanswerable questions; share answered of answerable.
+    Also the answer rate on the answerable questions whose retrieved passages (the ones the
+    answerer was given) hold the answer (a gold answer string, document or page): for news,
+    "answerable" only means an answer string occurs somewhere in the archive, often in an
+    unrelated story ("Paris"), and where retrieval did not find it, refusing is right.
   - seconds per answer: wall time of `Assistant.ask`, retrieval included.
 """
 
@@ -131,6 +135,7 @@ def evaluate(s: Suite, store: Path, llm: str, options: dict[str, Any], limit: in
         start = time.perf_counter()
         answer = a.ask(item.question)
         seconds = time.perf_counter() - start
+        given = a.search(item.question, a.settings.top_k) if item.answerable and item.hit else []
         sup, sents, need, cites = (0, 0, 0, 0) if answer.refused else judge(verifier, answer)
         gold = item.hit is not None and any(item.hit(c.text, c.path, c.doc_id, c.page) for c in answer.citations)
         rows.append({"id": item.id, "question": item.question, "answerable": item.answerable,
@@ -138,6 +143,8 @@ def evaluate(s: Suite, store: Path, llm: str, options: dict[str, Any], limit: in
                      "coverage": round(coverage(item, answer.text), 3) if item.answerable and not answer.refused
                      else 0.0, "supported": sup, "sentences": sents, "needed": need, "citations": cites,
                      "gold_cited": gold, "answer": answer.text,
+                     "answer_retrieved": any(item.hit(p.text, p.path, p.doc_id, p.page) for p in given)
+                     if item.hit is not None else None,
                      "cited": [c.path.rsplit("/", 1)[-1] + (f"#{c.doc_id}" if c.doc_id != c.path else "")
                                for c in answer.citations]})
         print(json.dumps({k: rows[-1][k] for k in ("id", "refused", "coverage", "supported", "sentences",
@@ -150,6 +157,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ans = [r for r in rows if r["answerable"]]
     una = [r for r in rows if not r["answerable"]]
     answered = [r for r in rows if not r["refused"]]
+    found = [r for r in ans if r.get("answer_retrieved")]
 
     def ratio(a: float, b: float) -> float | None:
         return round(a / b, 3) if b else None
@@ -165,6 +173,8 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "grounded": ratio(sum(r["grounded"] for r in answered), len(answered)),
         "refusal_acc_unanswerable": ratio(sum(r["refused"] for r in una), len(una)),
         "refusal_acc_answerable": ratio(sum(not r["refused"] for r in ans), len(ans)),
+        "answer_rate_retrieved": ratio(sum(not r["refused"] for r in found), len(found)),
+        "answerable_retrieved": len(found),
         "seconds_mean": round(statistics.mean(secs), 2) if secs else None,
         "seconds_answered": round(statistics.mean(r["seconds"] for r in answered), 2) if answered else None,
         "seconds_p50": round(statistics.median(secs), 2) if secs else None,
@@ -174,7 +184,8 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 COLUMNS = [("coverage", "coverage"), ("citation_precision", "cit. precision"), ("citation_recall", "cit. recall"),
            ("gold_cited", "gold cited"), ("grounded", "grounded"),
            ("refusal_acc_unanswerable", "refusal acc. (unanswerable)"),
-           ("refusal_acc_answerable", "answer rate (answerable)"), ("seconds_mean", "s/question"),
+           ("refusal_acc_answerable", "answer rate (answerable)"),
+           ("answer_rate_retrieved", "answer rate (answer retrieved)"), ("seconds_mean", "s/question"),
            ("seconds_answered", "s/answer (answered)")]
 
 
@@ -183,7 +194,8 @@ def markdown(result: dict[str, Any], split: str) -> str:
     cell = [("–" if s[k] is None else f"{s[k]:.2f}" if k.startswith("seconds") else f"{s[k]:.3f}") for k, _ in COLUMNS]
     lines = [f"# Answers on {result['corpus']} ({split}): {result['llm']}"
              + (f" ({result['model']})" if result["model"] else ""), "",
-             f"{s['answerable']} answerable and {s['unanswerable']} unanswerable questions; support threshold "
+             f"{s['answerable']} answerable ({s.get('answerable_retrieved', '?')} with the answer in the retrieved "
+             f"passages) and {s['unanswerable']} unanswerable questions; support threshold "
              f"{result['support_threshold']}. Metrics are defined in evals/answers.py.", "",
              "| backend | " + " | ".join(h for _, h in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|",
              f"| {result['llm']} | " + " | ".join(cell) + " |", "", "## Answers", ""]

@@ -96,3 +96,17 @@ def test_a_follow_up_is_answered_in_context(assistant: Assistant) -> None:
     answer = assistant.ask("Who invited her for that visit?", history=[(first, "7 March 2022")])
     assert answer.standalone_question and first in answer.standalone_question
     assert not answer.refused
+
+
+def test_a_year_the_question_names_must_be_in_the_passage(assistant: Assistant) -> None:
+    """Embeddings barely tell one year from another: a report on 2022's contest must not
+    answer a question about 2025's, and must answer one about 2022's."""
+    from assistant.types import Passage
+
+    passage = Passage(id="e1", doc_id="e", path="eurovision.md", title="Ukraine wins the song contest",
+                      date="2022-05-15", text="Kalush Orchestra won the Eurovision Song Contest in Turin "
+                      "on Saturday night, carried by a record public televote for the Ukrainian entry.")
+    later = assistant.answerer.answer("Who won the 2025 Eurovision Song Contest?", [passage])
+    assert later.refused and not later.citations
+    same = assistant.answerer.answer("Who won the 2022 Eurovision Song Contest?", [passage])
+    assert not same.refused and "Kalush Orchestra" in same.text

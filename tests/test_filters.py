@@ -73,3 +73,40 @@ def test_unfiltered_dense_search_is_exact_and_agrees_with_chroma(assistant: Assi
     for p in ours:
         if p.id in theirs:
             assert p.score == pytest.approx(theirs[p.id], abs=5e-3)
+
+
+@pytest.mark.parametrize("filtered", [False, True])
+def test_dense_search_on_bf16_vectors_returns_the_exact_float32_top_k(monkeypatch: pytest.MonkeyPatch,
+                                                                       filtered: bool) -> None:
+    """The bf16 product only picks candidates; the top k must be the float32 one, also among
+    near-ties (clusters of near-duplicate vectors) that bf16 alone would misorder."""
+    import numpy as np
+
+    import assistant.embedding
+    from assistant.snapshot import Snapshot
+
+    monkeypatch.setattr(assistant.embedding, "cpu_has_bf16", lambda: True)
+    rng = np.random.default_rng(7)
+    centres = rng.normal(size=(50, 384)).astype(np.float32)
+    vectors = centres[rng.integers(0, 50, 20_000)] + rng.normal(0, 0.02, (20_000, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    n = len(vectors)
+    zeros = np.zeros(n, dtype=np.int32)
+    snap = Snapshot("g", [f"c{i}" for i in range(n)], None, np.zeros(n, dtype=np.int64), zeros, [""], zeros,
+                    [""], vectors, np.arange(n, dtype=np.int32), zeros, zeros)
+    mask = rng.random(n) < 0.3 if filtered else None
+    for q in range(20):
+        query = vectors[q] + rng.normal(0, 0.05, 384).astype(np.float32)
+        query /= np.linalg.norm(query)
+        exact = vectors @ query
+        if mask is not None:
+            exact = np.where(mask, exact, -np.inf)
+        got = snap.dense(query, 50, mask)
+        assert str(snap._matrix.dtype) == "torch.bfloat16"
+        rows = [int(c[1:]) for c, _ in got]
+        scores = np.array([s for _, s in got])
+        # float32 scores of the chunks returned, and equal to the 50 best float32 scores
+        # (chunks whose scores differ by float32 rounding alone may swap places)
+        assert np.allclose(scores, exact[rows], atol=1e-6)
+        assert np.allclose(scores, np.sort(exact)[::-1][:50], atol=1e-6)
+        assert len(set(rows)) == 50 and (mask is None or mask[rows].all())

@@ -126,3 +126,20 @@ def test_email(tmp_path: Path) -> None:
     [doc] = read(p)
     assert (doc.title, doc.date) == ("Statement on the visit", "2022-03-08")
     assert "press@example.org" in (doc.source or "") and "welcomes" in doc.text
+
+
+@pytest.mark.parametrize("meta, title", [
+    ("0001562762-21-000023", "CORNING 2020 10K"),  # an accession number
+    ("Document", "CORNING 2020 10K"),
+    ("Microsoft Word - F20_10K_VFinal.docx", "CORNING 2020 10K"),
+    ("Microsoft Word - Annual Report 2020.docx", "Annual Report 2020"),
+    ("", "CORNING 2020 10K"),
+    ("10-K - 02/07/2019 - 3M Company", "CORNING 2020 10K"),  # one word of letters: a code
+    ("Form 10-K for Corning Inc filed 02/12/2021", "Form 10-K for Corning Inc filed 02/12/2021"),
+])
+def test_a_pdf_title_that_is_not_one_gives_way_to_the_file_name(tmp_path: Path, meta: str, title: str) -> None:
+    from ingest.readers.pdf import read_pdf
+
+    p = write_pdf(tmp_path / "CORNING_2020_10K.pdf", ["Net sales rose."], title=meta)
+    [doc] = read_pdf(p, p.read_bytes())
+    assert doc.title == title

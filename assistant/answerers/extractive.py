@@ -6,7 +6,9 @@ IDF-weighted share of the question's terms that the sentence's passage (with its
 contains; a term the archive never uses weighs the most, so questions about things the
 archive lacks score low. Coverage is taken over the passage, not the sentence, because the
 sentence that answers often does not repeat the question's words ("main contention was ...").
-Why-questions want a reason: sentences that give one get a small bonus.
+Why-questions want a reason: sentences that give one get a small bonus. A year the question
+names must appear in the passage (its text, title or date): embeddings barely tell 2025 from
+2022, so "Who won the 2025 Eurovision?" would otherwise be answered from a report on 2022's.
 
 The answer takes the best passage's sentences within MARGIN of the best score, then other
 passages' (near-repeats skipped), at most `answer_sentences`, each with its passage's [n],
@@ -37,6 +39,7 @@ REASON_BONUS = 0.05
 _WHY = re.compile(r"^\s*why\b|\b(?:reason|reasons|grounds) (?:for|why)\b", re.I)
 _REASON = re.compile(r"\b(?:because|due to|owing to|reasons?|contention|relian\w*|reli(?:ed|es) on|"
                      r"citing|on the grounds|as a result of|in order to)\b", re.I)
+_YEAR = re.compile(r"\b(?:1[6-9]|20)\d\d\b")
 _MIN_WORDS = 5
 _HEADING_WORDS = 10  # shorter than this and without final punctuation: a heading or byline
 _FINAL = re.compile(r"[.!?…][\"'”’)\]]*$")
@@ -104,8 +107,13 @@ class ExtractiveAnswerer:
         total = sum(weights.values()) or 1.0
         coverage = [sum(weights[t] for t in q_terms.intersection(terms(f"{p.title}\n{p.text}"))) / total
                     for p in passages]
+        years = set(_YEAR.findall(question))
+        dated = [years <= set(_YEAR.findall(f"{p.title}\n{p.date or ''}\n{p.text}")) for p in passages]
         why = bool(_WHY.search(question))
         for cand, cos in zip(cands, meaning):
+            if not dated[cand.passage]:
+                cand.score = 0.0  # about another year
+                continue
             cand.score = MEANING * float(cos) + COVERAGE * coverage[cand.passage]
             if why and _REASON.search(cand.text):
                 cand.score += REASON_BONUS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from assistant.errors import IngestError
@@ -33,5 +34,22 @@ def read_pdf(path: Path, data: bytes) -> list[Document]:
         pdf.close()
     if not pages:
         raise IngestError("the PDF has no extractable text (scanned images?)")
-    return [Document(doc_id=str(path), pages=pages, title=meta.get("Title") or path.stem,
+    return [Document(doc_id=str(path), pages=pages, title=pdf_title(meta.get("Title"), path),
                      date=meta.get("CreationDate"), source=meta.get("Author"), kind="pdf")]
+
+
+_AUTHORING = re.compile(r"^microsoft (?:word|excel|powerpoint) - |\.(?:docx?|xlsx?|pptx?|pdf)$", re.I)
+
+
+def pdf_title(title: str | None, path: Path) -> str:
+    """The PDF's own title where it reads as one, else its file name. Titles in PDF metadata
+    are often a filing's accession number ("0001562762-21-000023"), a placeholder ("Document")
+    or the authoring program's file name ("Microsoft Word - F20_10K_VFinal"); the title is
+    shown to readers and embedded with every chunk, and "CORNING 2020 10K" says which report a
+    page is from where those do not."""
+    clean = " ".join(_AUTHORING.sub("", (title or "").strip()).split())
+    # Two words of letters at least: not an ID, a file name or a code ("ADBE 10K FY15" gives
+    # way to "ADOBE 2015 10K", "10-K - 02/07/2019 - 3M Company" to "3M 2018 10K").
+    if len(re.findall(r"[^\W\d_]{2,}", clean)) >= 2:
+        return clean
+    return " ".join(path.stem.replace("_", " ").split())
