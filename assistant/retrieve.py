@@ -1,10 +1,16 @@
 """The read path's first stage: dense (Chroma) and keyword (BM25) search, fused.
 
 Fusion is relative score fusion: each list's scores are min-max scaled to [0, 1] and added
-with weights `dense_weight` (a setting) and 1 - `dense_weight`, so a passage far ahead in
-one list keeps its lead (reciprocal rank fusion would flatten that lead to a rank). On the
-sample archive and the cambodia dev questions it put every gold document first, where RRF did
-not; evals/results/dense-weight.md shows what the weight trades on each corpus.
+with weights w and 1 - w, so a passage far ahead in one list keeps its lead (reciprocal rank
+fusion would flatten that lead to a rank). On the sample archive and the cambodia dev
+questions it put every gold document first, where RRF did not.
+
+The dense weight w depends on how good the keyword evidence is for this question: when the
+best keyword match holds most of the question's terms (weighted by rarity, `keyword_coverage`)
+keywords are trusted (`dense_weight`, 0.2); when it holds few, as for financebench's long
+questions worded unlike the filings' tables, dense search leads (`dense_weight_weak_keywords`,
+0.6). One fixed weight suited either cambodia or financebench, not both
+(evals/results/dense-weight.md); this rule suits both and news.
 
 Searches run on the local snapshot (assistant/snapshot.py): exact cosine over its copy of
 the vectors and BM25, both restricted by the same mask when filtered (dates, sources, types),
@@ -36,13 +42,20 @@ MAX_K = 1000  # passages one search may return: more is a mistake, or a way to e
 
 class Retriever:
     def __init__(self, store: Store, embedder: Embedder, mode: str = "hybrid", window: int = 0,
-                 dense_weight: float = Settings.dense_weight) -> None:
+                 dense_weight: float = Settings.dense_weight,
+                 dense_weight_weak_keywords: float | None = Settings.dense_weight_weak_keywords,
+                 keyword_coverage: float = Settings.keyword_coverage) -> None:
+        """`dense_weight_weak_keywords=None`: one fixed weight, `dense_weight`."""
         if mode not in MODES:
             raise ConfigError(f"Unknown retrieval mode {mode!r}. Valid: {', '.join(MODES)}.")
-        if isinstance(dense_weight, bool) or not isinstance(dense_weight, (int, float)) \
-                or not 0.0 <= dense_weight <= 1.0:
-            raise ConfigError(f"dense_weight must be a number from 0 to 1, not {dense_weight!r}.")
+        weak = dense_weight if dense_weight_weak_keywords is None else dense_weight_weak_keywords
+        for name, value in (("dense_weight", dense_weight), ("dense_weight_weak_keywords", weak),
+                            ("keyword_coverage", keyword_coverage)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name} must be a number from 0 to 1, not {value!r}.")
         self.dense_weight = float(dense_weight)
+        self.dense_weight_weak_keywords = float(weak)
+        self.keyword_coverage = float(keyword_coverage)
         self.store = store
         self.embedder = embedder
         self.mode = mode
@@ -92,12 +105,21 @@ class Retriever:
             else:
                 dense = snap.dense(vector, depth, mask)
         sparse = snap.keyword(query, depth, mask) if mode in ("bm25", "hybrid") else []
-        ranked = dense if mode == "dense" else sparse if mode == "bm25" else _fuse(dense, sparse, self.dense_weight)
+        ranked = dense if mode == "dense" else sparse if mode == "bm25" else \
+            _fuse(dense, sparse, self.fusion_weight(snap, query, sparse))
         if window <= 0:
             ranked = ranked[:k]
             known = self.store.get([c for c, _ in ranked])  # texts for the k kept only
             return [Passage.from_metadata(c, *known[c], score=s) for c, s in ranked if c in known]
         return self._expand(snap, ranked, k, window)
+
+    def fusion_weight(self, snap: Snapshot, query: str, sparse: list[tuple[str, float]]) -> float:
+        """The dense weight for this question: `dense_weight` when the best keyword match holds
+        at least `keyword_coverage` of its terms, else `dense_weight_weak_keywords`."""
+        if self.dense_weight_weak_keywords == self.dense_weight or not sparse:
+            return self.dense_weight
+        covered = snap.coverage(query, sparse[0][0]) >= self.keyword_coverage
+        return self.dense_weight if covered else self.dense_weight_weak_keywords
 
     def _expand(self, snap: Snapshot, ranked: list[tuple[str, float]], k: int, window: int) -> list[Passage]:
         """Each hit with `window` chunks on either side (same document and page), so the

@@ -48,10 +48,19 @@ class Settings:
     chunk_overlap: int = _doc("Tokens shared by consecutive chunks of a document.", default=30)
     max_file_mb: float = _doc("Files larger than this are refused by ingestion.", default=32.0)
     retrieval: str = _doc("hybrid | dense | bm25.", default="hybrid")
-    dense_weight: float = _doc("hybrid: the dense list's weight in the fusion (0-1), the keyword "
-                               "list's is the rest. Dense helps on tables and paraphrase, "
-                               "keywords on names; 0.2 keeps cambodia's gold documents first "
-                               "(evals/results/dense-weight.md).", default=0.2)
+    dense_weight: float = _doc("hybrid: the dense list's weight in the fusion (0-1; the keyword "
+                               "list's is the rest) when the best keyword match holds at least "
+                               "`keyword_coverage` of the question's terms (weighted by rarity): "
+                               "then the keywords are good evidence, and 0.2 keeps cambodia's gold "
+                               "documents first (evals/results/dense-weight.md).", default=0.2)
+    dense_weight_weak_keywords: float = _doc("hybrid: the dense weight when the best keyword match "
+                                             "holds less than `keyword_coverage` of the question's "
+                                             "terms (long questions in other words than the archive's, "
+                                             "tables of figures). Set it equal to `dense_weight` for "
+                                             "one fixed weight.", default=0.6)
+    keyword_coverage: float = _doc("hybrid: the share (0-1) of the question's terms, weighted by "
+                                   "rarity, that the best keyword match must hold for `dense_weight` "
+                                   "to apply rather than `dense_weight_weak_keywords`.", default=0.75)
     top_k: int = _doc("Passages handed to the answerer.", default=8)
     context_chunks: int = _doc("Neighbouring chunks (same document and page) added on each side of "
                                "a retrieved chunk, so a passage holds the text around the match.",

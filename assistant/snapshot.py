@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.keyword import tokenize
+from assistant.keyword import terms, tokenize
 from assistant.store import Store, local_cache_dir
 
 # Held while a snapshot is built or loaded, so that an ingestion in this process (the chat's
@@ -263,6 +263,26 @@ class Snapshot:
         keep.append(row)
         keep += [int(r) for r in rows[rank - lo + 1:][np.cumprod(same[rank - lo + 1:]) > 0]]
         return [self.ids[r] for r in keep]
+
+    def coverage(self, query: str, cid: str) -> float:
+        """The IDF-weighted share of the query's terms that chunk `cid` contains, read from the
+        keyword index's postings (0 for an unknown chunk or a query without terms)."""
+        row = self._row.get(cid)
+        wanted = set(terms(query))
+        if row is None or not wanted or not self.ids:
+            return 0.0
+        vocab = getattr(self.bm25, "vocab_dict", {})
+        indptr, indices = self.bm25.scores["indptr"], self.bm25.scores["indices"]
+        total = found = 0.0
+        for term in wanted:
+            weight = self.idf(term)
+            total += weight
+            tid = vocab.get(term)
+            if tid is not None:
+                postings = indices[indptr[tid]:indptr[tid + 1]]
+                i = int(np.searchsorted(postings, row))
+                found += weight if i < len(postings) and postings[i] == row else 0.0
+        return found / total if total else 0.0
 
     def idf(self, term: str) -> float:
         """Inverse document frequency over chunks; a term the archive lacks gets the maximum."""

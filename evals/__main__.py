@@ -18,7 +18,7 @@ def main() -> None:
     r.add_argument("--corpus", required=True, help="e.g. ../shared/corpora/news-2023q4")
     r.add_argument("--split", default="dev", choices=["dev", "test", "all"])
     r.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated, from {', '.join(CONFIGS)}; "
-                   "hybrid@0.3: hybrid with dense weight 0.3")
+                   "hybrid@0.3: hybrid with one fixed dense weight, 0.3")
     r.add_argument("--stores", type=Path, default=Path(".store/evals"), help="where stores are built and reused")
     r.add_argument("--out", type=Path, default=Path("evals/results"))
     a = sub.add_parser("answers", help="evaluate one answer backend on a corpus's questions")
