@@ -92,10 +92,11 @@ class Embedder:
         return np.asarray(vecs, dtype=np.float32)
 
     def encode_query(self, text: str) -> np.ndarray:
-        """One search query's vector, the same as `encode([text])[0]` to bf16 precision, in
-        about half the time: the model is called directly, and the query is padded to a
-        multiple of QUERY_BUCKET word pieces (masked out of the pooling), so that the CPU
-        kernels, compiled per input shape, are reused across queries instead of made anew."""
+        """One search query's vector, the same as `encode([text])[0]` to bf16 precision, and
+        faster (9-11 ms against 11-14 here; p95 11 against 26 ms on new question lengths): the
+        model is called directly, and the query is padded to a multiple of QUERY_BUCKET word
+        pieces (masked out of the pooling), so that the CPU kernels, compiled per input shape,
+        are reused across queries instead of made anew."""
         import torch
 
         with self._lock, torch.inference_mode():  # the lock: the tokenizer's settings are shared
@@ -103,7 +104,7 @@ class Embedder:
             n = len(tokenizer(text, truncation=True, max_length=self.max_tokens)["input_ids"])
             length = min(self.max_tokens, -(-n // QUERY_BUCKET) * QUERY_BUCKET)
             batch = tokenizer([text], padding="max_length", truncation=True, max_length=length,
-                                  return_tensors="pt")
+                              return_tensors="pt")
             vector = self._model.forward(dict(batch))["sentence_embedding"][0].float().numpy()
         return vector / max(float(np.linalg.norm(vector)), 1e-12)
 

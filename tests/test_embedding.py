@@ -28,3 +28,16 @@ def test_counting_tokens_while_encoding_is_thread_safe() -> None:
         t.join()
     assert not errors
     assert e.count_tokens(["two words"]) == [4]  # [CLS] two words [SEP]
+
+
+def test_a_query_vector_equals_the_batch_encoders_to_bf16_precision() -> None:
+    """encode_query pads to a bucket of word pieces and calls the model directly: the padding
+    must not change the vector, short or long (truncated at the model's limit) alike."""
+    import numpy as np
+
+    embedder = load_embedder("all-MiniLM-L6-v2", "auto")
+    for query in ["Why?", "Why did Marvala reject the 2023 OHCHR report?",
+                  "When did the Special Rapporteur visit the remand centres in Sennport " * 40]:
+        fast = embedder.encode_query(query)
+        assert fast.shape == (embedder.dim,) and abs(float(np.linalg.norm(fast)) - 1.0) < 1e-5
+        assert float(fast @ embedder.encode([query])[0]) > 0.995
