@@ -34,7 +34,7 @@ MODES = ("hybrid", "dense", "bm25")
 FUSION_DEPTH = 50  # each list's length before fusion, whatever k: min-max scaling depends on it
 FRESHNESS_S = 2.0  # how often to look whether ingestion has changed the store
 # Up to this many chunks, dense search is one exact matrix-vector product over the snapshot's
-# vectors (bf16 with float32 rescoring: about 2.5 ms at 110k chunks, faster than Chroma's HNSW
+# vectors (bf16 with float32 rescoring: 2.5-6 ms at 110k chunks, faster than Chroma's HNSW
 # query and exact); beyond, HNSW.
 EXACT_MAX = 1_000_000
 MAX_K = 1000  # passages one search may return: more is a mistake, or a way to exhaust the server
