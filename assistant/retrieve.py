@@ -9,7 +9,7 @@ The dense weight w depends on how good the keyword evidence is for this question
 best keyword match holds most of the question's terms (weighted by rarity, `keyword_coverage`)
 keywords are trusted (`dense_weight`, 0.2); when it holds few, as for financebench's long
 questions worded unlike the filings' tables, dense search leads (`dense_weight_weak_keywords`,
-0.6). One fixed weight suited either cambodia or financebench, not both
+0.8). One fixed weight suited either cambodia or financebench, not both
 (evals/results/dense-weight.md); this rule suits both and news.
 
 Searches run on the local snapshot (assistant/snapshot.py): exact cosine over its copy of

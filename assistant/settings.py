@@ -57,7 +57,7 @@ class Settings:
                                              "holds less than `keyword_coverage` of the question's "
                                              "terms (long questions in other words than the archive's, "
                                              "tables of figures). Set it equal to `dense_weight` for "
-                                             "one fixed weight.", default=0.6)
+                                             "one fixed weight.", default=0.8)
     keyword_coverage: float = _doc("hybrid: the share (0-1) of the question's terms, weighted by "
                                    "rarity, that the best keyword match must hold for `dense_weight` "
                                    "to apply rather than `dense_weight_weak_keywords`.", default=0.75)

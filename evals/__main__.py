@@ -9,6 +9,7 @@ from pathlib import Path
 from assistant.embedding import offline_env
 
 CONFIGS = ("dense", "bm25", "hybrid", "llamaindex-default")
+WEIGHT = r"(0(\.\d+)?|1(\.0+)?)"
 
 
 def main() -> None:
@@ -18,7 +19,8 @@ def main() -> None:
     r.add_argument("--corpus", required=True, help="e.g. ../shared/corpora/news-2023q4")
     r.add_argument("--split", default="dev", choices=["dev", "test", "all"])
     r.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated, from {', '.join(CONFIGS)}; "
-                   "hybrid@0.3: hybrid with one fixed dense weight, 0.3")
+                   "hybrid@0.3: hybrid with one fixed dense weight, 0.3; hybrid@0.2/0.8: dense weight 0.2 where "
+                   "keywords cover the question, 0.8 where they do not")
     r.add_argument("--stores", type=Path, default=Path(".store/evals"), help="where stores are built and reused")
     r.add_argument("--out", type=Path, default=Path("evals/results"))
     a = sub.add_parser("answers", help="evaluate one answer backend on a corpus's questions")
@@ -41,10 +43,10 @@ def main() -> None:
     from evals import corpora, retrieval
 
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
-    unknown = {c for c in configs if c not in CONFIGS and not re.fullmatch(r"hybrid@(0(\.\d+)?|1(\.0+)?)", c)}
+    unknown = {c for c in configs if c not in CONFIGS and not re.fullmatch(rf"hybrid@{WEIGHT}(/{WEIGHT})?", c)}
     if unknown:
         p.error(f"unknown configs {sorted(unknown)}; valid: {', '.join(CONFIGS)}, or hybrid@W "
-                f"(W: the dense weight, 0-1)")
+                f"or hybrid@W/V (W, V: dense weights, 0-1)")
     retrieval.run(corpora.load(args.corpus), args.split, configs, args.stores, args.out)
 
 

@@ -45,12 +45,14 @@ def with_title(title: str, text: str) -> str:
 
 
 def ours(store: Path, config: str) -> Search:
-    """`dense`, `bm25`, `hybrid` (the settings' defaults), or `hybrid@W`: one fixed dense weight W."""
+    """`dense`, `bm25`, `hybrid` (the settings' defaults), `hybrid@W`: one fixed dense weight W, or
+    `hybrid@W/V`: dense weight W where keywords cover the question, V where they do not."""
     from assistant import Assistant
 
-    mode, _, weight = config.partition("@")
-    a = Assistant(store=store, retrieval=mode, dense_weight=float(weight) if weight else None,
-                  dense_weight_weak_keywords=float(weight) if weight else None)
+    mode, _, weights = config.partition("@")
+    strong, _, weak = weights.partition("/")
+    a = Assistant(store=store, retrieval=mode, dense_weight=float(strong) if strong else None,
+                  dense_weight_weak_keywords=float(weak or strong) if strong else None)
 
     def search(q: str) -> list[Hit]:
         return [Hit(with_title(p.title, p.text), p.path, p.doc_id, p.page) for p in a.retriever.search(q, DEPTH)]

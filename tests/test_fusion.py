@@ -38,7 +38,7 @@ def test_the_weight_follows_how_much_of_the_question_the_best_keyword_match_hold
              "relying on the details shown in its cash flow statement?")
     best = snap.keyword(loose, 1)
     assert best and snap.coverage(loose, best[0][0]) < r.keyword_coverage
-    assert r.fusion_weight(snap, loose, best) == a.settings.dense_weight_weak_keywords == 0.6
+    assert r.fusion_weight(snap, loose, best) == a.settings.dense_weight_weak_keywords == 0.8
     # One fixed weight when both are set alike
     fixed = Assistant(store=sample_store, dense_weight=0.4, dense_weight_weak_keywords=0.4).retriever
     assert fixed.fusion_weight(snap, loose, best) == 0.4
