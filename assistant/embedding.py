@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import importlib
 import os
+import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -79,7 +80,7 @@ class Embedder:
         self._lock = threading.Lock()
         # The parsing thread counts tokens while this one encodes. A fast tokenizer keeps its
         # padding and truncation settings in shared state, so counting gets its own copy.
-        self._counter = copy.deepcopy(model.tokenizer)
+        self._counter = WordPieceCounter(copy.deepcopy(model.tokenizer))
         self.dim: int = int(model.get_embedding_dimension() or 0)
         self.max_tokens: int = int(model.max_seq_length or 256)
 
@@ -110,8 +111,56 @@ class Embedder:
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word pieces per text as the model sees them (special tokens included)."""
-        enc = self._counter(texts, add_special_tokens=True, truncation=False,
-                                    return_attention_mask=False, return_token_type_ids=False)
+        return self._counter(texts)
+
+
+# Whitespace to Python's str.split(), but control characters that BERT's normaliser deletes.
+_SPLIT_UNLIKE_BERT = re.compile("[\x1c-\x1f]")
+WORD_CACHE_MAX = 1_000_000  # words remembered (about 100 MB at most); then it starts afresh
+
+
+class WordPieceCounter:
+    """Word pieces per text, summed over its whitespace-separated words with each word's count
+    cached. BERT's normaliser (lower case, accents, control characters, CJK spacing) and
+    pre-tokeniser (whitespace, then punctuation) never act across whitespace, so the sum is
+    exact; tokenising whole texts cost ingestion 0.9 ms a chunk, a fifth of its CPU besides
+    the encoder. Other tokenisers, and texts with characters on which Python and BERT disagree
+    about whitespace, are tokenised whole."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        from tokenizers.normalizers import BertNormalizer
+        from tokenizers.pre_tokenizers import BertPreTokenizer
+
+        self.tokenizer = tokenizer
+        backend: Any = getattr(tokenizer, "backend_tokenizer", None)
+        self.word_wise = backend is not None and isinstance(backend.normalizer, BertNormalizer) \
+            and isinstance(backend.pre_tokenizer, BertPreTokenizer)
+        self.special = int(tokenizer.num_special_tokens_to_add(pair=False))
+        self.words: dict[str, int] = {}
+        if self.word_wise:  # words go to the Rust tokenizer directly: its Python wrapper doubles the cost
+            backend = copy.deepcopy(backend)
+            backend.no_truncation()
+            backend.no_padding()
+        self.backend = backend
+
+    def __call__(self, texts: list[str]) -> list[int]:
+        if not self.word_wise:
+            return self._whole(texts)
+        split = [None if _SPLIT_UNLIKE_BERT.search(t) else t.split() for t in texts]
+        words = self.words
+        if len(words) > WORD_CACHE_MAX:
+            words = self.words = {}
+        new = list({w for ws in split if ws for w in ws if w not in words})
+        if new:
+            words.update(zip(new, (len(e.ids) for e in self.backend.encode_batch(new, add_special_tokens=False))))
+        whole = [t for t, ws in zip(texts, split) if ws is None]
+        counted = iter(self._whole(whole)) if whole else iter(())
+        return [next(counted) if ws is None else self.special + sum(words[w] for w in ws)
+                for ws in split]
+
+    def _whole(self, texts: list[str]) -> list[int]:
+        enc = self.tokenizer(texts, add_special_tokens=True, truncation=False,
+                             return_attention_mask=False, return_token_type_ids=False)
         return [len(ids) for ids in enc["input_ids"]]
 
 

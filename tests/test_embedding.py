@@ -41,3 +41,26 @@ def test_a_query_vector_equals_the_batch_encoders_to_bf16_precision() -> None:
         fast = embedder.encode_query(query)
         assert fast.shape == (embedder.dim,) and abs(float(np.linalg.norm(fast)) - 1.0) < 1e-5
         assert float(fast @ embedder.encode([query])[0]) > 0.995
+
+
+def test_word_by_word_token_counts_equal_the_tokenizers_on_whole_texts() -> None:
+    """Ingestion counts word pieces word by word with a cache (assistant.embedding.
+    WordPieceCounter); the counts must equal tokenising each text whole, on real prose and on
+    the characters where normalisation or whitespace could differ."""
+    from pathlib import Path
+
+    e = load_embedder("all-MiniLM-L6-v2")
+    counter = e._counter
+    assert counter.word_wise
+    prose = [p.read_text(encoding="utf-8") for p in sorted(Path("examples/archive").rglob("*.md"))]
+    texts = [t[i:i + 900] for t in prose for i in range(0, len(t), 900)]
+    texts += ["Ｈｅｌｌｏ 世界 naïve café — “quoted” ‘x’ a\u00a0b c\u2009d e\u200bf \t\n tab",
+              "x" * 300 + " longer than BERT's 100-character word limit", "", "   ",
+              "İstanbul ǅ ﬁne Straße", "emoji 😀👍🏽 done.", "a\x00b \ufffd c \ufeffd",
+              "\u0085nel\u2028ls\u3000ideo", "every\x1cthing: a separator Python splits at and BERT deletes",
+              "U.S.-led talks (2023): 3.5% up; e-mail foo@bar.com, #tags & $5,000!"]
+    assert len(texts) > 20
+    expected = counter._whole(texts)
+    assert counter(texts) == expected
+    assert counter(texts) == expected  # and again, from the cache
+    assert e.count_tokens(["two words"]) == [4]
