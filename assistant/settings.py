@@ -40,9 +40,10 @@ class Settings:
     embed_dtype: str = _doc("auto | bfloat16 | float32. auto uses bfloat16 where the CPU "
                             "has native bf16 instructions.", default="auto")
     embed_batch_size: int = _doc("Chunks per encoder batch (16 measured fastest on 2 cores).", default=16)
-    embed_process: str = _doc("auto | on | off: encode in a separate process during ingestion, so "
-                              "parsing and store writes never hold the GIL the encoder needs. auto: "
-                              "when the files to ingest total 8 MB or more.", default="auto")
+    embed_process: str = _doc("auto | on | off: encode in separate processes during ingestion (one "
+                              "single-threaded model per core, at most 8), so parsing and store "
+                              "writes never hold the GIL the encoder needs. auto: when the files to "
+                              "ingest total 8 MB or more.", default="auto")
     chunk_tokens: int = _doc("Target chunk size in tiktoken (cl100k_base) tokens; chunks are "
                              "also kept within the embedding model's word-piece limit.", default=200)
     chunk_overlap: int = _doc("Tokens shared by consecutive chunks of a document.", default=30)

@@ -88,7 +88,7 @@ def main() -> None:
             return a.store.chunks.query(query_embeddings=[v], n_results=10,
                                         where={"$and": [{"date_num": {"$gte": lo}}, {"date_num": {"$lte": hi}}]})
 
-        results = {
+        results: dict[str, Any] = {
             "chunks": n,
             "hybrid": timed(lambda q: a.search(q, k=10), questions),
             "dense": timed(lambda q: a.retriever.search(q, 10, mode="dense"), questions),

@@ -15,10 +15,14 @@ import queue
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from assistant.embedding import Embedder, LazyEmbedder
 from assistant.errors import ConfigError, IngestError
@@ -183,8 +187,10 @@ def _prepared(files: list[Path], store: Store, records: dict[str, dict[str, Any]
 class _Writer:
     """Embeds chunks in batches and commits each file once all of its chunks are stored.
 
-    Chroma writes run in a thread of their own, in submission order, so the encoder never
-    waits for the store; a file's commit is queued after its last chunk's write."""
+    With encoder processes, several batches are in flight at once (one per process and one
+    more), so no process waits for the next; they are retired in submission order. Chroma
+    writes run in a thread of their own, in that order too, so the encoder never waits for the
+    store; a file's commit is queued after its last chunk's write."""
 
     def __init__(self, store: Store, encoder: Any, settings: Settings,
                  on_flush: Callable[[int], None] = lambda n: None) -> None:
@@ -192,6 +198,10 @@ class _Writer:
         self.on_flush = on_flush
         self.buffer: list[Chunk] = []
         self.waiting: list[Prepared] = []  # files whose chunks may still be in the buffer
+        # Batches being embedded, oldest first, each with the files that may commit after it.
+        self.inflight: deque[tuple[list[Chunk], Future[np.ndarray], list[Prepared]]] = deque()
+        self.depth = getattr(encoder, "processes", 0) + 1
+        self.aborted: set[str] = set()  # files whose chunks still in flight must not be stored
         self.written: dict[str, set[str]] = {}  # file -> chunk ids stored this run, until committed
         self.changed = False
         self.embedded = 0
@@ -225,30 +235,49 @@ class _Writer:
             self.flush()
 
     def commit(self, prep: Prepared) -> None:
-        """Record the file once its last chunks are stored (with the next flush)."""
+        """Record the file once its last chunks are stored (after the next flush)."""
         self.touch()
         self.waiting.append(prep)
 
     def abort(self, key: str) -> None:
         """Undo a failed file's chunks of this run; they were all new, so its old ones stay."""
         self.buffer = [c for c in self.buffer if c.meta["file"] != key]
+        self.aborted.add(key)  # and those still being embedded are dropped when they return
         written = sorted(self.written.pop(key, set()))
         self._submit(lambda: self.store.delete(written))
 
-    def flush(self) -> None:
-        if self.buffer:
+    def flush(self, drain: bool = False) -> None:
+        """Send the buffer to the encoder; store what comes back, oldest batch first, keeping
+        at most `depth` batches in flight (none when `drain`)."""
+        if self.buffer or self.waiting:
             batch, self.buffer = self.buffer, []
-            vectors = self.encoder.encode([c.embed_text for c in batch], self.settings.embed_batch_size)
-            for c in batch:
-                self.written.setdefault(c.meta["file"], set()).add(c.id)
-            self._submit(lambda: self.store.upsert([c.id for c in batch], vectors, [c.text for c in batch],
-                                                   [c.meta for c in batch]))
+            texts = [c.embed_text for c in batch]
+            submit = getattr(self.encoder, "submit", None)
+            if submit is not None:
+                future = submit(texts, self.settings.embed_batch_size) if batch else _done(None)
+            else:  # the in-process encoder: embedded here and now
+                future = _done(self.encoder.encode(texts, self.settings.embed_batch_size) if batch else None)
+            self.inflight.append((batch, future, self.waiting))
+            self.waiting = []
+        while self.inflight and (drain or len(self.inflight) > self.depth):
+            self._retire(*self.inflight.popleft())
+
+    def _retire(self, batch: list[Chunk], future: Future[np.ndarray], commits: list[Prepared]) -> None:
+        if batch:
+            vectors = future.result()
+            keep = [i for i, c in enumerate(batch) if c.meta["file"] not in self.aborted]
+            if keep:
+                kept = [batch[i] for i in keep]
+                for c in kept:
+                    self.written.setdefault(c.meta["file"], set()).add(c.id)
+                rows = vectors[keep]
+                self._submit(lambda: self.store.upsert([c.id for c in kept], rows, [c.text for c in kept],
+                                                       [c.meta for c in kept]))
             self.embedded += len(batch)
             self.on_flush(self.embedded)
-        for prep in self.waiting:
+        for prep in commits:
             self.written.pop(prep.key, None)
             self._submit(lambda prep=prep: self._commit(prep))  # type: ignore[misc]
-        self.waiting = []
 
     def _commit(self, prep: Prepared) -> None:
         stale = self.store.ids_for_file(prep.key) - set(prep.ids)
@@ -258,12 +287,18 @@ class _Writer:
     def close(self) -> None:
         """Flush, wait for every queued write, and raise the first write error if any."""
         try:
-            self.flush()
+            self.flush(drain=True)
         finally:
             self.jobs.put(None)
             self.thread.join()
         if self.error is not None:
             raise self.error
+
+
+def _done(value: Any) -> Future[Any]:
+    future: Future[Any] = Future()
+    future.set_result(value)
+    return future
 
 
 def ingest(paths: Iterable[str | Path], settings: Settings | None = None, *, prune: bool = False,
@@ -314,9 +349,9 @@ def ingest(paths: Iterable[str | Path], settings: Settings | None = None, *, pru
 
 
 def _encoder(settings: Settings, files: list[Path], embedder: Any) -> Any:
-    """The in-process encoder, or for large runs one in its own process (ingest/encoder.py);
-    either starts only when something has to be embedded."""
-    from ingest.encoder import MIN_BYTES, EncoderProcess
+    """The in-process encoder, or for large runs encoder processes (ingest/encoder.py); either
+    starts only when something has to be embedded."""
+    from ingest.encoder import MIN_BYTES, EncoderPool
 
     mode = settings.embed_process
     if mode not in ("auto", "on", "off"):
@@ -329,7 +364,7 @@ def _encoder(settings: Settings, files: list[Path], embedder: Any) -> Any:
             except OSError:
                 pass  # reported when the file is read
         mode = "on" if total >= MIN_BYTES else "off"
-    return EncoderProcess(settings.embed_model, settings.embed_dtype) if mode == "on" else embedder
+    return EncoderPool(settings.embed_model, settings.embed_dtype) if mode == "on" else embedder
 
 
 def _removed(roots: list[Path], files: list[Path], records: dict[str, dict[str, Any]],

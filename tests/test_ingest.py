@@ -152,18 +152,22 @@ def test_an_unreadable_file_is_reported_and_the_rest_ingested(tmp_path: Path) ->
     assert results["added"].endswith("public.md:")
 
 
-def test_a_feed_failing_midway_leaves_no_partial_chunks(tmp_path: Path, settings: Settings,
+@pytest.mark.parametrize("encoder", ["off", "on"])
+def test_a_feed_failing_midway_leaves_no_partial_chunks(tmp_path: Path, settings: Settings, encoder: str,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """Large feeds reach the encoder record by record; if one fails after others were stored,
-    those are undone and the file's previous chunks stay as they were."""
+    those are undone and the file's previous chunks stay as they were. With encoder processes
+    ("on") batches of the failing file are still being embedded when it fails: they must not
+    be stored when they come back."""
     import json
 
     from ingest import pipeline
 
+    settings = settings.replace(embed_process=encoder)
     feed = tmp_path / "docs" / "feed.jsonl"
     feed.parent.mkdir()
     records = [{"id": f"r{i}", "title": f"Item {i}", "text": f"The harbour report number {i} was filed."}
-               for i in range(6)]
+               for i in range(12)]
     feed.write_text("\n".join(json.dumps(r) for r in records[:3]) + "\n")
     assert ingest([feed.parent], settings).ok
     before = chunks_by_file(settings)
@@ -171,8 +175,8 @@ def test_a_feed_failing_midway_leaves_no_partial_chunks(tmp_path: Path, settings
 
     real = pipeline.chunk_document
 
-    def failing(doc, *args, **kwargs):  # a parser bug on the fifth record, after a batch was handed over
-        if doc.doc_id == "r4":
+    def failing(doc, *args, **kwargs):  # a parser bug on a late record, after batches were handed over
+        if doc.doc_id == "r10":
             raise RuntimeError("boom")
         return real(doc, *args, **kwargs)
 
@@ -184,8 +188,26 @@ def test_a_feed_failing_midway_leaves_no_partial_chunks(tmp_path: Path, settings
     assert Store.open(settings).count() == sum(len(v) for v in before.values())
 
 
+def test_an_encoder_process_that_dies_fails_the_run_clearly() -> None:
+    """A killed encoder process (out of memory, say) ends in a clear error, not a hang."""
+    from assistant.errors import AssistantError
+    from ingest.encoder import EncoderPool
+
+    pool = EncoderPool("all-MiniLM-L6-v2", "auto", processes=1)
+    try:
+        assert pool.encode(["a first text", "a second text"], 8).shape == (2, 384)
+        pool._children[0].proc.kill()
+        pool._children[0].proc.wait()
+        futures = [pool.submit(["after the kill"], 8) for _ in range(3)]
+        for f in futures:
+            with pytest.raises(AssistantError, match="stopped unexpectedly"):
+                f.result(timeout=30)
+    finally:
+        pool.close()
+
+
 def test_the_encoder_process_builds_the_same_store(archive_copy: Path, tmp_path: Path) -> None:
-    """Large runs encode in a child process (ingest/encoder.py): same chunks, same vectors."""
+    """Large runs encode in child processes (ingest/encoder.py): same chunks, same vectors."""
     import numpy as np
 
     inline = Settings(store=tmp_path / "inline", embed_process="off")
