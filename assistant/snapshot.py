@@ -27,7 +27,6 @@ from assistant.store import Store, local_cache_dir
 # Held while a snapshot is built or loaded, so that an ingestion in this process (the chat's
 # uploads) and a reader never write the same folder at once. Re-entrant: load() rebuilds.
 _LOCK = threading.RLock()
-PAGE = 5000
 # Bound on |bf16 score - float32 score| for unit vectors: rounding the vectors, the query and
 # the result to bf16 (2^-8 each, relative) plus float32 accumulation over 384 terms.
 BF16_ERROR = 0.0125
@@ -82,20 +81,8 @@ class Snapshot:
         import bm25s
 
         generation = store.generation
-        ids: list[str] = []
-        texts: list[str] = []
-        metas: list[dict[str, Any]] = []
-        vectors: list[np.ndarray] = []
-        offset = 0
-        while True:
-            got = store.page(offset, PAGE)
-            if not got["ids"]:
-                break
-            ids += got["ids"]
-            texts += [d or "" for d in got["documents"]]
-            metas += [m or {} for m in got["metadatas"]]
-            vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
-            offset += len(got["ids"])
+        got = store.everything()
+        ids, texts, metas = got["ids"], got["documents"], got["metadatas"]
         bm25 = bm25s.BM25()
         if texts:
             if TITLES_IN_BM25:
@@ -112,7 +99,7 @@ class Snapshot:
                    np.array([int(m.get("date_num", 0) or 0) for m in metas], dtype=np.int64),
                    np.array([s_code[str(m.get("source", ""))] for m in metas], dtype=np.int32), source_names,
                    np.array([k_code[str(m.get("kind", ""))] for m in metas], dtype=np.int32), kind_names,
-                   np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32), docs,
+                   got["embeddings"], docs,
                    np.array([int(m.get("chunk", 0) or 0) for m in metas], dtype=np.int32),
                    np.array([int(m.get("page", 0) or 0) for m in metas], dtype=np.int32))
         snap.save(cls.folder(store))

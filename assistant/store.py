@@ -32,7 +32,14 @@ SCHEMA = 1
 FILES = "files"
 # Chroma rejects larger writes (its max batch size is about 5,400 records).
 WRITE_BATCH = 2000
+PAGE = 5000  # chunks read at a time when reading everything
 PROBES = 4  # stored chunks that must find themselves when a store is opened
+# Chunk texts go in this metadata field, not in Chroma's documents: a local Chroma puts every
+# document into a trigram full-text index (which a collection schema cannot turn off there)
+# that we never query, since keyword search is our own BM25; that index was half the cost of
+# each write, 0.7 of 1.6 ms a chunk of CPU, taken from the encoder during ingestion. Stores
+# written before keep their texts in documents, and are read either way.
+TEXT = "text"
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -227,8 +234,8 @@ class Store:
                metas: Sequence[dict[str, Any]]) -> None:
         for i in range(0, len(ids), WRITE_BATCH):
             j = i + WRITE_BATCH
-            self.chunks.upsert(ids=list(ids[i:j]), embeddings=vectors[i:j], documents=list(texts[i:j]),
-                               metadatas=[_clean(m) for m in metas[i:j]])
+            self.chunks.upsert(ids=list(ids[i:j]), embeddings=vectors[i:j],
+                               metadatas=[{**_clean(m), TEXT: t} for m, t in zip(metas[i:j], texts[i:j])])
 
     @_guarded
     def delete(self, ids: Sequence[str]) -> None:
@@ -252,8 +259,8 @@ class Store:
         """id -> (text, metadata), for the ids that exist."""
         if not ids:
             return {}
-        got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
-        return {i: (d or "", m or {}) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
+        got = _texts_out(self.chunks.get(ids=list(ids), include=["documents", "metadatas"]))
+        return dict(zip(got["ids"], zip(got["documents"], got["metadatas"])))
 
     @_guarded
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
@@ -268,8 +275,20 @@ class Store:
     @_guarded
     def page(self, offset: int, limit: int) -> dict[str, Any]:
         """Chunks in storage order with texts, metadata and vectors (for derived indexes)."""
-        return dict(self.chunks.get(include=["documents", "metadatas", "embeddings"], limit=limit,
-                                    offset=offset))
+        return _texts_out(self.chunks.get(include=["documents", "metadatas", "embeddings"], limit=limit,
+                                          offset=offset))
+
+    def everything(self) -> dict[str, Any]:
+        """Every chunk as `page` gives them, with the vectors as one array; read in pages,
+        since one get of a large store exceeds SQLite's limits."""
+        out: dict[str, Any] = {"ids": [], "documents": [], "metadatas": []}
+        vectors: list[np.ndarray] = []
+        while (got := self.page(len(out["ids"]), PAGE))["ids"]:
+            for key in ("ids", "documents", "metadatas"):
+                out[key] += got[key]
+            vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
+        out["embeddings"] = np.concatenate(vectors) if vectors else np.zeros((0, 0), np.float32)
+        return out
 
     @_guarded
     def file_records(self) -> dict[str, dict[str, Any]]:
@@ -286,6 +305,17 @@ class Store:
         self.delete(ids)
         self.files.delete(ids=[key])
         return len(ids)
+
+
+def _texts_out(got: Any) -> dict[str, Any]:
+    """A Chroma result with each chunk's text in "documents" (from its TEXT field, or for stores
+    written before that field, from Chroma's documents) and metadata without the TEXT field."""
+    out = dict(got)
+    metas = [dict(m or {}) for m in got["metadatas"]]
+    docs = got.get("documents") or [None] * len(metas)
+    out["documents"] = [str(m.pop(TEXT, None) or d or "") for m, d in zip(metas, docs)]
+    out["metadatas"] = metas
+    return out
 
 
 def _clean(meta: dict[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,6 @@ from typing import Any
 
 from assistant.embedding import load_embedder, offline_env
 from assistant.settings import Settings
-from assistant.snapshot import PAGE
 from assistant.store import Store
 from ingest import ingest
 from ingest.pipeline import EMBED_BATCH
@@ -40,11 +39,8 @@ def ours(paths: list[Path], store: Path) -> dict[str, Any]:
     wall = time.perf_counter() - start
     assert report.ok, report.summary()
     s = Store.open(settings)
-    documents, metadatas = [], []
-    for offset in range(0, s.count(), PAGE):  # in pages: one get of everything exceeds SQLite's limits
-        got = s.page(offset, PAGE)
-        documents += got["documents"]
-        metadatas += got["metadatas"]
+    got = s.everything()
+    documents, metadatas = got["documents"], got["metadatas"]
     pages = {(m["file"], m["page"]) for m in metadatas if m.get("page")}
     texts = [f"{m['title']}\n{d}" if m.get("title") else d for d, m in zip(documents, metadatas)]
     again = time.perf_counter()

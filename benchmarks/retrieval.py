@@ -31,8 +31,8 @@ from assistant.store import Store
 
 def build(source: Path, copies: int, dest: Path) -> int:
     src = Store.open(Settings(store=source))
-    got = src.chunks.get(include=["documents", "metadatas", "embeddings"])
-    vectors = np.asarray(got["embeddings"], dtype=np.float32)
+    got = src.everything()
+    vectors = got["embeddings"]
     settings = Settings(store=dest)
     store = Store.create(settings, vectors.shape[1])
     rng = np.random.default_rng(0)

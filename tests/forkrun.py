@@ -94,7 +94,7 @@ def dump(store: str, out: str, queries: list[str], vectors: list[list[float]], f
 
     settings = Settings(store=store)
     s = Store.open(settings)
-    got = s.chunks.get(include=["documents", "metadatas", "embeddings"])
+    got = s.everything()
     files = {k: {f: v for f, v in r.items() if f != "ingested_at"} for k, r in s.file_records().items()}
     snap = Snapshot.load(s)
     since = snap.mask(make_filters(since="2023-01-10"))

@@ -43,15 +43,11 @@ def test_a_query_vector_equals_the_batch_encoders_to_bf16_precision() -> None:
         assert float(fast @ embedder.encode([query])[0]) > 0.995
 
 
-def test_word_by_word_token_counts_equal_the_tokenizers_on_whole_texts() -> None:
-    """Ingestion counts word pieces word by word with a cache (assistant.embedding.
-    WordPieceCounter); the counts must equal tokenising each text whole, on real prose and on
-    the characters where normalisation or whitespace could differ."""
+def tricky_texts() -> list[str]:
+    """Real prose cut into chunks, and the characters where normalisation or whitespace could
+    differ between Python and BERT."""
     from pathlib import Path
 
-    e = load_embedder("all-MiniLM-L6-v2")
-    counter = e._counter
-    assert counter.word_wise
     prose = [p.read_text(encoding="utf-8") for p in sorted(Path("examples/archive").rglob("*.md"))]
     texts = [t[i:i + 900] for t in prose for i in range(0, len(t), 900)]
     texts += ["Ｈｅｌｌｏ 世界 naïve café — “quoted” ‘x’ a\u00a0b c\u2009d e\u200bf \t\n tab",
@@ -59,8 +55,39 @@ def test_word_by_word_token_counts_equal_the_tokenizers_on_whole_texts() -> None
               "İstanbul ǅ ﬁne Straße", "emoji 😀👍🏽 done.", "a\x00b \ufffd c \ufeffd",
               "\u0085nel\u2028ls\u3000ideo", "every\x1cthing: a separator Python splits at and BERT deletes",
               "U.S.-led talks (2023): 3.5% up; e-mail foo@bar.com, #tags & $5,000!"]
+    return texts
+
+
+def test_word_by_word_token_counts_equal_the_tokenizers_on_whole_texts() -> None:
+    """Ingestion counts word pieces word by word with a cache (assistant.embedding.
+    WordPieceCounter); the counts must equal tokenising each text whole, on real prose and on
+    the characters where normalisation or whitespace could differ."""
+    e = load_embedder("all-MiniLM-L6-v2")
+    counter = e._counter
+    assert counter.word_wise
+    texts = tricky_texts()
     assert len(texts) > 20
-    expected = counter._whole(texts)
+    hf = e._model.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
+    expected = [len(ids) for ids in hf]
+    assert counter._whole(texts) == expected
     assert counter(texts) == expected
     assert counter(texts) == expected  # and again, from the cache
     assert e.count_tokens(["two words"]) == [4]
+
+
+def test_ingestion_counts_word_pieces_without_loading_the_model() -> None:
+    """The parsing side of ingestion counts with the tokenizer alone (load_counter): the same
+    counts and limit as the loaded model, in a process that never imports torch."""
+    import subprocess
+    import sys
+
+    from assistant.embedding import LazyEmbedder
+
+    texts = tricky_texts()
+    e = load_embedder("all-MiniLM-L6-v2")
+    lazy = LazyEmbedder("all-MiniLM-L6-v2", "auto")
+    assert lazy.count_tokens(texts) == e.count_tokens(texts) and lazy.max_tokens == e.max_tokens == 256
+    code = ("import sys; from assistant.embedding import LazyEmbedder as L; e = L('all-MiniLM-L6-v2', 'auto'); "
+            "print(e.count_tokens(['two words', 'Straße naïve']), e.max_tokens, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == [*str(e.count_tokens(["two words", "Straße naïve"])).split(), "256", "False"]

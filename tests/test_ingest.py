@@ -42,7 +42,7 @@ def test_changed_file_replaces_its_chunks(archive_copy: Path, settings: Settings
     after = chunks_by_file(settings)
     assert after[key] and after[key] != before[key]
     assert {k: v for k, v in after.items() if k != key} == {k: v for k, v in before.items() if k != key}
-    text = " ".join(Store.open(settings).chunks.get(ids=sorted(after[key]))["documents"])
+    text = " ".join(t for t, _ in Store.open(settings).get(sorted(after[key])).values())
     assert "harbour ferry strike" in text
 
 
@@ -65,7 +65,7 @@ def test_pdf_chunks_keep_their_page_numbers(tmp_path: Path, settings: Settings) 
               ["The first page covers the budget.", "The second page covers the detention centres."])
     report = ingest([tmp_path / "docs"], settings)
     assert report.ok
-    metas = Store.open(settings).chunks.get(include=["metadatas", "documents"])
+    metas = Store.open(settings).everything()
     pages = {m["page"]: d for m, d in zip(metas["metadatas"], metas["documents"])}
     assert "budget" in pages[1] and "detention" in pages[2]
 
@@ -213,11 +213,32 @@ def test_the_encoder_process_builds_the_same_store(archive_copy: Path, tmp_path:
     inline = Settings(store=tmp_path / "inline", embed_process="off")
     child = Settings(store=tmp_path / "child", embed_process="on")
     assert ingest([archive_copy], inline).ok and ingest([archive_copy], child).ok
-    a = Store.open(inline).chunks.get(include=["documents", "embeddings"])
-    b = Store.open(child).chunks.get(include=["documents", "embeddings"])
+    a = Store.open(inline).everything()
+    b = Store.open(child).everything()
     assert dict(zip(a["ids"], a["documents"])) == dict(zip(b["ids"], b["documents"]))
     va = dict(zip(a["ids"], np.asarray(a["embeddings"])))
     cos = [float(va[i] @ v) for i, v in zip(b["ids"], np.asarray(b["embeddings"]))]
     assert min(cos) > 0.99
     with pytest.raises(Exception, match="embed_process must be"):
         ingest([archive_copy], Settings(store=tmp_path / "bad", embed_process="maybe"))
+
+
+def test_texts_are_read_from_stores_that_kept_them_in_chroma_documents(archive_copy: Path,
+                                                                       settings: Settings) -> None:
+    """Stores written before texts moved to a metadata field hold them in Chroma's documents;
+    searches and snapshots read them either way, and new writes leave documents empty."""
+    from assistant.store import TEXT
+
+    assert ingest([archive_copy], settings).ok
+    store = Store.open(settings)
+    got = store.chunks.get(include=["documents", "metadatas", "embeddings"])
+    assert not any(got["documents"]) and all(m[TEXT] for m in got["metadatas"])
+    old = {m.pop(TEXT) for m in got["metadatas"]}
+    store.chunks.upsert(ids=got["ids"], embeddings=got["embeddings"],  # None deletes the field
+                        metadatas=[{**m, TEXT: None} for m in got["metadatas"]], documents=[f"old {i}" for i in range(len(got["ids"]))])
+    store.chunks.update(ids=got["ids"][:1], metadatas=[{**got["metadatas"][0], TEXT: "new"}])
+    everything = store.everything()
+    assert TEXT not in everything["metadatas"][0] and old
+    texts = dict(zip(everything["ids"], everything["documents"]))
+    assert texts[got["ids"][0]] == "new" and texts[got["ids"][1]] == "old 1"
+    assert store.get(got["ids"][1:2]) == {got["ids"][1]: ("old 1", got["metadatas"][1])}
