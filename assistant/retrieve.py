@@ -44,7 +44,7 @@ class Retriever:
     def __init__(self, store: Store, embedder: Embedder, mode: str = "hybrid", window: int = 0,
                  dense_weight: float = Settings.dense_weight,
                  dense_weight_weak_keywords: float | None = Settings.dense_weight_weak_keywords,
-                 keyword_coverage: float = Settings.keyword_coverage) -> None:
+                 keyword_coverage: float = Settings.keyword_coverage, page_cap: int = Settings.page_cap) -> None:
         """`dense_weight_weak_keywords=None`: one fixed weight, `dense_weight`."""
         if mode not in MODES:
             raise ConfigError(f"Unknown retrieval mode {mode!r}. Valid: {', '.join(MODES)}.")
@@ -56,6 +56,9 @@ class Retriever:
         self.dense_weight = float(dense_weight)
         self.dense_weight_weak_keywords = float(weak)
         self.keyword_coverage = float(keyword_coverage)
+        if isinstance(page_cap, bool) or not isinstance(page_cap, int) or page_cap < 0:
+            raise ConfigError(f"page_cap must be a whole number, 0 or more, not {page_cap!r}.")
+        self.page_cap = page_cap
         self.store = store
         self.embedder = embedder
         self.mode = mode
@@ -94,7 +97,7 @@ class Retriever:
             raise QuestionError(f"The number of passages must be a whole number from 1 to {MAX_K}, not {k!r}.")
         mode = mode or self.mode
         window = self.window if window is None else window
-        depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
+        depth = max(k, FUSION_DEPTH) if mode == "hybrid" or self.page_cap else k
         snap = self.snapshot  # one snapshot for the whole search: a mask fits only its own
         mask = snap.mask(filters) if filters else None
         dense: list[tuple[str, float]] = []
@@ -107,6 +110,8 @@ class Retriever:
         sparse = snap.keyword(query, depth, mask) if mode in ("bm25", "hybrid") else []
         ranked = dense if mode == "dense" else sparse if mode == "bm25" else \
             _fuse(dense, sparse, self.fusion_weight(snap, query, sparse))
+        if self.page_cap:
+            ranked = snap.spread(ranked, self.page_cap)
         if window <= 0:
             ranked = ranked[:k]
             known = self.store.get([c for c, _ in ranked])  # texts for the k kept only

@@ -136,7 +136,8 @@ class Assistant:
         self.embedder = load_embedder(self.settings.embed_model, self.settings.embed_dtype)
         self.retriever = Retriever(self.store, self.embedder, self.settings.retrieval,
                                    self.settings.context_chunks, self.settings.dense_weight,
-                                   self.settings.dense_weight_weak_keywords, self.settings.keyword_coverage)
+                                   self.settings.dense_weight_weak_keywords, self.settings.keyword_coverage,
+                                   self.settings.page_cap)
         self.answerer = make_answerer(self.settings, self.embedder, self._idf, model)
 
     def _idf(self, term: str) -> float:

@@ -251,6 +251,20 @@ class Snapshot:
         keep += [int(r) for r in rows[rank - lo + 1:][np.cumprod(same[rank - lo + 1:]) > 0]]
         return [self.ids[r] for r in keep]
 
+    def spread(self, ranked: list[tuple[str, float]], cap: int) -> list[tuple[str, float]]:
+        """`ranked` with each document page's chunks after its first `cap` moved behind all the
+        others (in their order). Chunks of documents without pages stay where they are."""
+        seen: dict[tuple[int, int], int] = {}
+        first, rest = [], []
+        for cid, score in ranked:
+            row = self._row.get(cid)
+            page = int(self.pages[row]) if row is not None else 0
+            if page:
+                key = (int(self.docs[row]), page)
+                seen[key] = seen.get(key, 0) + 1
+            (rest if page and seen[key] > cap else first).append((cid, score))
+        return first + rest
+
     def coverage(self, query: str, cid: str) -> float:
         """The IDF-weighted share of the query's terms that chunk `cid` contains, read from the
         keyword index's postings (0 for an unknown chunk or a query without terms)."""

@@ -20,7 +20,7 @@ def main() -> None:
     r.add_argument("--split", default="dev", choices=["dev", "test", "all"])
     r.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated, from {', '.join(CONFIGS)}; "
                    "hybrid@0.3: hybrid with one fixed dense weight, 0.3; hybrid@0.2/0.8: dense weight 0.2 where "
-                   "keywords cover the question, 0.8 where they do not")
+                   "keywords cover the question, 0.8 where they do not; hybrid+cap2: with page_cap 2")
     r.add_argument("--stores", type=Path, default=Path(".store/evals"), help="where stores are built and reused")
     r.add_argument("--out", type=Path, default=Path("evals/results"))
     a = sub.add_parser("answers", help="evaluate one answer backend on a corpus's questions")
@@ -43,10 +43,12 @@ def main() -> None:
     from evals import corpora, retrieval
 
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
-    unknown = {c for c in configs if c not in CONFIGS and not re.fullmatch(rf"hybrid@{WEIGHT}(/{WEIGHT})?", c)}
+    ours = rf"(dense|bm25|hybrid|hybrid@{WEIGHT}(/{WEIGHT})?)(\+cap\d+)?"
+    unknown = {c for c in configs if c not in CONFIGS and not re.fullmatch(ours, c)}
     if unknown:
         p.error(f"unknown configs {sorted(unknown)}; valid: {', '.join(CONFIGS)}, or hybrid@W "
-                f"or hybrid@W/V (W, V: dense weights, 0-1)")
+                f"or hybrid@W/V (W, V: dense weights, 0-1), any but llamaindex-default with +capN "
+                f"(page_cap N)")
     retrieval.run(corpora.load(args.corpus), args.split, configs, args.stores, args.out)
 
 

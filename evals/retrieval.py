@@ -46,13 +46,16 @@ def with_title(title: str, text: str) -> str:
 
 def ours(store: Path, config: str) -> Search:
     """`dense`, `bm25`, `hybrid` (the settings' defaults), `hybrid@W`: one fixed dense weight W, or
-    `hybrid@W/V`: dense weight W where keywords cover the question, V where they do not."""
+    `hybrid@W/V`: dense weight W where keywords cover the question, V where they do not; any of
+    them with `+capN`: `page_cap` N."""
     from assistant import Assistant
 
+    config, _, cap = config.partition("+cap")
     mode, _, weights = config.partition("@")
     strong, _, weak = weights.partition("/")
     a = Assistant(store=store, retrieval=mode, dense_weight=float(strong) if strong else None,
-                  dense_weight_weak_keywords=float(weak or strong) if strong else None)
+                  dense_weight_weak_keywords=float(weak or strong) if strong else None,
+                  page_cap=int(cap) if cap else None)
 
     def search(q: str) -> list[Hit]:
         return [Hit(with_title(p.title, p.text), p.path, p.doc_id, p.page) for p in a.retriever.search(q, DEPTH)]

@@ -55,3 +55,43 @@ def test_a_weight_outside_0_to_1_is_a_clear_error(sample_store: Path, field: str
                                                    why: str) -> None:
     with pytest.raises(ConfigError, match=why):
         Assistant(store=sample_store, **{field: weight})
+
+
+
+def test_page_cap_spreads_a_pdfs_passages_over_its_pages(tmp_path: Path) -> None:
+    """page_cap 1: a page's further chunks follow every other page's best chunk, so the top
+    passages come from different pages; documents without pages keep their places."""
+    from ingest import ingest
+    from pdfgen import write_pdf
+
+    def fees(n: int) -> str:
+        return " ".join(f"The port authority raised harbour berth fees for vessel class {chr(65 + i % 7)} "
+                        f"by {n + i} percent in quarter {i}." for i in range(40))
+
+    def other(n: int) -> str:
+        return " ".join(f"Crew rota {n}.{i}: the {i}th shift at the {chr(65 + i % 7)} gate changed "
+                        f"over at {i % 12} o'clock, and the canteen served fish." for i in range(40)) + \
+            " The port authority raised harbour berth fees once more."
+
+    (tmp_path / "docs").mkdir()
+    write_pdf(tmp_path / "docs" / "tariffs.pdf", [fees(1), other(2), other(3), other(4)])
+    (tmp_path / "docs" / "note.md").write_text("# Fees\n\n" + fees(9).replace("harbour", "dock"))
+    store = tmp_path / "store"
+    assert ingest([tmp_path / "docs"], store=store).ok
+    plain, capped = Assistant(store=store, page_cap=0), Assistant(store=store)
+    assert capped.settings.page_cap == 1
+    question = "How much did the port authority raise harbour berth fees?"
+    assert {p.page for p in capped.search(question, k=4, kind="pdf")} == {1, 2, 3, 4}
+    assert {p.page for p in plain.search(question, k=4, kind="pdf")} == {1}  # the relevant page fills it
+
+    snap = plain.retriever.snapshot
+    ranked = [(cid, 1.0 - i / 1000) for i, cid in enumerate(snap.ids)]
+    spread = snap.spread(ranked, 1)
+    assert sorted(spread) == sorted(ranked)
+    pages = [int(snap.pages[snap._row[c]]) for c, _ in spread]
+    paged = [p for p in pages if p]
+    assert paged[:4] == sorted(set(paged)) and len(paged) > 4  # one chunk of each page first
+    unpaged = [c for c, _ in ranked if not snap.pages[snap._row[c]]]
+    assert [c for c, _ in spread[:len(unpaged) + 4] if not snap.pages[snap._row[c]]] == unpaged
+    with pytest.raises(ConfigError, match="page_cap"):
+        Assistant(store=store, page_cap=-1)
