@@ -255,7 +255,8 @@ class Snapshot:
         """`ranked` with each document page's chunks after its first `cap` moved behind all the
         others (in their order). Chunks of documents without pages stay where they are."""
         seen: dict[tuple[int, int], int] = {}
-        first, rest = [], []
+        first: list[tuple[str, float]] = []
+        rest: list[tuple[str, float]] = []
         for cid, score in ranked:
             row = self._row.get(cid)
             page = int(self.pages[row]) if row is not None else 0

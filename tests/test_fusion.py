@@ -62,6 +62,7 @@ def test_page_cap_spreads_a_pdfs_passages_over_its_pages(tmp_path: Path) -> None
     """page_cap 1: a page's further chunks follow every other page's best chunk, so the top
     passages come from different pages; documents without pages keep their places."""
     from ingest import ingest
+
     from pdfgen import write_pdf
 
     def fees(n: int) -> str:
