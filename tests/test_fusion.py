@@ -57,7 +57,6 @@ def test_a_weight_outside_0_to_1_is_a_clear_error(sample_store: Path, field: str
         Assistant(store=sample_store, **{field: weight})
 
 
-
 def test_page_cap_spreads_a_pdfs_passages_over_its_pages(tmp_path: Path) -> None:
     """page_cap 1: a page's further chunks follow every other page's best chunk, so the top
     passages come from different pages; documents without pages keep their places."""

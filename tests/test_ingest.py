@@ -235,7 +235,8 @@ def test_texts_are_read_from_stores_that_kept_them_in_chroma_documents(archive_c
     assert not any(got["documents"]) and all(m[TEXT] for m in got["metadatas"])
     old = {m.pop(TEXT) for m in got["metadatas"]}
     store.chunks.upsert(ids=got["ids"], embeddings=got["embeddings"],  # None deletes the field
-                        metadatas=[{**m, TEXT: None} for m in got["metadatas"]], documents=[f"old {i}" for i in range(len(got["ids"]))])
+                        metadatas=[{**m, TEXT: None} for m in got["metadatas"]],
+                        documents=[f"old {i}" for i in range(len(got["ids"]))])
     store.chunks.update(ids=got["ids"][:1], metadatas=[{**got["metadatas"][0], TEXT: "new"}])
     everything = store.everything()
     assert TEXT not in everything["metadatas"][0] and old
