@@ -4,8 +4,10 @@ citations hold up, how often they refuse rightly, and how long they take.
     python -m evals answers --corpus ../shared/corpora/cambodia --llm extractive
     python -m evals answers --corpus examples --llm local
 
-Questions: the corpus's answerable ones (evals/corpora.py says which count), and the
-unanswerable ones this project wrote for it (evals/unanswerable/; the sample set has its own).
+Questions: the corpus's answerable ones (evals/corpora.py says which count), and two kinds
+of unanswerable ones: those this project wrote for it (evals/unanswerable/; the sample set has
+its own), mostly off-topic, and, for news, the quiz's own questions whose answer is certainly
+absent (`absent_questions`): near misses on topics the archive covers, the harder test.
 
 Metrics:
   - coverage (answerable questions; a refusal scores 0): for news, 1 when the answer contains
@@ -20,19 +22,25 @@ Metrics:
     support score at its calibrated threshold (evals/results/support-calibration.md), applied
     afresh to every backend (the extractive answerer's own claims are not trusted).
   - gold citations: share of answered answerable questions citing a gold passage.
-  - refusal accuracy: share refused of unanswerable questions; share answered of answerable.
+  - refusal accuracy: share refused of unanswerable questions (all, and per kind); share
+    answered of answerable.
     Also the answer rate on the answerable questions whose retrieved passages (the ones the
     answerer was given) hold the answer (a gold answer string, document or page): for news,
     "answerable" only means an answer string occurs somewhere in the archive, often in an
     unrelated story ("Paris"), and where retrieval did not find it, refusing is right.
   - seconds per answer: wall time of `Assistant.ask`, retrieval included.
+  - the refusal gate's trade-off: each question's relevance (the best passage's score, which
+    `min_relevance` is compared with) is recorded, and the table shows what other settings of
+    `min_relevance` would have given; for the extractive backend the gate is its only refusal.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +61,7 @@ class Item:
     gold_answer: str = ""  # coverage by content words
     strings: list[str] = field(default_factory=list)  # coverage by answer strings (news)
     hit: Callable[[str, str, str, int | None], bool] | None = None  # is a cited passage gold?
+    kind: str = ""  # unanswerable ones: "written" (evals/unanswerable/) or "absent" (the corpus's)
 
 
 @dataclass
@@ -70,7 +79,8 @@ def suite(root: Path, split: str) -> Suite:
             if split not in ("all", q.split):
                 continue
             hit = (lambda t, p, d, pg, g=q.gold_docs: any(matches(x, p, d) for x in g)) if q.gold_docs else None
-            items.append(Item(q.id, q.question, not q.refusal, q.answer, [], hit))
+            items.append(Item(q.id, q.question, not q.refusal, q.answer, [], hit,
+                              kind="written" if q.refusal else ""))
         return Suite("sample", [root / "archive"], items)
     corpus = corpora.load(root)
     answers: dict[str, str] = {}
@@ -88,8 +98,47 @@ def suite(root: Path, split: str) -> Suite:
         for line in extra.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 r = json.loads(line)
-                items.append(Item(r["id"], r["question"], False))
+                items.append(Item(r["id"], r["question"], False, kind="written"))
+    if news:
+        items += [Item(i, q, False, kind="absent") for i, q in absent_questions(root, split)]
     return Suite(corpus.name, corpus.paths, items)
+
+
+_TOKEN = re.compile(r"[\w$£€]+(?:[.,'’]\w+)*")
+ABSENT_MAX_WORDS = 4  # a longer answer is a description, which the archive may word otherwise
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents: "Ciarán" and "Ciaran" are one word here."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
+
+
+def absent_questions(root: Path, split: str) -> list[tuple[str, str]]:
+    """News quiz questions whose answer the archive certainly lacks: the corpus says no answer
+    string occurs in it (`answer_in_archive` false), and, since an answer can be missing only
+    as a phrase ("Former Texas Rep. Will Hurd") or a wording, every answer is a name of at
+    most ABSENT_MAX_WORDS words with a word of four letters or more that is not in the
+    question and occurs in no document (accents and case folded). Figures do not count: the
+    archive may give the same one otherwise (the Macallan 1926's "£2.1 million" is there as
+    "$2.7 million"). Spelling variants are not caught ("jewellery" for "jewelry")."""
+    vocab: set[str] = set()
+    with open(root / "docs.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                r = json.loads(line)
+                vocab.update(_TOKEN.findall(_fold(f"{r.get('title') or ''} {r.get('text') or ''}")))
+    out = []
+    for line in (root / "questions.jsonl").read_text(encoding="utf-8").splitlines():
+        r = json.loads(line) if line.strip() else {}
+        if r.get("answer_in_archive", True) or split not in ("all", r.get("split")):
+            continue
+        asked = set(_TOKEN.findall(_fold(r["question"])))
+        answers = r.get("answers") or []
+        if answers and all(len(a.split()) <= ABSENT_MAX_WORDS and any(
+                w not in vocab and w not in asked and sum(c.isalpha() for c in w) >= 4
+                for w in _TOKEN.findall(_fold(a))) for a in answers):
+            out.append((str(r["id"]), str(r["question"])))
+    return out
 
 
 def coverage(item: Item, text: str) -> float:
@@ -135,22 +184,26 @@ def evaluate(s: Suite, store: Path, llm: str, options: dict[str, Any], limit: in
         start = time.perf_counter()
         answer = a.ask(item.question)
         seconds = time.perf_counter() - start
-        given = a.search(item.question, a.settings.top_k) if item.answerable and item.hit else []
+        given = a.search(item.question, a.settings.top_k)  # what the answerer was given
+        gate: Any = getattr(a.answerer, "gate", a.answerer)  # the LLM answerers' relevance gate
         sup, sents, need, cites = (0, 0, 0, 0) if answer.refused else judge(verifier, answer)
         gold = item.hit is not None and any(item.hit(c.text, c.path, c.doc_id, c.page) for c in answer.citations)
         rows.append({"id": item.id, "question": item.question, "answerable": item.answerable,
+                     "kind": item.kind, "relevance": round(max(gate.relevance(item.question, given),
+                                                               default=0.0), 4),
                      "refused": answer.refused, "grounded": answer.grounded, "seconds": round(seconds, 2),
                      "coverage": round(coverage(item, answer.text), 3) if item.answerable and not answer.refused
                      else 0.0, "supported": sup, "sentences": sents, "needed": need, "citations": cites,
                      "gold_cited": gold, "answer": answer.text,
                      "answer_retrieved": any(item.hit(p.text, p.path, p.doc_id, p.page) for p in given)
-                     if item.hit is not None else None,
+                     if item.answerable and item.hit is not None else None,
                      "cited": [c.path.rsplit("/", 1)[-1] + (f"#{c.doc_id}" if c.doc_id != c.path else "")
                                for c in answer.citations]})
         print(json.dumps({k: rows[-1][k] for k in ("id", "refused", "coverage", "supported", "sentences",
                                                       "seconds")}), flush=True)
     return {"corpus": s.name, "llm": llm, "model": getattr(getattr(a.answerer, "llm", None), "model", None),
-            "support_threshold": verifier.threshold, "summary": summary(rows), "questions": rows}
+            "support_threshold": verifier.threshold, "min_relevance": a.settings.min_relevance,
+            "summary": summary(rows), "gate_sweep": gate_sweep(rows), "questions": rows}
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -172,6 +225,8 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
                             sum(not r["refused"] for r in ans)),
         "grounded": ratio(sum(r["grounded"] for r in answered), len(answered)),
         "refusal_acc_unanswerable": ratio(sum(r["refused"] for r in una), len(una)),
+        **{f"refusal_acc_{kind}": ratio(sum(r["refused"] for r in group), len(group))
+           for kind in UNANSWERABLE_KINDS for group in [[r for r in una if r.get("kind") == kind]]},
         "refusal_acc_answerable": ratio(sum(not r["refused"] for r in ans), len(ans)),
         "answer_rate_retrieved": ratio(sum(not r["refused"] for r in found), len(found)),
         "answerable_retrieved": len(found),
@@ -181,9 +236,32 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+UNANSWERABLE_KINDS = ("written", "absent")
+GATE_SWEEP = (0.40, 0.45, 0.50, 0.55, 0.60)
+
+
+def gate_sweep(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the relevance gate alone would give at other settings of `min_relevance`: answer
+    rates on the answerable questions, refusal rates on each kind of unanswerable one."""
+    def rate(group: list[dict[str, Any]], answered: bool, t: float) -> float | None:
+        return round(sum((r["relevance"] >= t) == answered for r in group) / len(group), 3) if group else None
+
+    ans = [r for r in rows if r["answerable"]]
+    found = [r for r in ans if r.get("answer_retrieved")]
+    out = []
+    for t in GATE_SWEEP:
+        row: dict[str, Any] = {"min_relevance": t, "answer_rate": rate(ans, True, t),
+                               "answer_rate_retrieved": rate(found, True, t)}
+        for kind in UNANSWERABLE_KINDS:
+            row[f"refusal_{kind}"] = rate([r for r in rows if r.get("kind") == kind], False, t)
+        out.append(row)
+    return out
+
+
 COLUMNS = [("coverage", "coverage"), ("citation_precision", "cit. precision"), ("citation_recall", "cit. recall"),
            ("gold_cited", "gold cited"), ("grounded", "grounded"),
            ("refusal_acc_unanswerable", "refusal acc. (unanswerable)"),
+           ("refusal_acc_written", "refusal acc. (written)"), ("refusal_acc_absent", "refusal acc. (absent)"),
            ("refusal_acc_answerable", "answer rate (answerable)"),
            ("answer_rate_retrieved", "answer rate (answer retrieved)"), ("seconds_mean", "s/question"),
            ("seconds_answered", "s/answer (answered)")]
@@ -191,17 +269,30 @@ COLUMNS = [("coverage", "coverage"), ("citation_precision", "cit. precision"), (
 
 def markdown(result: dict[str, Any], split: str) -> str:
     s = result["summary"]
+    kinds = ", ".join(f"{sum(r.get('kind') == k for r in result['questions'])} {k}" for k in UNANSWERABLE_KINDS)
     cell = [("–" if s[k] is None else f"{s[k]:.2f}" if k.startswith("seconds") else f"{s[k]:.3f}") for k, _ in COLUMNS]
     lines = [f"# Answers on {result['corpus']} ({split}): {result['llm']}"
              + (f" ({result['model']})" if result["model"] else ""), "",
              f"{s['answerable']} answerable ({s.get('answerable_retrieved', '?')} with the answer in the retrieved "
-             f"passages) and {s['unanswerable']} unanswerable questions; support threshold "
+             f"passages) and {s['unanswerable']} unanswerable questions ({kinds}); support threshold "
              f"{result['support_threshold']}. Metrics are defined in evals/answers.py.", "",
              "| backend | " + " | ".join(h for _, h in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|",
-             f"| {result['llm']} | " + " | ".join(cell) + " |", "", "## Answers", ""]
-    for r in result["questions"]:
+             f"| {result['llm']} | " + " | ".join(cell) + " |", ""]
+    rows = result["questions"]
+    if rows and all("relevance" in r for r in rows):
+        lines += [f"The relevance gate alone at other settings of `min_relevance` (this run: "
+                  f"{result.get('min_relevance')}; for the LLM backends the LLM may refuse besides):", "",
+                  "| min_relevance | answer rate (answerable) | answer rate (answer retrieved) | "
+                  "refusal (written) | refusal (absent) |", "|---|---|---|---|---|"]
+        lines += [f"| {g['min_relevance']:.2f} | " + " | ".join(
+            "–" if g[k] is None else f"{g[k]:.3f}" for k in ("answer_rate", "answer_rate_retrieved",
+                                                          "refusal_written", "refusal_absent")) + " |"
+                  for g in gate_sweep(rows)]
+        lines.append("")
+    lines += ["## Answers", ""]
+    for r in rows:
         flag = "refused" if r["refused"] else "grounded" if r["grounded"] else "not grounded"
-        kind = "answerable" if r["answerable"] else "unanswerable"
+        kind = "answerable" if r["answerable"] else f"unanswerable, {r['kind']}" if r.get("kind") else "unanswerable"
         text = " ".join(r["answer"].split())
         lines.append(f"- **{r['id']}** ({kind}, {flag}, {r['seconds']} s) {r['question']}  \n  {text[:400]}")
     return "\n".join(lines) + "\n"
