@@ -302,6 +302,8 @@ def resummarize(path: Path) -> None:
     """Recompute a results file's summary and table from its per-question rows."""
     result = json.loads(path.read_text())
     result["summary"] = summary(result["questions"])
+    if all("relevance" in r for r in result["questions"]):
+        result["gate_sweep"] = gate_sweep(result["questions"])
     path.write_text(json.dumps(result, indent=1, ensure_ascii=False))
     path.with_suffix(".md").write_text(markdown(result, result.get("split", "dev")))
 
