@@ -122,14 +122,10 @@ def absent_questions(root: Path, split: str) -> list[tuple[str, str]]:
     archive may give the same one otherwise (the Macallan 1926's "£2.1 million" is there as
     "$2.7 million"). Spelling variants are not caught ("jewellery" for "jewelry")."""
     vocab: set[str] = set()
-    with open(root / "docs.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                r = json.loads(line)
-                vocab.update(_TOKEN.findall(_fold(f"{r.get('title') or ''} {r.get('text') or ''}")))
+    for r in corpora._lines(root / "docs.jsonl"):
+        vocab.update(_TOKEN.findall(_fold(f"{r.get('title') or ''} {r.get('text') or ''}")))
     out = []
-    for line in (root / "questions.jsonl").read_text(encoding="utf-8").splitlines():
-        r = json.loads(line) if line.strip() else {}
+    for r in corpora._lines(root / "questions.jsonl"):
         if r.get("answer_in_archive", True) or split not in ("all", r.get("split")):
             continue
         asked = set(_TOKEN.findall(_fold(r["question"])))
@@ -225,8 +221,8 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
                             sum(not r["refused"] for r in ans)),
         "grounded": ratio(sum(r["grounded"] for r in answered), len(answered)),
         "refusal_acc_unanswerable": ratio(sum(r["refused"] for r in una), len(una)),
-        **{f"refusal_acc_{kind}": ratio(sum(r["refused"] for r in group), len(group))
-           for kind in UNANSWERABLE_KINDS for group in [[r for r in una if r.get("kind") == kind]]},
+        **{f"refusal_acc_{kind}": ratio(sum(r["refused"] for r in una if r.get("kind") == kind),
+                                        sum(r.get("kind") == kind for r in una)) for kind in UNANSWERABLE_KINDS},
         "refusal_acc_answerable": ratio(sum(not r["refused"] for r in ans), len(ans)),
         "answer_rate_retrieved": ratio(sum(not r["refused"] for r in found), len(found)),
         "answerable_retrieved": len(found),
