@@ -93,15 +93,21 @@ def suite(root: Path, split: str) -> Suite:
     for e in corpus.split(split):
         items.append(Item(e.id, e.question, True, "" if news else answers.get(e.id, ""),
                           e.gold if news else [], e.hit))
-    extra = UNANSWERABLE / f"{corpus.name}.jsonl"
-    if extra.is_file():
-        for line in extra.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                r = json.loads(line)
-                items.append(Item(r["id"], r["question"], False, kind="written"))
+    items += [Item(i, q, False, kind="written")
+              for i, q in written_questions(UNANSWERABLE / f"{corpus.name}.jsonl", split)]
     if news:
         items += [Item(i, q, False, kind="absent") for i, q in absent_questions(root, split)]
     return Suite(corpus.name, corpus.paths, items)
+
+
+def written_questions(path: Path, split: str) -> list[tuple[str, str]]:
+    """(id, question) of the project's unanswerable questions for a split. A question with a
+    `split` belongs to that split only, so that test's refusal figure is not measured on the
+    questions `min_relevance` was chosen with; one without (cambodia has only dev) to every split."""
+    if not path.is_file():
+        return []
+    return [(str(r["id"]), str(r["question"])) for r in corpora._lines(path)
+            if split in ("all", r.get("split", split))]
 
 
 _TOKEN = re.compile(r"[\w$£€]+(?:[.,'’]\w+)*")

@@ -4,7 +4,7 @@ what the relevance gate's sweep reports."""
 import json
 from pathlib import Path
 
-from evals.answers import absent_questions, gate_sweep, summary
+from evals.answers import UNANSWERABLE, absent_questions, gate_sweep, summary, written_questions
 
 
 def _write(folder: Path, docs: list[str], questions: list[dict]) -> Path:
@@ -34,6 +34,20 @@ def test_absent_questions_are_names_the_archive_never_uses(tmp_path: Path) -> No
                    _q("test-split", ["Auxerre"], split="test")])
     assert [i for i, _ in absent_questions(root, "dev")] == ["absent", "also-absent"]
     assert [i for i, _ in absent_questions(root, "all")] == ["absent", "also-absent", "test-split"]
+
+
+def test_written_questions_belong_to_their_split(tmp_path: Path) -> None:
+    path = tmp_path / "u.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in [
+        {"id": "d", "question": "Q d?", "split": "dev"}, {"id": "t", "question": "Q t?", "split": "test"},
+        {"id": "any", "question": "Q any?"}]) + "\n")
+    assert [i for i, _ in written_questions(path, "dev")] == ["d", "any"]
+    assert [i for i, _ in written_questions(path, "test")] == ["t", "any"]
+    assert [i for i, _ in written_questions(path, "all")] == ["d", "t", "any"]
+    assert written_questions(tmp_path / "missing.jsonl", "dev") == []
+    # The project's news questions: test's are not dev's, so its refusal figure is held out.
+    dev, test = (written_questions(UNANSWERABLE / "news-2023q4.jsonl", s) for s in ("dev", "test"))
+    assert len(dev) == len(test) == 16 and not {q for _, q in dev} & {q for _, q in test}
 
 
 def _row(answerable: bool, relevance: float, kind: str = "", retrieved: bool | None = None) -> dict:
