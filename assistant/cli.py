@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from assistant.errors import AssistantError
+from assistant.evidence import excerpt
 from assistant.llms import BACKENDS
 from assistant.settings import Settings
 from assistant.types import search_results
@@ -112,7 +113,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(f"\n{_grounding(answer)}")
     for c in answer.citations:
         print(f"\n[{c.n}] {_source_line(c.title, c.date, c.source, c.page, c.url or c.path)}")
-        print(f"    {_shorten(c.text, 300)}")
+        print(f"    {_printable(excerpt(c.text, c.supporting, 300))}")  # the evidence first
     return 0
 
 

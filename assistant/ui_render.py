@@ -15,12 +15,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from assistant.evidence import excerpt, spans
 from assistant.types import Answer, Citation
 
 # A citation marker: [3], or several numbers in one pair of brackets: [1, 2].
 MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
-_WORD = re.compile(r"\S+")
-_MARKUP = re.compile(r"[*_`]+")
 SNIPPET_CHARS = 180
 
 
@@ -162,41 +161,14 @@ def link_html(c: Citation) -> str:
 
 
 def highlight(text: str, sentences: Sequence[str]) -> str:
-    """The passage, escaped, with each supporting sentence in <mark>. Sentences are matched
-    word by word, ignoring whitespace and Markdown emphasis, because the answerer normalises
-    both when it splits a passage into sentences."""
-    words = [(m.start(), m.end(), _norm(m.group())) for m in _WORD.finditer(text)]
-    keys = [w[2] for w in words]
-    ranges: list[tuple[int, int]] = []
-    for sentence in sentences:
-        target = [t for t in (_norm(w) for w in sentence.split()) if t]
-        if not target:
-            continue
-        for i in range(len(keys) - len(target) + 1):
-            if keys[i:i + len(target)] == target:
-                ranges.append((words[i][0], words[i + len(target) - 1][1]))
-                break
+    """The passage, escaped, with each supporting sentence in <mark>."""
     out, cursor = [], 0
-    for start, end in _merge(ranges):
+    for start, end in spans(text, sentences):
         out.append(esc(text[cursor:start]))
         out.append(f'<mark class="support">{esc(text[start:end])}</mark>')
         cursor = end
     out.append(esc(text[cursor:]))
     return "".join(out)
-
-
-def _norm(word: str) -> str:
-    return _MARKUP.sub("", word).lower()
-
-
-def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(ranges):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged
 
 
 def sources_html(turns: Sequence[Turn], turn: int | None = None, opened: int | None = None) -> str:
@@ -220,8 +192,7 @@ def _card(c: Citation, turn: int, opened: bool) -> str:
              f"{esc(c.title or c.path)}</a>")
     meta = f'<div class="source-meta">{meta_line(c)}</div>'
     if not opened:
-        text = " ".join(c.text.split())
-        snippet = text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS - 1] + "…"
+        snippet = excerpt(c.text, c.supporting, SNIPPET_CHARS)  # the evidence first
         return f'<div class="source" id="source-{turn}-{c.n}">{title}{meta}' \
                f'<div class="source-snippet">{esc(snippet)}</div></div>'
     count = len(c.supporting)

@@ -30,6 +30,20 @@ def test_ask_json_contract(sample_store: Path) -> None:
     assert record["doc_id"] == "b04" and record["page"] is None
 
 
+def test_ask_shows_each_source_from_the_sentence_it_supports(sample_store: Path) -> None:
+    question = "What did the Special Rapporteur hear about detention?"
+    data = json.loads(run("ask", question, "--store", str(sample_store), "--json").stdout)
+    out = run("ask", question, "--store", str(sample_store))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert data["citations"]
+    for c in data["citations"]:
+        # The line under each source is its excerpt, and it opens with the evidence.
+        excerpt = lines[lines.index(next(x for x in lines if x.startswith(f"[{c['n']}] "))) + 1].strip()
+        assert any(excerpt.lstrip("…").startswith(" ".join(s.split())[:40]) for s in c["supporting"]), excerpt
+    assert any(not c["text"].startswith(c["supporting"][0][:20]) for c in data["citations"])  # not the opening anyway
+
+
 def test_search_json_contract_and_store_from_environment(sample_store: Path) -> None:
     out = run("search", "press freedom barometer", "-k", "3", "--json",
               env={"ASSISTANT_STORE": str(sample_store)})

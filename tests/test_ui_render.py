@@ -18,6 +18,9 @@ def test_document_strings_are_escaped_and_only_http_urls_become_links() -> None:
         assert 'href="javascript' not in html
     opened = sources_html(turns, 0, opened=1)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in opened and "&lt;img src=x" in opened
+    # A closed card's excerpt opens with the evidence, not with the passage's first words.
+    closed = sources_html(turns, 0)
+    assert '<div class="source-snippet">…&lt;img src=x onerror=&quot;alert(2)&quot;&gt; The port' in closed
     # The javascript: URL is not a link; the file is linked through the server's file route instead.
     assert 'href="/api/file?path=%2Farch%2Fa.html"' in opened
     assert safe_url("https://example.org/a b") is None and safe_url("HTTPS://example.org/r") == "HTTPS://example.org/r"
