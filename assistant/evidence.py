@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 
 _WORD = re.compile(r"\S+")
-_MARKUP = re.compile(r"[*_`]+")
+_MARKUP = re.compile(r"[*_`]+")  # ignored when matching words
 _EMPHASIS = re.compile(r"\*\*|__|`")  # Markdown that an excerpt, read as plain text, leaves out
 
 
