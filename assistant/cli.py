@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from assistant.errors import AssistantError
-from assistant.evidence import excerpt
+from assistant.evidence import excerpt, matching_sentence
 from assistant.llms import BACKENDS
 from assistant.settings import Settings
 from assistant.types import search_results
@@ -127,7 +127,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
     for r, p in enumerate(passages, 1):
         print(f"{r:>3}. {p.score:.4f}  {_source_line(p.title, p.date, p.source, p.page, p.path)}")
-        print(f"     {_shorten(p.text, 200)}")
+        print(f"     {_printable(excerpt(p.text, matching_sentence(p.text, args.query), 200))}")
     return 0
 
 

@@ -1,6 +1,8 @@
 """Where a cited passage holds the sentences an answer rests on: highlighted when a source is
 opened in the chat, and shown first in the short excerpts of a source (the CLI, the chat's
-closed source cards), so that a reader sees the evidence without opening anything.
+closed source cards), so that a reader sees the evidence without opening anything. A search
+result, which no answer rests on, is excerpted from its sentence that shares the most of the
+query's terms.
 
 Sentences are matched word by word, ignoring whitespace and Markdown emphasis, because the
 answerers normalise both when they split a passage into sentences.
@@ -57,3 +59,19 @@ def excerpt(text: str, sentences: Sequence[str], limit: int) -> str:
     if " " in cut[-20:]:  # end on a whole word where one ends near the limit
         cut = cut.rsplit(" ", 1)[0]
     return head + cut + "…"
+
+
+def matching_sentence(text: str, query: str) -> list[str]:
+    """The passage's sentence sharing the most distinct query terms (stemmed, stop words out),
+    the first of equals; none when no sentence shares one."""
+    from assistant.keyword import terms
+    from ingest.chunking import split_sentences
+
+    wanted = set(terms(query))
+    best, score = [], 0
+    for para in re.split(r"\n\s*\n", text):
+        for sentence in split_sentences(" ".join(para.split())):
+            shared = len(wanted.intersection(terms(sentence)))
+            if shared > score:
+                best, score = [sentence], shared
+    return best

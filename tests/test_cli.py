@@ -45,6 +45,13 @@ def test_ask_shows_each_source_from_the_sentence_it_supports(sample_store: Path)
     assert any(not c["text"].startswith(c["supporting"][0][:20]) for c in data["citations"])
 
 
+def test_search_shows_each_result_where_the_query_matches(sample_store: Path) -> None:
+    out = run("search", "unannounced visits", "-k", "3", "--store", str(sample_store))
+    assert out.returncode == 0, out.stderr
+    excerpts = [line.strip() for line in out.stdout.splitlines() if line.startswith("     ")]
+    assert len(excerpts) == 3 and "unannounced visits" in excerpts[0].lower(), excerpts
+
+
 def test_search_json_contract_and_store_from_environment(sample_store: Path) -> None:
     out = run("search", "press freedom barometer", "-k", "3", "--json",
               env={"ASSISTANT_STORE": str(sample_store)})

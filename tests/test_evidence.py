@@ -1,6 +1,6 @@
 """Where a cited passage holds its supporting sentences: highlights and evidence-first excerpts."""
 
-from assistant.evidence import excerpt, spans
+from assistant.evidence import excerpt, matching_sentence, spans
 
 PASSAGE = ("The mission visited three provinces in March.\n\nAfter careful study, the **Ministry** "
            "rejects the report\nin its entirety. It calls the findings biased. Talks resume in May.")
@@ -30,3 +30,12 @@ def test_excerpt_without_evidence_is_the_opening() -> None:
     assert excerpt("x" * 50, [], 10) == "x" * 9 + "…"  # no word ends near the cut
     assert excerpt("  Short text.", ["Short text."], 30) == "Short text."  # nothing cut before it
     assert excerpt(PASSAGE, [], 10_000) == " ".join(PASSAGE.replace("**", "").split())
+
+
+def test_search_results_are_excerpted_where_the_query_matches() -> None:
+    # Stemmed terms: "rejected reports" meets "rejects the report"; the most terms win.
+    assert matching_sentence(PASSAGE, "ministry rejected reports") == [
+        "After careful study, the **Ministry** rejects the report in its entirety."]
+    assert matching_sentence(PASSAGE, "when do talks resume") == ["Talks resume in May."]
+    assert matching_sentence(PASSAGE, "the of and") == []  # stop words only
+    assert excerpt(PASSAGE, matching_sentence(PASSAGE, "provinces"), 500).startswith("The mission visited")
