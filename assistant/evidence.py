@@ -65,13 +65,12 @@ def matching_sentence(text: str, query: str) -> list[str]:
     """The passage's sentence sharing the most distinct query terms (stemmed, stop words out),
     the first of equals; none when no sentence shares one."""
     from assistant.keyword import terms
-    from ingest.chunking import split_sentences
+    from ingest.chunking import sentences
 
     wanted = set(terms(query))
     best, score = [], 0
-    for para in re.split(r"\n\s*\n", text):
-        for sentence in split_sentences(" ".join(para.split())):
-            shared = len(wanted.intersection(terms(sentence)))
-            if shared > score:
-                best, score = [sentence], shared
+    for sentence in (" ".join(s.split()) for s in sentences(text)):
+        shared = len(wanted.intersection(terms(sentence)))
+        if shared > score:
+            best, score = [sentence], shared
     return best

@@ -49,6 +49,11 @@ def _units(text: str) -> list[tuple[str, str]]:
     return out
 
 
+def sentences(text: str) -> list[str]:
+    """The sentences of a text, paragraph by paragraph, as chunking sees them."""
+    return [u for _, u in _units(text)]
+
+
 def chunk_text(text: str, chunk_tokens: int, overlap: int) -> list[str]:
     enc = encoding()
     units = _units(text)
@@ -107,7 +112,7 @@ def fit(texts: list[str], prefix: str, count: Callable[[list[str]], list[int]], 
 
 
 def _halves(text: str) -> list[str]:
-    units = [u for _, u in _units(text)]
+    units = sentences(text)
     if len(units) < 2:
         units = text.split(" ")
         if len(units) < 2:
