@@ -2,10 +2,15 @@
 search, IDF statistics, and exact filtered search over metadata columns and vectors.
 
 It is derived data, saved beside the store (or in the user cache for a Chroma server) with
-the store generation it was built from. Ingestion rebuilds it after every change; a reader
-that finds it missing, damaged or older than the store rebuilds it from Chroma, the source
-of truth (say, after an interrupted ingestion). meta.json records a CRC-32 of every file
-and of itself, so a damaged file is noticed (and the snapshot rebuilt) instead of loaded.
+the store generation it was built from. Ingestion refreshes it after every change; so does a
+reader that finds it older than the store (say, after an interrupted ingestion). A refresh
+asks Chroma, the source of truth, only for the list of chunk ids and for the chunks the saved
+snapshot lacks, and reuses the rest: chunk ids derive from their document's content and
+metadata, so a chunk under the same id is the same chunk. Each chunk's keyword terms are
+saved for that, since BM25's statistics change with every chunk added or removed. Where the
+saved snapshot is missing, damaged or from another collection, it is rebuilt from the whole
+store. meta.json records a CRC-32 of every file and of itself, so a damaged file is noticed
+instead of loaded.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import math
 import shutil
 import threading
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +71,13 @@ class Snapshot:
         self._row = {cid: i for i, cid in enumerate(ids)}
         self._matrix: Any = None  # the vectors as a torch tensor, made on first dense search
         self._matrix_lock = threading.Lock()
+        # Saved for refreshes only (readers never load them): each chunk's keyword terms, as
+        # ids into `vocab`, and each document code's key. `reused`: rows a refresh kept.
+        self.terms: list[np.ndarray] | None = None
+        self.vocab: list[str] = []
+        self.doc_keys: list[str] = []
+        self.collection = ""
+        self.reused = 0
 
     @staticmethod
     def folder(store: Store) -> Path:
@@ -73,37 +86,45 @@ class Snapshot:
     # -- building and loading ------------------------------------------------------------
     @classmethod
     def rebuild(cls, store: Store) -> Snapshot:
+        """A snapshot of the whole store, read from Chroma, saved."""
         with _LOCK:
             return cls._rebuild(store)
 
     @classmethod
     def _rebuild(cls, store: Store) -> Snapshot:
-        import bm25s
-
         generation = store.generation
         got = store.everything()
-        ids, texts, metas = got["ids"], got["documents"], got["metadatas"]
-        bm25 = bm25s.BM25()
-        if texts:
-            if TITLES_IN_BM25:
-                texts = [f"{m.get('title') or ''}\n{t}" for m, t in zip(metas, texts)]
-            bm25.index(tokenize(texts), show_progress=False)
-        doc_code: dict[tuple[str, str], int] = {}
-        docs = np.array([doc_code.setdefault((str(m.get("file", "")), str(m.get("doc_id", ""))), len(doc_code))
-                         for m in metas], dtype=np.int32)
-        source_names = sorted({str(m.get("source", "")) for m in metas})
-        kind_names = sorted({str(m.get("kind", "")) for m in metas})
-        s_code = {n: i for i, n in enumerate(source_names)}
-        k_code = {n: i for i, n in enumerate(kind_names)}
-        snap = cls(generation, ids, bm25,
-                   np.array([int(m.get("date_num", 0) or 0) for m in metas], dtype=np.int64),
-                   np.array([s_code[str(m.get("source", ""))] for m in metas], dtype=np.int32), source_names,
-                   np.array([k_code[str(m.get("kind", ""))] for m in metas], dtype=np.int32), kind_names,
-                   got["embeddings"], docs,
-                   np.array([int(m.get("chunk", 0) or 0) for m in metas], dtype=np.int32),
-                   np.array([int(m.get("page", 0) or 0) for m in metas], dtype=np.int32))
+        snap = _assemble(generation, store.identity, got["ids"], _Rows.read(got["metadatas"], got["embeddings"]),
+                         *_terms(got["documents"], got["metadatas"]))
         snap.save(cls.folder(store))
         return snap
+
+    @classmethod
+    def refresh(cls, store: Store) -> Snapshot:
+        """The saved snapshot brought in line with the store, saved: chunks it holds are
+        reused, only the others are read from Chroma. A full rebuild where no saved snapshot
+        of this collection can be read."""
+        with _LOCK:
+            generation = store.generation  # before reading: a later change makes this stale
+            old = _saved(cls.folder(store), store.identity)
+            if old is None:
+                return cls._rebuild(store)
+            known = old["row"]
+            listed = store.all_ids()
+            fresh = store.fetch([c for c in listed if c not in known])
+            found = set(fresh["ids"])  # less any chunk deleted since the listing
+            ids = [c for c in listed if c in known or c in found]
+            kept = np.array([known.get(c, -1) for c in ids], dtype=np.int64)
+            is_old = kept >= 0
+            new = _Rows.read(fresh["metadatas"], fresh["embeddings"], dim=old["vectors"].shape[1])
+            rows = _Rows.merge(is_old, _Rows.saved(old, kept[is_old]), new)
+            new_terms, vocab = _terms(fresh["documents"], fresh["metadatas"], old["vocab"])
+            unread = iter(new_terms)
+            terms = [old["terms"][row] if row >= 0 else next(unread) for row in kept]
+            snap = _assemble(generation, store.identity, ids, rows, terms, vocab)
+            snap.reused = int(is_old.sum())
+            snap.save(cls.folder(store))
+            return snap
 
     def save(self, folder: Path) -> None:
         tmp = folder.with_name(folder.name + ".tmp")
@@ -114,8 +135,13 @@ class Snapshot:
         np.savez(tmp / "columns.npz", dates=self.dates, sources=self.sources, kinds=self.kinds, docs=self.docs,
                  positions=self.positions, pages=self.pages)
         np.save(tmp / "vectors.npy", self.vectors)
-        meta = {"generation": self.generation, "ids": self.ids, "source_names": self.source_names,
-                "kind_names": self.kind_names,
+        if self.terms is not None:
+            lengths = np.array([len(t) for t in self.terms], dtype=np.int64)
+            flat = np.concatenate(self.terms) if self.terms else np.zeros(0, np.int32)
+            np.savez(tmp / "terms.npz", flat=flat.astype(np.int32), offsets=np.concatenate(([0], np.cumsum(lengths))))
+            (tmp / "keys.json").write_text(json.dumps({"vocab": self.vocab, "doc_keys": self.doc_keys}))
+        meta = {"generation": self.generation, "collection": self.collection, "ids": self.ids,
+                "source_names": self.source_names, "kind_names": self.kind_names,
                 "files": {str(f.relative_to(tmp)): _crc(f) for f in sorted(tmp.rglob("*")) if f.is_file()}}
         (tmp / "meta.json").write_text(json.dumps({**meta, "check": _crc_text(meta)}))
         # Swap in whole, so a reader never sees half a snapshot.
@@ -128,7 +154,7 @@ class Snapshot:
 
     @classmethod
     def load(cls, store: Store) -> Snapshot:
-        """The saved snapshot if it matches the store's generation, else a fresh rebuild."""
+        """The saved snapshot if it matches the store's generation, else refreshed."""
         import bm25s
 
         folder = cls.folder(store)
@@ -147,7 +173,7 @@ class Snapshot:
                         return snap
             except (OSError, ValueError, KeyError, TypeError):
                 pass  # missing or damaged: rebuilt below from the store
-            return cls.rebuild(store)
+            return cls.refresh(store)
 
     def consistent(self) -> bool:
         """Every column has one row per id."""
@@ -295,6 +321,128 @@ class Snapshot:
             indptr = self.bm25.scores["indptr"]
             df = int(indptr[tid + 1] - indptr[tid])
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+@dataclass
+class _Rows:
+    """A snapshot's columns before coding, one entry per chunk."""
+
+    doc_keys: list[str]
+    sources: list[str]
+    kinds: list[str]
+    dates: np.ndarray
+    positions: np.ndarray
+    pages: np.ndarray
+    vectors: np.ndarray
+
+    @classmethod
+    def read(cls, metas: Sequence[dict[str, Any]], vectors: np.ndarray, dim: int = 0) -> _Rows:
+        """From chunks as the store gives them."""
+        return cls([f"{m.get('file', '')}\0{m.get('doc_id', '')}" for m in metas],
+                   [str(m.get("source", "")) for m in metas], [str(m.get("kind", "")) for m in metas],
+                   np.array([int(m.get("date_num", 0) or 0) for m in metas], dtype=np.int64),
+                   np.array([int(m.get("chunk", 0) or 0) for m in metas], dtype=np.int32),
+                   np.array([int(m.get("page", 0) or 0) for m in metas], dtype=np.int32),
+                   vectors if len(metas) else np.zeros((0, dim), np.float32))
+
+    @classmethod
+    def saved(cls, old: dict[str, Any], rows: np.ndarray) -> _Rows:
+        """These rows of a saved snapshot (`_saved`)."""
+        cols = old["columns"]
+
+        def names(key: str, codes: np.ndarray) -> list[str]:
+            return [old[key][int(c)] for c in codes[rows]]
+
+        return cls(names("doc_keys", cols["docs"]), names("source_names", cols["sources"]),
+                   names("kind_names", cols["kinds"]), cols["dates"][rows], cols["positions"][rows],
+                   cols["pages"][rows], np.asarray(old["vectors"][rows], dtype=np.float32))
+
+    @classmethod
+    def merge(cls, take_first: np.ndarray, first: _Rows, second: _Rows) -> _Rows:
+        """Rows of `first` where `take_first` is true, of `second` elsewhere, each in order."""
+        def strings(a: list[str], b: list[str]) -> list[str]:
+            ia, ib = iter(a), iter(b)
+            return [next(ia) if t else next(ib) for t in take_first]
+
+        def array(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            shape = (a if len(a) else b).shape[1:]  # an empty side may have no columns
+            out = np.empty((len(take_first), *shape), dtype=a.dtype)
+            out[take_first], out[~take_first] = a, b
+            return out
+
+        return cls(strings(first.doc_keys, second.doc_keys), strings(first.sources, second.sources),
+                   strings(first.kinds, second.kinds), array(first.dates, second.dates),
+                   array(first.positions, second.positions), array(first.pages, second.pages),
+                   array(first.vectors, second.vectors))
+
+
+def _terms(texts: list[str], metas: Sequence[dict[str, Any]],
+           vocab: list[str] | None = None) -> tuple[list[np.ndarray], list[str]]:
+    """Each text's keyword terms as ids into `vocab`, which grows by the terms it lacks."""
+    vocab = list(vocab or [])
+    if not texts:
+        return [], vocab
+    if TITLES_IN_BM25:
+        texts = [f"{m.get('title') or ''}\n{t}" for m, t in zip(metas, texts)]
+    tokens = tokenize(texts)
+    index = {term: i for i, term in enumerate(vocab)}
+    local = sorted(tokens.vocab.items(), key=lambda item: item[1])
+    remap = np.array([index.setdefault(term, len(index)) for term, _ in local], dtype=np.int32)
+    vocab += list(index)[len(vocab):]
+    return [remap[np.asarray(ids, dtype=np.int64)] if len(ids) else np.zeros(0, np.int32)
+            for ids in tokens.ids], vocab
+
+
+def _assemble(generation: str, collection: str, ids: list[str], rows: _Rows, terms: list[np.ndarray],
+              vocab: list[str]) -> Snapshot:
+    """The snapshot of these chunks: columns coded, the keyword index built from the terms."""
+    import bm25s
+    from bm25s.tokenization import Tokenized
+
+    # Terms no chunk uses any more are dropped, so the vocabulary does not grow with churn.
+    used = np.bincount(np.concatenate(terms), minlength=len(vocab)) > 0 if terms else \
+        np.zeros(len(vocab), dtype=bool)
+    renumber = np.cumsum(used, dtype=np.int64) - 1
+    terms = [renumber[t].astype(np.int32) for t in terms]
+    vocab = [v for v, u in zip(vocab, used) if u]
+    bm25 = bm25s.BM25()
+    if ids:
+        bm25.index(Tokenized(ids=[t.tolist() for t in terms], vocab={v: i for i, v in enumerate(vocab)}),
+                   show_progress=False)
+    doc_code: dict[str, int] = {}
+    docs = np.array([doc_code.setdefault(k, len(doc_code)) for k in rows.doc_keys], dtype=np.int32)
+    source_names, kind_names = sorted(set(rows.sources)), sorted(set(rows.kinds))
+    s_code = {n: i for i, n in enumerate(source_names)}
+    k_code = {n: i for i, n in enumerate(kind_names)}
+    snap = Snapshot(generation, ids, bm25, rows.dates,
+                    np.array([s_code[s] for s in rows.sources], dtype=np.int32), source_names,
+                    np.array([k_code[k] for k in rows.kinds], dtype=np.int32), kind_names,
+                    rows.vectors, docs, rows.positions, rows.pages)
+    snap.terms, snap.vocab, snap.doc_keys, snap.collection = terms, vocab, list(doc_code), collection
+    return snap
+
+
+def _saved(folder: Path, collection: str) -> dict[str, Any] | None:
+    """What a refresh reuses of the saved snapshot, whatever its generation: None where it is
+    missing, damaged, from another collection or saved before snapshots kept their terms."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        if meta.get("collection") != collection or "terms.npz" not in meta["files"] or not _whole(folder, meta):
+            return None
+        keys = json.loads((folder / "keys.json").read_text())
+        stored = np.load(folder / "terms.npz")
+        flat, offsets = stored["flat"], stored["offsets"]
+        cols = dict(np.load(folder / "columns.npz"))
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+        n = len(meta["ids"])
+        if len(offsets) != n + 1 or vectors.shape[0] != n or any(len(c) != n for c in cols.values()):
+            return None
+        return {"row": {c: i for i, c in enumerate(meta["ids"])}, "columns": cols, "vectors": vectors,
+                "terms": [flat[offsets[i]:offsets[i + 1]] for i in range(n)], "vocab": keys["vocab"],
+                "doc_keys": keys["doc_keys"], "source_names": meta["source_names"],
+                "kind_names": meta["kind_names"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _crc(path: Path) -> int:

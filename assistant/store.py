@@ -33,6 +33,7 @@ FILES = "files"
 # Chroma rejects larger writes (its max batch size is about 5,400 records).
 WRITE_BATCH = 2000
 PAGE = 5000  # chunks read at a time when reading everything
+ID_PAGE = 50_000  # ids alone read at a time
 PROBES = 4  # stored chunks that must find themselves when a store is opened
 # Chunk texts go in this metadata field, not in Chroma's documents: a local Chroma puts every
 # document into a trigram full-text index (which a collection schema cannot turn off there)
@@ -277,6 +278,31 @@ class Store:
         """Chunks in storage order with texts, metadata and vectors (for derived indexes)."""
         return _texts_out(self.chunks.get(include=["documents", "metadatas", "embeddings"], limit=limit,
                                           offset=offset))
+
+    @property
+    def identity(self) -> str:
+        """The chunks collection's id: a store deleted and built again has a new one."""
+        return str(self.chunks.id)
+
+    @_guarded
+    def all_ids(self) -> list[str]:
+        """Every chunk id, in storage order (as `page` gives them)."""
+        ids: list[str] = []
+        while got := self.chunks.get(include=[], limit=ID_PAGE, offset=len(ids))["ids"]:
+            ids += got
+        return ids
+
+    @_guarded
+    def fetch(self, ids: Sequence[str]) -> dict[str, Any]:
+        """These chunks as `everything` gives them, in the order asked for (missing ones left out)."""
+        found: dict[str, tuple[str, dict[str, Any], Any]] = {}
+        for i in range(0, len(ids), PAGE):
+            got = _texts_out(self.chunks.get(ids=list(ids[i:i + PAGE]),
+                                             include=["documents", "metadatas", "embeddings"]))
+            found.update(zip(got["ids"], zip(got["documents"], got["metadatas"], got["embeddings"])))
+        keep = [c for c in ids if c in found]
+        return {"ids": keep, "documents": [found[c][0] for c in keep], "metadatas": [found[c][1] for c in keep],
+                "embeddings": np.array([found[c][2] for c in keep], dtype=np.float32)}
 
     def everything(self) -> dict[str, Any]:
         """Every chunk as `page` gives them, with the vectors as one array; read in pages,

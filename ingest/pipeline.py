@@ -342,7 +342,10 @@ def ingest(paths: Iterable[str | Path], settings: Settings | None = None, *, pru
     if writer.changed:
         from assistant.snapshot import Snapshot
 
-        Snapshot.rebuild(store)
+        # A new generation once every write is done: a reader that refreshed its snapshot
+        # during the run (the chat answering while an upload is ingested) holds part of it.
+        store.bump_generation()
+        Snapshot.refresh(store)
     report.chunks_in_store = store.count()
     report.seconds = time.perf_counter() - start
     return report

@@ -45,7 +45,7 @@ HOOKS: dict[str, tuple[Any, str]] = {
     "upsert": (Store, "upsert"),  # Chroma writes of chunk batches
     "bump": (Store, "bump_generation"),  # the first write of a run that changes anything
     "manifest": (Store, "put_file_record"),  # a file's commit, after its chunks
-    "snapshot": (Snapshot, "rebuild"),  # the keyword snapshot, last step of a run
+    "snapshot": (Snapshot, "refresh"),  # the keyword snapshot, last step of a run
 }
 # Small batches, so a small corpus crosses many batch (resume) boundaries ...
 ingest.pipeline.EMBED_BATCH = 8

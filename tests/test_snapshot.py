@@ -1,0 +1,115 @@
+"""The keyword-and-vector snapshot after a change: refreshed from the chunks that changed, and
+equal to one rebuilt from the whole store. Real model, real Chroma."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ingest.pipeline as ingest_pipeline
+from assistant import Assistant
+from assistant.settings import Settings
+from assistant.snapshot import Snapshot
+from assistant.store import Store
+from ingest import ingest
+
+QUERIES = ["OHCHR report rejection", "Special Rapporteur visit Sennport", "press freedom journalists",
+           "detention reform task force", "harbour ferry strike", "no such words zqxv"]
+TERMS = ["ohchr", "sennport", "harbour", "ferri", "zqxv"]  # stemmed, as the index keeps them
+
+
+def assert_same(a: Snapshot, b: Snapshot) -> None:
+    """Same chunks in the same order, same columns and vectors, same keyword scores."""
+    assert a.ids == b.ids
+    for column in ("dates", "sources", "kinds", "docs", "positions", "pages"):
+        assert np.array_equal(getattr(a, column), getattr(b, column)), column
+    assert (a.source_names, a.kind_names) == (b.source_names, b.kind_names)
+    assert np.array_equal(np.asarray(a.vectors), np.asarray(b.vectors))
+    for query in QUERIES:
+        got, want = a.keyword(query, 50), b.keyword(query, 50)
+        assert [(c, round(s, 5)) for c, s in got] == [(c, round(s, 5)) for c, s in want], query
+        assert [round(a.coverage(query, c), 9) for c in a.ids] == [round(b.coverage(query, c), 9) for c in b.ids]
+    assert [a.idf(t) for t in TERMS] == pytest.approx([b.idf(t) for t in TERMS], abs=1e-12)
+
+
+def test_refresh_reads_only_the_chunks_it_lacks_and_equals_a_rebuild(archive_copy: Path, settings: Settings,
+                                                                     tmp_path: Path) -> None:
+    ingest([archive_copy / "news", archive_copy / "reports"], settings)
+    store = Store.open(settings)
+    before = set(store.all_ids())
+    old = tmp_path / "old-snapshot"
+    shutil.copytree(settings.store / "snapshot", old)
+    changed = next((archive_copy / "news").glob("*.md"))
+    changed.write_text(changed.read_text() + "\n\nA closing paragraph about the harbour ferry strike.\n")
+    next((archive_copy / "reports").iterdir()).unlink()
+    ingest([archive_copy], settings, prune=True)
+    after = set(store.all_ids())
+    assert before - after and after - before  # chunks removed, chunks added
+    # The store changed behind the snapshot's back (as after a killed ingestion):
+    shutil.rmtree(settings.store / "snapshot")
+    shutil.copytree(old, settings.store / "snapshot")
+
+    fresh = Snapshot.refresh(store)
+    assert fresh.reused == len(before & after)
+    assert_same(fresh, Snapshot.rebuild(store))
+
+
+def test_ingestion_saves_a_refreshed_snapshot_equal_to_a_rebuild(archive_copy: Path, settings: Settings) -> None:
+    ingest([archive_copy / "news"], settings)
+    store = Store.open(settings)
+    kept = set(store.all_ids())
+    target = next((archive_copy / "news").glob("*.md"))
+    target.write_text(target.read_text() + "\n\nA closing paragraph about the harbour ferry strike.\n")
+    saved = {}
+    original = Snapshot.refresh.__func__  # type: ignore[attr-defined]
+
+    def spy(cls: type[Snapshot], s: Store) -> Snapshot:
+        saved["snap"] = original(cls, s)
+        return saved["snap"]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Snapshot, "refresh", classmethod(spy))
+        report = ingest([archive_copy], settings, prune=True)
+    assert report.ok and report.added and report.updated
+    now = set(store.all_ids())
+    assert 0 < saved["snap"].reused == len(kept & now) < len(now)  # reused what stayed, read the rest
+    saved_meta = json.loads((settings.store / "snapshot" / "meta.json").read_text())
+    assert saved_meta["generation"] == store.refresh_generation()  # current: readers load it as it is
+    assert_same(Snapshot.load(store), Snapshot.rebuild(store))
+
+
+def test_a_snapshot_of_another_collection_is_not_reused(archive_copy: Path, tmp_path: Path) -> None:
+    """A Chroma server's collection deleted and made again keeps its name, and so the cache
+    folder of its snapshot: chunk ids of the same files match, their vectors need not."""
+    first, second = Settings(store=tmp_path / "first"), Settings(store=tmp_path / "second")
+    ingest([archive_copy], first)
+    ingest([archive_copy / "news"], second)
+    shutil.rmtree(second.store / "snapshot")
+    shutil.copytree(first.store / "snapshot", second.store / "snapshot")
+    store = Store.open(second)
+    assert set(store.all_ids()) < set(Store.open(first).all_ids())  # same ids, another collection
+    fresh = Snapshot.refresh(store)
+    assert fresh.reused == 0
+    assert_same(fresh, Snapshot.rebuild(store))
+
+
+def test_a_reader_that_reloads_during_an_ingestion_sees_all_of_it_afterwards(
+        archive_copy: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    ingest([archive_copy / "news"], settings)
+    reader = Assistant(store=settings.store)
+    reader.search("press freedom")
+    upsert = Store.upsert
+
+    def upsert_then_read(self: Store, *args: object, **kwargs: object) -> None:
+        upsert(self, *args, **kwargs)  # type: ignore[arg-type]
+        reader.retriever.recheck()  # as the chat does: a question while an upload is ingested
+        reader.search("press freedom")
+
+    monkeypatch.setattr(Store, "upsert", upsert_then_read)
+    monkeypatch.setattr(ingest_pipeline, "EMBED_BATCH", 8)  # several writes, so reads fall between them
+    ingest([archive_copy], settings)
+    monkeypatch.undo()
+    reader.retriever.recheck()
+    assert sorted(reader.retriever.snapshot.ids) == sorted(Store.open(settings).all_ids())
