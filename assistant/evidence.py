@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 _WORD = re.compile(r"\S+")
 _MARKUP = re.compile(r"[*_`]+")  # ignored when matching words
-_EMPHASIS = re.compile(r"\*\*|__|`")  # Markdown that an excerpt, read as plain text, leaves out
+# Markdown emphasis that the answerers' sentences and the excerpts, read as plain text, leave out.
+EMPHASIS = re.compile(r"\*\*|__|`")
 
 
 def _norm(word: str) -> str:
@@ -51,7 +52,7 @@ def excerpt(text: str, sentences: Sequence[str], limit: int) -> str:
     "…" marks a cut at either end."""
     found = spans(text, sentences)
     start = found[0][0] if found else 0
-    body = " ".join(_EMPHASIS.sub("", text[start:]).split())
+    body = " ".join(EMPHASIS.sub("", text[start:]).split())
     head = "…" if text[:start].strip() else ""
     if len(head) + len(body) <= limit:
         return head + body

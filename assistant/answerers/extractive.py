@@ -28,6 +28,7 @@ import numpy as np
 from assistant import prompts
 from assistant.answerers.base import pieces
 from assistant.embedding import Embedder
+from assistant.evidence import EMPHASIS
 from assistant.keyword import terms
 from assistant.settings import Settings
 from assistant.types import Answer, Citation, Claim, Passage
@@ -44,7 +45,6 @@ _MIN_WORDS = 5
 _HEADING_WORDS = 10  # shorter than this and without final punctuation: a heading or byline
 _FINAL = re.compile(r"[.!?…][\"'”’)\]]*$")
 _ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|#{1,6})\s+")  # list item or heading line
-_MARKUP = re.compile(r"\*\*|__|`")
 # A source's own bracketed numbers ("... as reported [12]") would read as this answer's
 # citations, and a hostile document can plant them on purpose: quotations drop them.
 _SOURCE_MARKER = re.compile(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]")
@@ -62,7 +62,7 @@ def units(text: str, keep_markers: bool = False) -> list[str]:
             else:  # a soft-wrapped continuation
                 lines[-1] += " " + line
         for line in lines:
-            clean = _MARKUP.sub("", _ITEM.sub("", line))
+            clean = EMPHASIS.sub("", _ITEM.sub("", line))
             clean = " ".join((clean if keep_markers else _SOURCE_MARKER.sub("", clean)).split())
             out.extend(split_sentences(clean))
     return out
