@@ -1,0 +1,57 @@
+"""The README's code runs as written: the Python API example, the OpenAI-client example against
+the served chat, and the example settings file. Users copy these first; they must not rot."""
+
+import contextlib
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from assistant.settings import Settings
+
+from conftest import ROOT, SAMPLE
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def block(language: str, containing: str) -> str:
+    """The README's one fenced block in `language` that contains `containing`."""
+    found = [b for b in re.findall(rf"```{language}\n(.*?)```", README, flags=re.S) if containing in b]
+    assert len(found) == 1, f"{len(found)} {language} blocks contain {containing!r}"
+    return found[0]
+
+
+def test_the_python_api_example_runs_as_written(tmp_path: Path) -> None:
+    code = block("python", "from assistant import Assistant")
+    shutil.copytree(SAMPLE, tmp_path / "examples" / "archive")  # its paths are relative to a checkout
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("ASSISTANT_STORE", None)
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = run.stdout
+    assert "16 documents added" in out  # report.summary()
+    assert "Special Rapporteur" in out  # a citation of the visit question: `c.n, c.title, c.page`
+    assert re.search(r"^0\.\d+ .+$", out, flags=re.M)  # search results: `p.score, p.title`
+    assert (tmp_path / ".store" / "sample").is_dir()
+
+
+def test_the_openai_client_example_runs_against_the_served_chat(chat_server) -> None:
+    code = block("python", "from openai import OpenAI").replace("http://127.0.0.1:7860", chat_server.url)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})  # the README's own code
+    text = out.getvalue()
+    assert "rejects the OHCHR report" in text  # the completion's content
+    assert re.search(r"^1 .+ (https?://|/)", text, flags=re.M)  # its citations: n, title, url or path
+    assert "Sennport" in text  # the streamed answer
+
+
+def test_the_example_settings_file_is_valid(tmp_path: Path) -> None:
+    toml = block("toml", "[assistant]")
+    (tmp_path / "assistant.toml").write_text(toml)
+    settings = Settings.load(tmp_path / "assistant.toml")
+    assert settings.top_k == 8 and settings.retrieval == "hybrid" and settings.min_relevance == 0.5
