@@ -67,7 +67,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--allow-open", action="store_true", help="serve on a non-loopback address "
                    "without a login (anyone who can reach it can read the archive)")
-    sub.add_parser("status", parents=[common], help="what the store holds")
+    p = sub.add_parser("status", parents=[common], help="what the store holds")
+    p.add_argument("--files", action="store_true", help="also list every ingested file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     sub.add_parser("config", parents=[common], help="every setting, its value and what it does")
     return top
 
@@ -141,12 +143,28 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from assistant.service import Assistant
 
-    s = Assistant(settings=_settings(args)).status()
+    a = Assistant(settings=_settings(args))
+    s = a.status()
+    files = a.files() if args.files else []
+    if args.json:
+        print(json.dumps({**s, "ingested_files": files} if args.files else s, indent=1))
+        return 0
     last = s["last_ingested"]
     when = datetime.fromtimestamp(last).isoformat(" ", "seconds") if last else "never"
     print(f"{s['store']}: {s['files']} files, {s['documents']} documents, {s['chunks']} chunks; "
           f"last ingestion {when}.")
+    if files:
+        print(f"\n{'ingested':19}  {'documents':>9}  {'chunks':>6}  {'size':>8}  path")
+        for f in files:
+            print(f"{f['ingested'] or '':19}  {f['documents']:>9}  {f['chunks']:>6}  {_size(f['bytes']):>8}  "
+                  f"{_printable(f['path'])}")
     return 0
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    return f"{n / 1024:.1f} KB" if n < 1024**2 else f"{n / 1024**2:.1f} MB"
 
 
 def cmd_config(args: argparse.Namespace) -> int:

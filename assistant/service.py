@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +210,17 @@ class Assistant:
                 "last_ingested": max((float(r.get("ingested_at", 0)) for r in records.values()),
                                      default=None),
                 "embed_model": self.settings.embed_model, "llm": self.settings.llm}
+
+    def files(self) -> list[dict[str, Any]]:
+        """Each ingested file, by path: `path`, `kind`, `documents`, `chunks`, `bytes`, and
+        `ingested` (local time, ISO)."""
+        out = []
+        for path, r in sorted(self.store.file_records().items()):
+            when = r.get("ingested_at")
+            out.append({"path": path, "kind": str(r.get("kind", "")), "documents": int(r.get("documents", 1)),
+                        "chunks": int(r.get("chunks", 0)), "bytes": int(r.get("size", 0)),
+                        "ingested": datetime.fromtimestamp(float(when)).isoformat(" ", "seconds") if when else None})
+        return out
 
 
 __all__ = ["Assistant", "check_question", "condense", "make_filters", "turns"]

@@ -85,3 +85,20 @@ def test_ingest_the_sample_archive_reports_every_document(tmp_path: Path) -> Non
     out = run("ingest", str(SAMPLE), "--store", str(tmp_path / "s"), "-q")
     assert out.returncode == 0, out.stderr
     assert "16 documents added" in out.stdout
+
+
+def test_status_lists_every_ingested_file(sample_store: Path) -> None:
+    out = run("status", "--store", str(sample_store), "--files")
+    assert out.returncode == 0, out.stderr
+    summary, _, table = out.stdout.partition("\n\n")
+    assert "12 files, 16 documents" in summary
+    rows = table.splitlines()[1:]
+    on_disk = sorted(str(p.resolve()) for p in SAMPLE.rglob("*") if p.is_file())
+    assert [r.split("  ")[-1].strip() for r in rows] == on_disk
+    data = json.loads(run("status", "--store", str(sample_store), "--files", "--json").stdout)
+    files = data["ingested_files"]
+    assert [f["path"] for f in files] == on_disk
+    assert sum(f["chunks"] for f in files) == data["chunks"] and sum(f["documents"] for f in files) == 16
+    briefs = next(f for f in files if f["path"].endswith("briefs.jsonl"))
+    assert briefs["documents"] == 5 and briefs["kind"] == "jsonl"
+    assert all(f["bytes"] == Path(f["path"]).stat().st_size and f["ingested"] for f in files)
