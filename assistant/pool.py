@@ -56,3 +56,6 @@ class Pool:
 
     def status(self) -> dict[str, Any]:
         return {**self.default.status(), "backends": self.names, **self.facets()}
+
+    def files(self) -> list[dict[str, Any]]:
+        return self.default.files()

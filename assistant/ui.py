@@ -96,7 +96,7 @@ def build(assistant: Assistant | Pool) -> Any:
     def refresh() -> tuple[Any, ...]:
         facets = pool.facets()
         return (render.status_html(pool.status()), gr.Dropdown(choices=facets["sources"]),
-                gr.Dropdown(choices=facets["kinds"]))
+                gr.Dropdown(choices=facets["kinds"]), render.files_html(pool.files()))
 
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 86400)) as app:
         turns = gr.State([])
@@ -136,6 +136,8 @@ def build(assistant: Assistant | Pool) -> Any:
                             elem_id="upload", type="filepath")
             add = gr.Button("Add to the archive", variant="primary", elem_id="ingest")
             ingested = gr.HTML(elem_id="ingest-report")
+            gr.Markdown("### In the archive")
+            listing = gr.HTML(elem_id="archive-files")
         opener = gr.Textbox(visible="hidden", elem_id="open-citation")
 
         box.submit(respond, [box, turns, chat, since, until, sources, kinds, backend],
@@ -147,7 +149,7 @@ def build(assistant: Assistant | Pool) -> Any:
 
         clear.click(forget, None, [chat, turns, panel, export], queue=False)
         chat.clear(forget, None, [chat, turns, panel, export], queue=False)  # the chat's own bin icon
-        add.click(upload, files, [ingested, status, sources, kinds], concurrency_limit=1,
+        add.click(upload, files, [ingested, status, sources, kinds, listing], concurrency_limit=1,
                   concurrency_id="ingest").then(lambda: None, None, files)
-        app.load(refresh, None, [status, sources, kinds], queue=False)
+        app.load(refresh, None, [status, sources, kinds, listing], queue=False)
     return app

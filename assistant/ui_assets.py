@@ -48,6 +48,10 @@ a.cite:hover { background: #1e40af; color: #fff !important; }
 mark.support { background: #fde68a; padding: 0 1px; }
 .archive-status { font-size: .85em; color: #4b5563; }
 table.ingest { font-size: .8em; } table.ingest td { padding: 2px 6px; }
+.archive-files { font-size: .8em; max-height: 360px; overflow-y: auto; }
+.archive-files table { width: 100%; }
+.archive-files td, .archive-files th { padding: 2px 6px; white-space: nowrap; }
+.archive-files td:first-child { white-space: normal; overflow-wrap: anywhere; width: 60%; }
 .st-failed td, .st-refused td, .st-skipped td { color: #b91c1c; }
 """
 

@@ -220,6 +220,29 @@ def ingest_html(rows: Sequence[tuple[str, str, str]], summary: str) -> str:
     return f'<div class="ingest-report"><p>{esc(summary)}</p>{table}</div>'
 
 
+FILES_SHOWN = 200  # rows in the sidebar's list; `assistant status --files` lists them all
+
+
+def files_html(files: Sequence[dict[str, Any]], limit: int = FILES_SHOWN) -> str:
+    """The sidebar's list of ingested files (`Assistant.files()`), the latest ingested first."""
+    if not files:
+        return '<div class="archive-files"><p>Nothing ingested yet.</p></div>'
+    latest = sorted(files, key=lambda f: str(f["path"]))
+    latest.sort(key=lambda f: str(f.get("ingested") or ""), reverse=True)  # stable: by path within a time
+    rows = "".join(
+        f'<tr><td title="{esc(f["path"])}">{esc(_base(str(f["path"])))}</td><td>{int(f["documents"]):,}</td>'
+        f'<td>{int(f["chunks"]):,}</td><td>{esc(str(f.get("ingested") or "")[:10])}</td></tr>'
+        for f in latest[:limit])
+    more = len(files) - limit
+    note = f"<p>… and {more:,} more (<code>assistant status --files</code> lists them all).</p>" if more > 0 else ""
+    return (f'<div class="archive-files"><p>{len(files):,} files</p><table><tr>'
+            f"<th>file</th><th>docs</th><th>chunks</th><th>ingested</th></tr>{rows}</table>{note}</div>")
+
+
+def _base(path: str) -> str:
+    return re.split(r"[\\/]", path)[-1] or path
+
+
 def export_markdown(turns: Sequence[Turn], title: str = "Conversation") -> str:
     """The conversation with each answer's citations, as a Markdown document."""
     lines = [f"# {title}", "", f"Exported {datetime.now().strftime('%Y-%m-%d %H:%M')}.", ""]

@@ -183,6 +183,8 @@ def test_upload_ingests_with_per_file_results_and_hostile_html_never_runs(browse
     rows = report.inner_text()
     assert "harbour.md\tadded" in rows and "broken.pdf\tfailed" in rows
     page.wait_for_function("document.querySelector('#archive-status').innerText.includes('2 documents')")
+    listed = page.locator("#archive-files table tr td:first-child").all_inner_texts()
+    assert listed == ["harbour.md", "seed.md"]  # the latest first; the failed file is not kept
     shot(page, "chat-upload")
     page.click(".sidebar .toggle-button")
 

@@ -3,7 +3,16 @@
 import re
 
 from assistant.types import Answer, Citation, Claim
-from assistant.ui_render import Turn, answer_html, export_markdown, filters_note, highlight, safe_url, sources_html
+from assistant.ui_render import (
+    Turn,
+    answer_html,
+    export_markdown,
+    files_html,
+    filters_note,
+    highlight,
+    safe_url,
+    sources_html,
+)
 
 HOSTILE = Citation(n=1, doc_id="d", path="/arch/a.html", title="<script>alert(1)</script>",
                    text='Intro. <img src=x onerror="alert(2)"> The port closed in May. [x](javascript:alert(4))',
@@ -97,3 +106,19 @@ def test_filters_are_shown_under_the_answer() -> None:
     assert note == "since 2023; sources: OHCHR <x>; types: pdf" and filters_note() == ""
     assert "Filtered: since 2023; sources: OHCHR &lt;x&gt;; types: pdf" in answer_html(Answer("q", "A. [1]", [HOSTILE]), 0, note)
     assert "Filtered: since 2023" in answer_html(Answer("q", "No.", refused=True), 0, note)
+
+
+def test_the_archive_list_shows_the_latest_files_first_escaped_and_cut() -> None:
+    def f(path: str, when: str) -> dict:
+        return {"path": path, "kind": "md", "documents": 1, "chunks": 3, "bytes": 10, "ingested": when}
+
+    files = [f("/a/old.md", "2024-01-01 10:00:00"), f("/a/<img src=x onerror=alert(1)>.md", "2025-05-05 09:00:00"),
+             f("/b/new.md", "2025-05-05 09:00:00")]
+    out = files_html(files)
+    assert "<img" not in out and "&lt;img src=x onerror=alert(1)&gt;.md" in out
+    names = re.findall(r'<tr><td title="[^"]*">([^<]*)</td>', out)
+    assert names == ["&lt;img src=x onerror=alert(1)&gt;.md", "new.md", "old.md"]  # latest first, then by path
+    assert 'title="/b/new.md"' in out and "<td>2025-05-05</td>" in out and "3 files" in out
+    cut = files_html(files * 3, limit=4)
+    assert cut.count("<tr><td") == 4 and "and 5 more" in cut
+    assert "Nothing ingested yet" in files_html([])
