@@ -92,6 +92,11 @@ def router(pool: Pool) -> APIRouter:
     def status() -> dict[str, Any]:
         return pool.status()
 
+    @r.get("/api/files")
+    def files() -> dict[str, Any]:
+        """Every ingested file, as `assistant status --files --json` lists them."""
+        return {"files": pool.files()}
+
     @r.get("/api/file")
     def file(path: str) -> FileResponse:
         """An ingested file (only those the store holds), for the chat's source links."""

@@ -55,6 +55,12 @@ def test_search_returns_what_the_cli_prints(http, local) -> None:
     assert [x["rank"] for x in r.json()["results"]] == [1, 2, 3]
 
 
+def test_files_lists_what_the_store_holds(http, local) -> None:
+    r = http.get("/api/files")
+    assert r.status_code == 200 and r.json() == {"files": local.files()}
+    assert len(r.json()["files"]) == http.get("/api/status").json()["files"] == 12
+
+
 def test_status_lists_the_archive_backends_and_facets(http) -> None:
     s = http.get("/api/status").json()
     assert s["documents"] == 16 and s["chunks"] > 0 and s["backends"] == ["extractive"]

@@ -54,7 +54,7 @@ def test_every_route_refuses_requests_without_credentials(guarded) -> None:
     table = routes(app)
     paths = {p for _, p in table}
     # The walk must see all parts: the API, the chat page, and Gradio's own endpoints.
-    assert {"/api/ask", "/api/search", "/api/status", "/api/file", "/v1/models", "/v1/chat/completions", "/",
+    assert {"/api/ask", "/api/search", "/api/status", "/api/files", "/api/file", "/v1/models", "/v1/chat/completions", "/",
             "/config", "/gradio_api/queue/join", "/gradio_api/upload", "/gradio_api/info"} <= paths
     assert len(table) > 60
     with httpx.Client(base_url=served.url, timeout=30) as c:
