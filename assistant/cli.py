@@ -141,11 +141,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from assistant.service import Assistant
+    from assistant.service import archive_files, archive_status
+    from assistant.store import Store
 
-    a = Assistant(settings=_settings(args))
-    s = a.status()
-    files = a.files() if args.files else []
+    settings = _settings(args)
+    store = Store.open(settings)
+    s = archive_status(store, settings)
+    files = archive_files(store) if args.files else []
     if args.json:
         print(json.dumps({**s, "ingested_files": files} if args.files else s, indent=1))
         return 0

@@ -203,24 +203,32 @@ class Assistant:
 
     def status(self) -> dict[str, Any]:
         """What the archive holds: files, documents, chunks, last ingestion time."""
-        records = self.store.file_records()
-        return {"store": self.store.where, "files": len(records),
-                "documents": sum(int(r.get("documents", 1)) for r in records.values()),
-                "chunks": self.store.count(),
-                "last_ingested": max((float(r.get("ingested_at", 0)) for r in records.values()),
-                                     default=None),
-                "embed_model": self.settings.embed_model, "llm": self.settings.llm}
+        return archive_status(self.store, self.settings)
 
     def files(self) -> list[dict[str, Any]]:
         """Each ingested file, by path: `path`, `kind`, `documents`, `chunks`, `bytes`, and
         `ingested` (local time, ISO)."""
-        out = []
-        for path, r in sorted(self.store.file_records().items()):
-            when = r.get("ingested_at")
-            out.append({"path": path, "kind": str(r.get("kind", "")), "documents": int(r.get("documents", 1)),
-                        "chunks": int(r.get("chunks", 0)), "bytes": int(r.get("size", 0)),
-                        "ingested": datetime.fromtimestamp(float(when)).isoformat(" ", "seconds") if when else None})
-        return out
+        return archive_files(self.store)
+
+
+# Module functions too: `assistant status` needs the store only, not the model an Assistant loads.
+def archive_status(store: Store, settings: Settings) -> dict[str, Any]:
+    records = store.file_records()
+    return {"store": store.where, "files": len(records),
+            "documents": sum(int(r.get("documents", 1)) for r in records.values()),
+            "chunks": store.count(),
+            "last_ingested": max((float(r.get("ingested_at", 0)) for r in records.values()), default=None),
+            "embed_model": settings.embed_model, "llm": settings.llm}
+
+
+def archive_files(store: Store) -> list[dict[str, Any]]:
+    out = []
+    for path, r in sorted(store.file_records().items()):
+        when = r.get("ingested_at")
+        out.append({"path": path, "kind": str(r.get("kind", "")), "documents": int(r.get("documents", 1)),
+                    "chunks": int(r.get("chunks", 0)), "bytes": int(r.get("size", 0)),
+                    "ingested": datetime.fromtimestamp(float(when)).isoformat(" ", "seconds") if when else None})
+    return out
 
 
 __all__ = ["Assistant", "check_question", "condense", "make_filters", "turns"]
