@@ -100,16 +100,37 @@ def _client(settings: Settings) -> Any:
             raise StoreError(f"Cannot reach the Chroma server at {settings.chroma_url}: {e}") from None
     check_files(settings.store)
     path = str(settings.store / "chroma")
+    # chromadb keeps one client per path for the life of the process: a store folder deleted
+    # (or replaced) since would be served from memory, its files never written again.
+    if _opened.get(path) != _file_identity(settings.store / "chroma" / "chroma.sqlite3"):
+        _forget_client(path)
     try:
-        return chromadb.PersistentClient(path=path, settings=chroma_settings)
+        client = chromadb.PersistentClient(path=path, settings=chroma_settings)
     except Exception:
         # chromadb 1.5 keeps a half-started client for the path when opening fails, and every
         # later attempt in this process fails on it: forget it, so a repaired store opens.
-        from chromadb.api.shared_system_client import SharedSystemClient
-
-        SharedSystemClient._identifier_to_system.pop(path, None)
-        SharedSystemClient._identifier_to_refcount.pop(path, None)
+        _forget_client(path)
         raise
+    _opened[path] = _file_identity(settings.store / "chroma" / "chroma.sqlite3")
+    return client
+
+
+_opened: dict[str, tuple[int, int] | None] = {}  # local store path -> its database file when opened
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _forget_client(path: str) -> None:
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(path, None)
+    SharedSystemClient._identifier_to_refcount.pop(path, None)
 
 
 def build_info(settings: Settings, dim: int) -> dict[str, Any]:

@@ -243,3 +243,18 @@ def test_texts_are_read_from_stores_that_kept_them_in_chroma_documents(archive_c
     texts = dict(zip(everything["ids"], everything["documents"]))
     assert texts[got["ids"][0]] == "new" and texts[got["ids"][1]] == "old 1"
     assert store.get(got["ids"][1:2]) == {got["ids"][1]: ("old 1", got["metadatas"][1])}
+
+
+def test_a_store_deleted_and_built_again_in_one_process_is_written_to_disk(archive_copy: Path,
+                                                                          settings: Settings) -> None:
+    """chromadb keeps a client per path for the process's life: without care, the second build
+    is served from the deleted store's memory, finds every file unchanged and writes nothing."""
+    import shutil
+
+    first = ingest([archive_copy / "news"], settings)
+    shutil.rmtree(settings.store)
+    again = ingest([archive_copy / "news"], settings)
+    assert len(again.added) == len(first.added) and not again.unchanged
+    assert again.chunks_in_store == first.chunks_in_store
+    assert (settings.store / "chroma" / "chroma.sqlite3").is_file()
+    assert Store.open(settings).count() == first.chunks_in_store
