@@ -367,7 +367,10 @@ class _Rows:
         def array(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             shape = (a if len(a) else b).shape[1:]  # an empty side may have no columns
             out = np.empty((len(take_first), *shape), dtype=a.dtype)
-            out[take_first], out[~take_first] = a, b
+            if len(a):  # an empty side's shape may not fit its (empty) slot
+                out[take_first] = a
+            if len(b):
+                out[~take_first] = b
             return out
 
         return cls(strings(first.doc_keys, second.doc_keys), strings(first.sources, second.sources),

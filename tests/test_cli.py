@@ -102,3 +102,48 @@ def test_status_lists_every_ingested_file(sample_store: Path) -> None:
     briefs = next(f for f in files if f["path"].endswith("briefs.jsonl"))
     assert briefs["documents"] == 5 and briefs["kind"] == "jsonl"
     assert all(f["bytes"] == Path(f["path"]).stat().st_size and f["ingested"] for f in files)
+
+
+def test_chat_on_a_new_store_starts_an_empty_archive_that_ingestion_fills(tmp_path: Path) -> None:
+    """Staff may start an archive from the chat's uploads: `assistant chat` on a folder without
+    a store creates an empty one and says so, and answers once documents arrive (here from an
+    ingestion in another process, as `assistant ingest` beside the running chat would)."""
+    import socket
+    import time
+
+    import httpx
+
+    from assistant.settings import Settings
+    from ingest import ingest
+
+    store = tmp_path / "new-store"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "assistant", "chat", "--store", str(store), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                status = httpx.get(f"{url}/api/status", timeout=5).json()
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "the chat did not start"
+                time.sleep(0.5)
+        assert status["documents"] == 0 and status["chunks"] == 0
+        question = {"question": "When did the UN Special Rapporteur visit Sennport?"}
+        assert httpx.post(f"{url}/api/ask", json=question, timeout=60).json()["refused"] is True
+
+        assert ingest([SAMPLE], Settings(store=store)).ok
+        for _ in range(40):  # the chat looks at the store's generation every 2 s
+            answer = httpx.post(f"{url}/api/ask", json=question, timeout=60).json()
+            if not answer["refused"]:
+                break
+            time.sleep(0.5)
+        assert not answer["refused"] and "March 2022" in answer["answer"]
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert f"No store at {store} yet: created an empty one." in out

@@ -80,6 +80,17 @@ def test_ingestion_saves_a_refreshed_snapshot_equal_to_a_rebuild(archive_copy: P
     assert_same(Snapshot.load(store), Snapshot.rebuild(store))
 
 
+def test_a_snapshot_of_an_empty_store_is_refreshed_when_documents_arrive(archive_copy: Path,
+                                                                         settings: Settings) -> None:
+    """The chat started on a new store saves an empty snapshot; the first upload refreshes it."""
+    empty = Snapshot.refresh(Store.create(settings, 384))
+    assert empty.ids == [] and (settings.store / "snapshot" / "terms.npz").is_file()
+    ingest([archive_copy / "news"], settings)
+    store = Store.open(settings)
+    assert Snapshot.load(store).ids and store.count() == len(Snapshot.load(store).ids)
+    assert_same(Snapshot.load(store), Snapshot.rebuild(store))
+
+
 def test_a_snapshot_of_another_collection_is_not_reused(archive_copy: Path, tmp_path: Path) -> None:
     """A Chroma server's collection deleted and made again keeps its name, and so the cache
     folder of its snapshot: chunk ids of the same files match, their vectors need not."""
