@@ -89,6 +89,13 @@ def test_a_snapshot_of_an_empty_store_is_refreshed_when_documents_arrive(archive
     store = Store.open(settings)
     assert Snapshot.load(store).ids and store.count() == len(Snapshot.load(store).ids)
     assert_same(Snapshot.load(store), Snapshot.rebuild(store))
+    # Pruned to nothing, then filled again.
+    shutil.rmtree(archive_copy / "news")
+    (archive_copy / "news").mkdir()
+    ingest([archive_copy / "news"], settings, prune=True)
+    assert store.count() == 0 and Snapshot.load(store).ids == []
+    ingest([archive_copy / "reports"], settings)
+    assert_same(Snapshot.load(store), Snapshot.rebuild(store))
 
 
 def test_a_snapshot_of_another_collection_is_not_reused(archive_copy: Path, tmp_path: Path) -> None:
