@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from assistant.errors import AssistantError, ConfigError, QuestionError, StoreError, StoreMismatchError
+from assistant.errors import AssistantError, ConfigError, NoStoreError, QuestionError, StoreError, StoreMismatchError
 from assistant.settings import Settings
 from assistant.types import Answer, Citation, Passage
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from assistant.service import Assistant
 
 __all__ = ["Assistant", "Answer", "Citation", "Passage", "Settings", "AssistantError",
-           "ConfigError", "QuestionError", "StoreError", "StoreMismatchError"]
+           "ConfigError", "QuestionError", "StoreError", "StoreMismatchError", "NoStoreError"]
 
 
 def __getattr__(name: str) -> Any:

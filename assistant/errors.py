@@ -3,6 +3,7 @@
 AssistantError
  ├── ConfigError          bad settings, unknown backend name, missing extra
  ├── StoreError           the store is missing, damaged or unreachable
+ │    ├── NoStoreError         nothing has been ingested there yet
  │    └── StoreMismatchError   built with another embedding model or chunking
  ├── IngestError          one file could not be read (collected, never fatal)
  ├── QuestionError        an empty, oversized or otherwise unusable question
@@ -19,6 +20,10 @@ class ConfigError(AssistantError):
 
 
 class StoreError(AssistantError):
+    pass
+
+
+class NoStoreError(StoreError):
     pass
 
 

@@ -193,8 +193,9 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, allow_
     login = Login.from_env()
     check_exposure(host, login, allow_open)
     if new_store(settings):
-        print(f"No store at {settings.store} yet: created an empty one. Add documents in the chat "
-              f"(the Archive sidebar) or with `assistant ingest PATH --store {settings.store}`.", flush=True)
+        where = settings.chroma_url or settings.store
+        print(f"No store at {where} yet: created an empty one. Add documents in the chat (the Archive "
+              f"sidebar) or with `assistant ingest PATH` and the same --store or --chroma-url.", flush=True)
     app = build_app(Pool(settings), login)
     shown = f"[{host}]" if ":" in host else host
     print(f"Serving the chat on http://{shown}:{port}/ and the HTTP API under /api and /v1"
@@ -203,12 +204,15 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, allow_
 
 
 def new_store(settings: Settings) -> bool:
-    """Create an empty local store where there is none, so that staff can start an archive
-    from the chat's uploads. True when it did."""
-    if settings.chroma_url or (settings.store / "chroma").is_dir():
-        return False
+    """Create an empty store (a local folder, or a collection on a Chroma server) where there is
+    none, so that staff can start an archive from the chat's uploads. True when it did."""
     from assistant.embedding import model_spec
+    from assistant.errors import NoStoreError
     from assistant.store import Store
 
-    Store.create(settings, model_spec(settings.embed_model).dim)
-    return True
+    try:
+        Store.open(settings)
+        return False
+    except NoStoreError:
+        Store.create(settings, model_spec(settings.embed_model).dim)
+        return True

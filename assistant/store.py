@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from assistant.errors import StoreError, StoreMismatchError
+from assistant.errors import NoStoreError, StoreError, StoreMismatchError
 from assistant.integrity import check_files
 from assistant.settings import Settings
 
@@ -157,8 +157,8 @@ class Store:
     def open(cls, settings: Settings) -> Store:
         """Open an existing store for reading; only the embedding model has to agree."""
         if not settings.chroma_url and not (settings.store / "chroma").is_dir():
-            raise StoreError(f"No store at {settings.store}. Build one with "
-                             f"`assistant ingest PATH --store {settings.store}`.")
+            raise NoStoreError(f"No store at {settings.store}. Build one with "
+                               f"`assistant ingest PATH --store {settings.store}`.")
         client = _client(settings)
         try:
             chunks = client.get_collection(settings.collection)
@@ -166,8 +166,8 @@ class Store:
         except Exception as e:
             if settings.chroma_url and "not exist" not in str(e).lower():
                 raise StoreError(f"Cannot read the Chroma server at {settings.chroma_url}: {e}") from None
-            raise StoreError(f"{settings.chroma_url or settings.store} holds no archive yet. Build one "
-                             f"with `assistant ingest PATH`.") from None
+            raise NoStoreError(f"{settings.chroma_url or settings.store} holds no archive yet. Build one "
+                               f"with `assistant ingest PATH`.") from None
         store = cls(settings, client, chunks, files)
         store.check(write=False)
         store.verify()

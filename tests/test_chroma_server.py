@@ -140,3 +140,22 @@ def test_a_server_stopped_mid_query_is_a_clear_error_and_the_assistant_recovers(
     again = a.ask(question)
     assert again.to_dict() == before.to_dict()
     assert a.status()["chunks"] > 0
+
+
+def test_the_chat_starts_an_empty_archive_on_a_server_without_one(chroma_server: str, archive_copy: Path,
+                                                                 tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.errors import NoStoreError
+    from assistant.server import new_store
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    settings = Settings(store=tmp_path / "unused", chroma_url=chroma_server, collection="fresh")
+    with pytest.raises(NoStoreError, match="holds no archive yet"):
+        Assistant(settings=settings)
+    assert new_store(settings) is True and new_store(settings) is False
+    a = Assistant(settings=settings)
+    assert a.status()["chunks"] == 0 and a.ask("Who chairs the task force?").refused
+    assert ingest([archive_copy / "news"], settings).ok
+    a.retriever.recheck()
+    assert not a.ask("Who chairs the Inter-Ministerial Task Force on Detention Reform?").refused
+    assert not (tmp_path / "unused").exists()
