@@ -103,7 +103,7 @@ class Snapshot:
     def refresh(cls, store: Store) -> Snapshot:
         """The saved snapshot brought in line with the store, saved: chunks it holds are
         reused, only the others are read from Chroma. A full rebuild where no saved snapshot
-        of this collection can be read."""
+        of this collection can be read, or where it lacks most of the store's chunks."""
         with _LOCK:
             generation = store.generation  # before reading: a later change makes this stale
             old = _saved(cls.folder(store), store.identity)
@@ -111,7 +111,11 @@ class Snapshot:
                 return cls._rebuild(store)
             known = old["row"]
             listed = store.all_ids()
-            fresh = store.fetch([c for c in listed if c not in known])
+            unknown = [c for c in listed if c not in known]
+            if len(unknown) > len(listed) // 2:
+                # Reading chunks by id costs twice as much a chunk as reading them all in pages.
+                return cls._rebuild(store)
+            fresh = store.fetch(unknown)
             found = set(fresh["ids"])  # less any chunk deleted since the listing
             ids = [c for c in listed if c in known or c in found]
             kept = np.array([known.get(c, -1) for c in ids], dtype=np.int64)
@@ -365,9 +369,10 @@ class _Rows:
             return [next(ia) if t else next(ib) for t in take_first]
 
         def array(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-            shape = (a if len(a) else b).shape[1:]  # an empty side may have no columns
+            # An empty side may have no columns (an empty store's vectors): it sets nothing.
+            shape = (a if len(a) else b).shape[1:]
             out = np.empty((len(take_first), *shape), dtype=a.dtype)
-            if len(a):  # an empty side's shape may not fit its (empty) slot
+            if len(a):
                 out[take_first] = a
             if len(b):
                 out[~take_first] = b

@@ -57,7 +57,7 @@ def test_refresh_reads_only_the_chunks_it_lacks_and_equals_a_rebuild(archive_cop
 
 
 def test_ingestion_saves_a_refreshed_snapshot_equal_to_a_rebuild(archive_copy: Path, settings: Settings) -> None:
-    ingest([archive_copy / "news"], settings)
+    ingest([archive_copy / "news", archive_copy / "reports"], settings)
     store = Store.open(settings)
     kept = set(store.all_ids())
     target = next((archive_copy / "news").glob("*.md"))
@@ -78,6 +78,22 @@ def test_ingestion_saves_a_refreshed_snapshot_equal_to_a_rebuild(archive_copy: P
     saved_meta = json.loads((settings.store / "snapshot" / "meta.json").read_text())
     assert saved_meta["generation"] == store.refresh_generation()  # current: readers load it as it is
     assert_same(Snapshot.load(store), Snapshot.rebuild(store))
+
+
+def test_a_snapshot_lacking_most_of_the_store_is_rebuilt_instead(archive_copy: Path, settings: Settings,
+                                                                tmp_path: Path) -> None:
+    """Reading chunks by id costs more a chunk than reading the whole store in pages."""
+    first = ingest([archive_copy / "news"], settings).chunks_in_store
+    old = tmp_path / "old-snapshot"
+    shutil.copytree(settings.store / "snapshot", old)
+    ingest([archive_copy], settings)
+    store = Store.open(settings)
+    assert first < store.count() / 2
+    shutil.rmtree(settings.store / "snapshot")
+    shutil.copytree(old, settings.store / "snapshot")
+    fresh = Snapshot.refresh(store)
+    assert fresh.reused == 0 and len(fresh.ids) == store.count()
+    assert_same(fresh, Snapshot.rebuild(store))
 
 
 def test_a_snapshot_of_an_empty_store_is_refreshed_when_documents_arrive(archive_copy: Path,
