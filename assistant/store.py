@@ -293,7 +293,7 @@ class Store:
         got = self.chunks.query(query_embeddings=[vector], n_results=min(k, n), where=where, include=["distances"])
         return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0])]
 
-    # -- manifest of ingested files --------------------------------------------------
+    # -- the whole store, for derived indexes (the snapshot) -------------------------
     @_guarded
     def page(self, offset: int, limit: int) -> dict[str, Any]:
         """Chunks in storage order with texts, metadata and vectors (for derived indexes)."""
@@ -337,6 +337,7 @@ class Store:
         out["embeddings"] = np.concatenate(vectors) if vectors else np.zeros((0, 0), np.float32)
         return out
 
+    # -- manifest of ingested files --------------------------------------------------
     @_guarded
     def file_records(self) -> dict[str, dict[str, Any]]:
         got = self.files.get(include=["metadatas"])
