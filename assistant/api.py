@@ -100,7 +100,7 @@ def router(pool: Pool) -> APIRouter:
     @r.get("/api/file")
     def file(path: str) -> FileResponse:
         """An ingested file (only those the store holds), for the chat's source links."""
-        if path not in pool.default.store.file_records():
+        if path not in pool.default.store.ingested():
             raise HTTPException(404, "The archive holds no such file.")
         target = Path(path)
         if not target.is_file():

@@ -1,9 +1,10 @@
-"""The `assistant` command: ingest, sync, ask, search, chat, status, config."""
+"""The `assistant` command: ingest, sync, remove, ask, search, chat, status, config."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -43,6 +44,10 @@ def parser() -> argparse.ArgumentParser:
         if name == "ingest":
             p.add_argument("--prune", action="store_true", help="remove stored files that are gone")
         p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    text = "take files (or every file under a folder) out of the store; the files stay on disk"
+    p = sub.add_parser("remove", parents=[common], help=text, description=text + ", and ingesting "
+                       "their folder again adds them back.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="as ingested; `assistant status --files` lists them")
     filters = argparse.ArgumentParser(add_help=False)
     filters.add_argument("--since", help="only documents dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)")
     filters.add_argument("--until", help="only documents dated on or before (the whole year or month)")
@@ -83,6 +88,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     report = ingest(args.paths, _settings(args), prune=args.command == "sync" or args.prune,
                     quiet=args.quiet)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from ingest import remove
+
+    report = remove(args.paths, _settings(args))
     print(report.summary())
     return 0 if report.ok else 1
 
@@ -207,7 +220,7 @@ def _printable(text: str) -> str:
     return _CONTROL.sub("\ufffd", text)
 
 
-COMMANDS = {"ingest": cmd_ingest, "sync": cmd_ingest, "ask": cmd_ask, "search": cmd_search,
+COMMANDS = {"ingest": cmd_ingest, "sync": cmd_ingest, "remove": cmd_remove, "ask": cmd_ask, "search": cmd_search,
             "chat": cmd_chat, "status": cmd_status, "config": cmd_config}
 
 
@@ -221,6 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `assistant status --files | head`: the reader has had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
 
 
 if __name__ == "__main__":

@@ -213,7 +213,7 @@ class Assistant:
 
 # Module functions too: `assistant status` needs the store only, not the model an Assistant loads.
 def archive_status(store: Store, settings: Settings) -> dict[str, Any]:
-    records = store.file_records()
+    records = store.ingested()
     return {"store": store.where, "files": len(records),
             "documents": sum(int(r.get("documents", 1)) for r in records.values()),
             "chunks": store.count(),
@@ -223,7 +223,7 @@ def archive_status(store: Store, settings: Settings) -> dict[str, Any]:
 
 def archive_files(store: Store) -> list[dict[str, Any]]:
     out = []
-    for path, r in sorted(store.file_records().items()):
+    for path, r in sorted(store.ingested().items()):
         when = r.get("ingested_at")
         out.append({"path": path, "kind": str(r.get("kind", "")), "documents": int(r.get("documents", 1)),
                     "chunks": int(r.get("chunks", 0)), "bytes": int(r.get("size", 0)),

@@ -41,6 +41,7 @@ PROBES = 4  # stored chunks that must find themselves when a store is opened
 # each write, 0.7 of 1.6 ms a chunk of CPU, taken from the encoder during ingestion. Stores
 # written before keep their texts in documents, and are read either way.
 TEXT = "text"
+REMOVING = "removing"  # marks a manifest record whose file is being removed
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -343,12 +344,23 @@ class Store:
         got = self.files.get(include=["metadatas"])
         return {i: (m or {}) for i, m in zip(got["ids"], got["metadatas"])}
 
+    def ingested(self) -> dict[str, dict[str, Any]]:
+        """The records of files in the store, without those a killed removal left half done."""
+        return {k: r for k, r in self.file_records().items() if not r.get(REMOVING)}
+
     @_guarded
     def put_file_record(self, key: str, meta: dict[str, Any]) -> None:
-        self.files.upsert(ids=[key], embeddings=[[1.0]], metadatas=[_clean(meta)])
+        # Chroma merges an upsert's metadata into the record's; a None value deletes a field.
+        self.files.upsert(ids=[key], embeddings=[[1.0]], metadatas=[{**_clean(meta), REMOVING: None}])
 
     @_guarded
     def delete_file(self, key: str) -> int:
+        """A file's chunks, then its record. The record is first marked and its hash dropped: a
+        run killed after the chunks went would otherwise leave a record saying the file is
+        ingested and unchanged, and the next ingestion would skip it with none of its chunks.
+        A marked record is finished by the next removal (or prune), or replaced when the
+        file is ingested again."""
+        self.files.upsert(ids=[key], embeddings=[[1.0]], metadatas=[{REMOVING: True, "sha256": None}])
         ids = sorted(self.ids_for_file(key))
         self.delete(ids)
         self.files.delete(ids=[key])

@@ -18,7 +18,7 @@ from assistant.pool import Pool
 from assistant.service import Assistant
 from assistant.types import Answer
 from assistant.ui_render import Turn
-from assistant.uploads import accepted_types, ingest_uploads
+from assistant.uploads import accepted_types, ingest_uploads, remove_uploads, uploaded
 
 TITLE = "Report archive assistant"
 EXAMPLES = ["Why did Marvala reject the 2023 OHCHR report?",
@@ -93,10 +93,21 @@ def build(assistant: Assistant | Pool) -> Any:
         pool.store_changed()  # the next question sees the new documents, not a snapshot up to 2 s old
         return render.ingest_html(result.rows, result.summary), *refresh()
 
+    def remove(paths: list[str] | str | None) -> tuple[Any, ...]:
+        paths = [paths] if isinstance(paths, str) else paths
+        if not paths:  # none chosen, or the confirmation declined
+            return render.ingest_html([], "Nothing removed: choose uploaded files, then confirm."), *refresh()
+        result = remove_uploads(paths, pool.settings)
+        pool.store_changed()  # the next question no longer finds them
+        return render.ingest_html(result.rows, result.summary), *refresh()
+
     def refresh() -> tuple[Any, ...]:
-        facets = pool.facets()
+        facets, files = pool.facets(), pool.files()
+        ours = set(uploaded([str(f["path"]) for f in files], pool.settings))
+        choices = sorted((Path(str(f["path"])).name, str(f["path"])) for f in files if f["path"] in ours)
         return (render.status_html(pool.status()), gr.Dropdown(choices=facets["sources"]),
-                gr.Dropdown(choices=facets["kinds"]), render.files_html(pool.files()))
+                gr.Dropdown(choices=facets["kinds"]), render.files_html(files),
+                gr.Dropdown(choices=choices, value=[]))
 
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 86400)) as app:
         turns = gr.State([])
@@ -138,6 +149,9 @@ def build(assistant: Assistant | Pool) -> Any:
             ingested = gr.HTML(elem_id="ingest-report")
             gr.Markdown("### In the archive")
             listing = gr.HTML(elem_id="archive-files")
+            gr.Markdown("### Remove uploads")
+            doomed = gr.Dropdown(label="Uploaded files", multiselect=True, choices=[], elem_id="remove-files")
+            drop = gr.Button("Remove from the archive", variant="stop", elem_id="remove")
         opener = gr.Textbox(visible="hidden", elem_id="open-citation")
 
         box.submit(respond, [box, turns, chat, since, until, sources, kinds, backend],
@@ -149,7 +163,12 @@ def build(assistant: Assistant | Pool) -> Any:
 
         clear.click(forget, None, [chat, turns, panel, export], queue=False)
         chat.clear(forget, None, [chat, turns, panel, export], queue=False)  # the chat's own bin icon
-        add.click(upload, files, [ingested, status, sources, kinds, listing], concurrency_limit=1,
+        archive = [status, sources, kinds, listing, doomed]
+        add.click(upload, files, [ingested, *archive], concurrency_limit=1,
                   concurrency_id="ingest").then(lambda: None, None, files)
-        app.load(refresh, None, [status, sources, kinds, listing], queue=False)
+        # Asked in the browser first; declining sends no files, and nothing is removed.
+        drop.click(remove, doomed, [ingested, *archive], concurrency_limit=1, concurrency_id="ingest",
+                   js="(paths) => [(paths && paths.length && confirm('Remove ' + paths.length + "
+                      "' file(s) from the archive? Answers will no longer cite them.')) ? paths : []]")
+        app.load(refresh, None, archive, queue=False)
     return app

@@ -1,4 +1,5 @@
-"""Uploads from the chat: saved safely into the archive folder, then ingested, one run at a time.
+"""Uploads from the chat: saved safely into the archive folder, then ingested, one run at a time;
+and taken out again (from the store and the folder) when staff remove them.
 
 The client names a file; it never chooses where it goes. A name is reduced to a plain base
 name (no folders, no leading dots), so nothing is written outside the archive folder; a
@@ -152,3 +153,36 @@ def ingest_uploads(files: Sequence[tuple[str, str | Path]], settings: Settings,
     summary = (f"{done} of {len(files)} file(s) in the archive; {report.chunks_embedded} chunks embedded, "
                f"{report.chunks_in_store:,} in the store ({report.seconds:.1f} s).")
     return UploadResult(rows, summary, done == len(files))
+
+
+def uploaded(paths: Sequence[str], settings: Settings) -> list[str]:
+    """The stored files (file keys) that are uploads: files directly in the archive folder."""
+    root = settings.archive_folder().resolve()
+    return [p for p in paths if Path(p).parent == root]
+
+
+def remove_uploads(paths: Sequence[str], settings: Settings) -> UploadResult:
+    """Take uploaded files out of the store, then out of the archive folder, so that a later
+    sync does not bring them back. Other stored files are refused: the chat did not add them,
+    and the next ingestion of their folder would (`assistant remove` is for those)."""
+    from ingest import remove
+
+    mine = uploaded(paths, settings)
+    rows = [(_name(p), "refused", "not an upload; `assistant remove` takes it out") for p in paths if p not in mine]
+    if not mine:
+        return UploadResult(rows, "Nothing removed: choose uploaded files first." if not rows else
+                            f"Nothing removed: {len(rows)} file(s) refused.", False)
+    with _INGESTING:
+        report = remove(mine, settings)
+        for result in report.removed:
+            path = Path(result.path)
+            if path.is_file() and not path.is_symlink():  # a link's target was never ours
+                path.unlink(missing_ok=True)
+    rows += [(_name(r.path), r.status, r.reason) for r in report.files]
+    summary = (f"{len(report.removed)} of {len(paths)} file(s) removed, {sum(r.chunks for r in report.removed)} "
+               f"chunks; {report.chunks_in_store:,} in the store.")
+    return UploadResult(rows, summary, len(report.removed) == len(paths))
+
+
+def _name(path: str) -> str:
+    return Path(path).name or path

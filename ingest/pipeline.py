@@ -75,6 +75,11 @@ def file_key(path: Path) -> str:
     return str(path.resolve())
 
 
+def is_under(key: str, root: str) -> bool:
+    """Is the stored file `key` the path `root` (a file_key) or inside that folder?"""
+    return key == root or key.startswith(root.rstrip(os.sep) + os.sep)
+
+
 def chunk_document(doc: Document, key: str, settings: Settings, embedder: Embedder) -> list[Chunk]:
     doc_hash = doc.content_hash()
     date = parse_date(doc.date)
@@ -374,11 +379,10 @@ def _removed(roots: list[Path], files: list[Path], records: dict[str, dict[str, 
              store: Store, writer: _Writer | None) -> list[FileResult]:
     """Files in the store, under the given roots, that are no longer on disk."""
     present = {file_key(f) for f in files}
-    prefixes = [str(r.resolve()) for r in roots]
+    prefixes = [file_key(r) for r in roots]
     out: list[FileResult] = []
     for key in sorted(records):
-        under = any(key == p or key.startswith(p.rstrip(os.sep) + os.sep) for p in prefixes)
-        if not under or key in present or Path(key).exists():
+        if not any(is_under(key, p) for p in prefixes) or key in present or Path(key).exists():
             continue
         if writer is None:
             out.append(FileResult(key, "missing"))

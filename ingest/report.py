@@ -23,6 +23,7 @@ class IngestReport:
     seconds: float = 0.0
     chunks_in_store: int = 0
     store: str = ""
+    action: str = "ingest"  # or "remove" (ingest/remove.py)
 
     def _of(self, status: str) -> list[FileResult]:
         return [f for f in self.files if f.status == status]
@@ -72,6 +73,14 @@ class IngestReport:
         def n(items: list[FileResult]) -> int:
             return sum(max(f.documents, 1) for f in items)
 
+        if self.action == "remove":
+            lines = [f"Removed from {self.store}: {len(self.removed)} files, "
+                     f"{sum(f.chunks for f in self.removed)} chunks; {self.chunks_in_store} chunks in the "
+                     f"store. {self.seconds:.1f} s."]
+            lines += [f"  removed: {f.path}" for f in self.removed[:20]]
+            if len(self.removed) > 20:
+                lines.append(f"  ... and {len(self.removed) - 20} more")
+            return "\n".join(lines + [f"  failed:  {f.path}: {f.reason}" for f in self.failed])
         lines = [
             f"Ingested into {self.store}: {n(self.added)} documents added, {n(self.updated)} updated, "
             f"{n(self.unchanged)} unchanged, {len(self.failed)} files failed, "

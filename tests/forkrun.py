@@ -5,7 +5,8 @@ with SIGKILL at a chosen point. Forking costs milliseconds where a fresh interpr
 
 Protocol: one JSON request per line on stdin, one JSON reply per line on stdout.
   {"argv": [...], "log": FILE | null, "kill": null | {"at": "start", "delay": s}
-                                                 | {"at": PHASE, "call": k, "delay": s}}
+                                                 | {"at": PHASE, "call": k, "delay": s}
+                                                 | {"at": PHASE, "call": k, "after": true}}
       -> {"killed": bool, "code": int | null, "seconds": float}
   {"dump": STORE, "out": FILE, "queries": [...], "vectors": [...], "full": bool}
       -> the same reply; the dump is in FILE (see `dump`)
@@ -46,6 +47,8 @@ HOOKS: dict[str, tuple[Any, str]] = {
     "bump": (Store, "bump_generation"),  # the first write of a run that changes anything
     "manifest": (Store, "put_file_record"),  # a file's commit, after its chunks
     "snapshot": (Snapshot, "refresh"),  # the keyword snapshot, last step of a run
+    "remove": (Store, "delete_file"),  # a file being removed: record marked, chunks, record
+    "delete": (Store, "delete"),  # chunks deleted: stale ones at a commit, or a removed file's
 }
 # Small batches, so a small corpus crosses many batch (resume) boundaries ...
 ingest.pipeline.EMBED_BATCH = 8
@@ -70,7 +73,9 @@ def _small_index_batches() -> None:
 _small_index_batches()
 
 
-def arm(at: str, call: int, delay: float) -> None:
+def arm(at: str, call: int, delay: float, after: bool = False) -> None:
+    """Kill `delay` s after the k-th call of the hooked function starts, or (`after`) the
+    moment it returns: before the caller's next write, whatever that is."""
     owner, attr = HOOKS[at]
     original = getattr(owner, attr)
     count = 0
@@ -78,9 +83,12 @@ def arm(at: str, call: int, delay: float) -> None:
     def hooked(*args: Any, **kwargs: Any) -> Any:
         nonlocal count
         count += 1
-        if count == call:
+        if count == call and not after:
             threading.Timer(delay, os.kill, (os.getpid(), signal.SIGKILL)).start()
-        return original(*args, **kwargs)
+        result = original(*args, **kwargs)
+        if count == call and after:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
 
     setattr(owner, attr, hooked)
 
@@ -127,7 +135,7 @@ def child(request: dict[str, Any]) -> int:
         return 0
     kill = request.get("kill")
     if kill and kill["at"] != "start":
-        arm(kill["at"], int(kill["call"]), float(kill["delay"]))
+        arm(kill["at"], int(kill["call"]), float(kill.get("delay", 0)), bool(kill.get("after")))
     return assistant.cli.main(request["argv"])
 
 

@@ -198,6 +198,28 @@ def test_upload_ingests_with_per_file_results_and_hostile_html_never_runs(browse
     assert page.locator("a[href^='javascript']").count() == 0
     shot(page, "chat-hostile")
 
+    # Staff take the upload out again. Declining the browser's confirmation removes nothing.
+    page.click(".sidebar .toggle-button")
+    page.click("#remove-files input")
+    page.click("#remove-files [role=option][aria-label='harbour.md']")
+    page.once("dialog", lambda d: d.dismiss())
+    page.click("#remove")
+    page.wait_for_function("document.querySelector('#ingest-report').innerText.includes('Nothing removed')")
+    assert "2 documents" in page.inner_text("#archive-status")
+    page.click("#remove-files input")
+    page.click("#remove-files [role=option][aria-label='harbour.md']")
+    page.once("dialog", lambda d: d.accept())
+    page.click("#remove")
+    report.wait_for()
+    assert "harbour.md\tremoved" in report.inner_text()
+    page.wait_for_function("document.querySelector('#archive-status').innerText.includes('1 documents')")
+    assert page.locator("#archive-files table tr td:first-child").all_inner_texts() == ["seed.md"]
+    assert not (tmp_path / "archive" / "harbour.md").exists()  # so a later sync does not bring it back
+    shot(page, "chat-remove")
+    page.click(".sidebar .toggle-button")
+    ask(page, "When did the Kestrel harbour ferry resume service?", answers_before=1)
+    assert page.locator("#chat .answer").last.get_attribute("class").split().count("refused") == 1
+
 
 def test_login_is_required_when_configured(browser, sample_store: Path) -> None:
     login = Login("staff", "s3cret", "s3cret")

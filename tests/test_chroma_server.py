@@ -87,6 +87,16 @@ def test_ingest_and_answer_through_a_chroma_server(chroma_server: str, archive_c
     assert a.status()["chunks"] == report.chunks_in_store
     assert any((tmp_path / "cache").rglob("meta.json"))
 
+    from ingest import remove
+
+    briefs = str((archive_copy / "news" / "briefs.jsonl").resolve())  # holds b04
+    gone = remove([briefs], settings)
+    assert [f.path for f in gone.removed] == [briefs] and gone.chunks_in_store < report.chunks_in_store
+    answer = Assistant(settings=settings).ask("Who chairs the Inter-Ministerial Task Force on Detention Reform?")
+    assert not any(c.doc_id == "b04" for c in answer.citations)
+    back = ingest([archive_copy], settings)
+    assert [f.path for f in back.added] == [briefs] and back.chunks_in_store == report.chunks_in_store
+
 
 def test_an_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     settings = Settings(store=tmp_path, chroma_url=f"http://127.0.0.1:{free_port()}")

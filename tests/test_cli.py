@@ -73,6 +73,25 @@ def test_ingest_prints_a_summary_and_fails_on_a_bad_file(tmp_path: Path) -> None
     assert again.returncode == 0 and "1 unchanged" in again.stdout and "0 embedded" in again.stdout
 
 
+def test_remove_takes_a_file_out_and_says_what_it_could_not(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("port.md", "dock.md"):
+        (docs / name).write_text(f"---\ntitle: {name}\n---\n\nA readable note about the {name[:4]}.\n")
+    store = str(tmp_path / "s")
+    assert run("ingest", str(docs), "--store", store, "-q").returncode == 0
+    out = run("remove", str(docs / "port.md"), str(docs / "never.md"), "--store", store)
+    assert out.returncode == 1, out.stderr  # one path matched nothing
+    assert f"Removed from {store}: 1 files" in out.stdout and f"removed: {(docs / 'port.md').resolve()}" in out.stdout
+    assert f"failed:  {docs / 'never.md'}: not in the store" in out.stdout
+    status = json.loads(run("status", "--store", store, "--files", "--json").stdout)
+    assert [f["path"] for f in status["ingested_files"]] == [str((docs / "dock.md").resolve())]
+    assert run("remove", str(docs), "--store", store).returncode == 0  # a folder: all stored under it
+    assert json.loads(run("status", "--store", store, "--json").stdout)["files"] == 0
+    nowhere = run("remove", str(docs), "--store", str(tmp_path / "nowhere"))
+    assert nowhere.returncode == 1 and nowhere.stderr.startswith("Error: No store at")
+
+
 def test_errors_are_one_line_and_exit_non_zero(tmp_path: Path) -> None:
     out = run("ask", "anything", "--store", str(tmp_path / "nowhere"))
     assert out.returncode == 1

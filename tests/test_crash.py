@@ -208,3 +208,68 @@ def test_killed_ingestion_converges_to_the_clean_result(tmp_path: Path) -> None:
               f"kills by phase {by_phase}; clean runs {seconds}")
     finally:
         run.close()
+
+
+def test_killed_removal_is_finished_by_the_next_removal_or_undone_by_the_next_sync(tmp_path: Path) -> None:
+    """`assistant remove` killed at random points (in a file's removal: its record marked, its
+    chunks deleted, its record deleted; and in the snapshot's refresh): removing again gives exactly the clean store without the
+    files, and syncing the folder (where the files still are) gives exactly the clean store.
+    Never a record of a file whose chunks are gone, which a sync would skip as unchanged."""
+    import shutil
+
+    root = Path(__file__).resolve().parents[1]
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, "A")
+    gone = [str(corpus / "note-00.md"), str(corpus / "feed.jsonl")]  # two chunks, and eight records
+    run = ForkRunner(root)
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+
+    def cli(argv: list[str], store: Path, kill: dict[str, Any] | None = None) -> dict[str, Any]:
+        return run({"argv": [*argv, "--store", str(store)], "kill": kill})
+
+    def dump(store: Path, name: str) -> dict[str, Any]:
+        out = dumps / f"{name}.json"
+        assert run({"dump": str(store), "out": str(out), "queries": QUERIES, "vectors": [], "full": False})["code"] == 0
+        got = dict(json.loads(out.read_text()))
+        assert got["count"] == len(set(got["ids"])) and got["snapshot_ids"] == sorted(got["ids"])
+        return got
+
+    try:
+        clean = tmp_path / "clean"
+        assert cli(["sync", str(corpus), "-q"], clean)["code"] == 0
+        full = dump(clean, "full")
+        without = {"chunks": {i: c for i, c in full["chunks"].items() if c[1]["file"] not in gone},
+                   "files": {k: r for k, r in full["files"].items() if k not in gone}}
+        assert len(without["chunks"]) < len(full["chunks"]) and len(without["files"]) == len(full["files"]) - 2
+        # First the window that matters most, exactly: a file's chunks deleted, its record not
+        # yet (the first file's, then the second's), each followed by both repairs; then kills
+        # at random moments of a file's removal, of a chunk deletion, and of the snapshot.
+        rng = random.Random(SEED)
+        kills: list[dict[str, Any]] = [{"at": "delete", "call": c, "after": True} for c in (1, 1, 2, 2)]
+        for i in range(6):
+            phase = ["remove", "delete", "snapshot"][i % 3]
+            kills.append({"at": phase, "call": 1 if phase == "snapshot" else rng.randint(1, 2),
+                          "delay": rng.uniform(0, 0.08 if phase == "snapshot" else 0.03)})
+        killed, attempt = 0, 0
+        while killed < len(kills):
+            kill, attempt = kills[killed], attempt + 1
+            assert attempt <= 3 * len(kills), f"only {killed} of {len(kills)} kills landed"
+            store = tmp_path / f"store-{attempt}"
+            shutil.copytree(clean, store)
+            if not cli(["remove", *gone], store, kill)["killed"]:  # the run ended first: sooner
+                kills[killed] = {**kill, "delay": kill.get("delay", 0) / 2}
+                shutil.rmtree(store)
+                continue
+            killed += 1
+            if killed % 2:  # the user removes again: the job is finished
+                assert cli(["remove", *gone], store)["code"] in (0, 1)  # 1: a file already fully gone
+                got, want = dump(store, f"removed-{attempt}"), without
+            else:  # the user syncs the folder instead: the files are still there, so back they come
+                assert cli(["sync", str(corpus), "-q"], store)["code"] == 0
+                got, want = dump(store, f"synced-{attempt}"), full
+            assert got["chunks"] == want["chunks"], (kill, "removed" if killed % 2 else "synced")
+            assert got["files"] == want["files"], kill
+            shutil.rmtree(store)
+    finally:
+        run.close()

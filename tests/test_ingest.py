@@ -59,6 +59,32 @@ def test_removed_files_stay_until_pruned(archive_copy: Path, settings: Settings)
     assert key not in Store.open(settings).file_records()
 
 
+def test_remove_takes_files_and_folders_out_and_a_sync_brings_them_back(archive_copy: Path,
+                                                                        settings: Settings) -> None:
+    from assistant import Assistant
+    from ingest import remove
+
+    first = ingest([archive_copy], settings)
+    briefs, reports = archive_copy / "news" / "briefs.jsonl", archive_copy / "reports"
+    before = chunks_by_file(settings)
+    doomed = {k for k in before if k == str(briefs.resolve()) or k.startswith(str(reports.resolve()) + "/")}
+    assert len(doomed) == 6
+    report = remove([briefs, reports, archive_copy / "nowhere.md"], settings)
+    assert {f.path for f in report.removed} == doomed and sum(f.chunks for f in report.removed) == \
+        sum(len(before[k]) for k in doomed)
+    assert [(f.path, f.reason) for f in report.failed] == [(str(archive_copy / "nowhere.md"), "not in the store")]
+    assert "Removed from" in report.summary() and "6 files" in report.summary() and not report.ok
+    assert chunks_by_file(settings) == {k: v for k, v in before.items() if k not in doomed}
+    assert set(Store.open(settings).file_records()) == set(before) - doomed
+    assert briefs.exists() and reports.is_dir()  # the files stay on disk
+    a = Assistant(settings=settings)  # its snapshot no longer holds them either
+    assert not {p.path for p in a.search("Inter-Ministerial Task Force on Detention Reform", k=20)} & doomed
+    again = ingest([archive_copy], settings)  # ingesting the folder again adds them back
+    assert {f.path for f in again.added} == doomed and again.chunks_in_store == first.chunks_in_store
+    assert chunks_by_file(settings) == before
+    assert not any("removing" in r for r in Store.open(settings).file_records().values())
+
+
 def test_pdf_chunks_keep_their_page_numbers(tmp_path: Path, settings: Settings) -> None:
     (tmp_path / "docs").mkdir()
     write_pdf(tmp_path / "docs" / "r.pdf",

@@ -11,7 +11,7 @@ def test_public_names_are_pinned() -> None:
     assert sorted(assistant.__all__) == sorted([
         "Assistant", "Answer", "Citation", "Passage", "Settings", "AssistantError", "ConfigError",
         "QuestionError", "StoreError", "StoreMismatchError", "NoStoreError"])
-    assert sorted(ingest.__all__) == ["FileResult", "IngestReport", "ingest"]
+    assert sorted(ingest.__all__) == ["FileResult", "IngestReport", "ingest", "remove"]
 
 
 def test_importing_assistant_loads_no_gradio_chroma_or_torch() -> None:

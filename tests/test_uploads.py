@@ -7,7 +7,7 @@ import pytest
 
 from assistant import Assistant
 from assistant.settings import Settings
-from assistant.uploads import ingest_uploads, safe_name, save_uploads
+from assistant.uploads import ingest_uploads, remove_uploads, safe_name, save_uploads
 
 
 def upload(tmp_path: Path, name: str, data: bytes) -> tuple[str, Path]:
@@ -67,3 +67,25 @@ def test_uploads_are_ingested_with_per_file_results(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "archive").iterdir()) == ["harbour.md"]
     answer = Assistant(settings=settings).ask("When did the Kestrel harbour ferry resume service?")
     assert not answer.refused and answer.citations[0].title == "Harbour note"
+
+
+def test_removing_uploads_takes_them_out_of_the_store_and_the_archive_folder(tmp_path: Path) -> None:
+    from ingest import ingest
+
+    settings = Settings(store=tmp_path / "store", archive_dir=tmp_path / "archive")
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    (other / "kept.md").write_text("# Kept\n\nThe lighthouse keeper logged the storm on 3 May.\n")
+    assert ingest([other], settings).ok
+    note = b"# Ferry\n\nThe Kestrel harbour ferry resumed service on 2 May 2024.\n"
+    assert ingest_uploads([upload(tmp_path, "ferry.md", note)], settings).ok
+    saved, kept = str((tmp_path / "archive" / "ferry.md").resolve()), str((other / "kept.md").resolve())
+    result = remove_uploads([saved, kept], settings)
+    rows = {name: (status, reason) for name, status, reason in result.rows}
+    assert rows["ferry.md"] == ("removed", "") and rows["kept.md"][0] == "refused"
+    assert "`assistant remove`" in rows["kept.md"][1] and not result.ok
+    assert not (tmp_path / "archive" / "ferry.md").exists() and (other / "kept.md").exists()
+    a = Assistant(settings=settings)
+    assert [f["path"] for f in a.files()] == [kept]
+    assert a.ask("When did the Kestrel harbour ferry resume service?").refused
+    assert not remove_uploads([], settings).ok

@@ -1,0 +1,52 @@
+"""Removing files from the store on request (`assistant remove`), whether or not they are
+still on disk: a file ingested by mistake, or one that must no longer be quoted.
+
+Removal takes the file out of the store, not off the disk: ingesting its folder again adds it
+back, as `sync` keeps the store equal to the folder. The chat removes its own uploads from the
+archive folder as well (assistant/uploads.py).
+
+Crash safety: each file's record is marked before its chunks are deleted (Store.delete_file),
+so a run killed half way leaves a file that the next removal finishes and the next ingestion of
+its folder re-ingests in full; never a record of a file whose chunks are gone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from assistant.settings import Settings
+from assistant.store import Store
+from ingest.pipeline import file_key, is_under
+from ingest.report import FileResult, IngestReport
+
+
+def remove(paths: Iterable[str | Path], settings: Settings | None = None, **overrides: Any) -> IngestReport:
+    """Remove the stored files at `paths` (a file, or every stored file under a folder) and
+    their chunks. A path that matches nothing stored is reported as failed; the rest go."""
+    start = time.perf_counter()
+    settings = (settings or Settings.load()).replace(**overrides)
+    store = Store.open(settings)
+    records = store.file_records()
+    report = IngestReport(store=store.where, action="remove")
+    keys: list[str] = []
+    for path in paths:
+        root = file_key(Path(path).expanduser())
+        matched = [k for k in sorted(records) if is_under(k, root) and k not in keys]
+        if not matched and not any(is_under(k, root) for k in keys):
+            report.files.append(FileResult(str(path), "failed", "not in the store"))
+        keys += matched
+    if keys:
+        store.bump_generation()  # readers' snapshots are stale from the first delete on
+        for key in keys:
+            documents = int(records[key].get("documents", 0) or 0)
+            report.files.append(FileResult(key, "removed", documents=documents, chunks=store.delete_file(key)))
+        from assistant.snapshot import Snapshot
+
+        store.bump_generation()  # and again once all is gone (see ingest/pipeline.py)
+        Snapshot.refresh(store)
+    report.chunks_in_store = store.count()
+    report.seconds = time.perf_counter() - start
+    return report
