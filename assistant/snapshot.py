@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.keyword import terms, tokenize
+from assistant.keyword import bm25_index, terms, tokenize
 from assistant.store import Store, local_cache_dir
 
 # Held while a snapshot is built or loaded, so that an ingestion in this process (the chat's
@@ -405,7 +405,6 @@ def _assemble(generation: str, collection: str, ids: list[str], rows: _Rows, ter
               vocab: list[str]) -> Snapshot:
     """The snapshot of these chunks: columns coded, the keyword index built from the terms."""
     import bm25s
-    from bm25s.tokenization import Tokenized
 
     # Terms no chunk uses any more are dropped, so the vocabulary does not grow with churn.
     used = np.bincount(np.concatenate(terms), minlength=len(vocab)) > 0 if terms else \
@@ -413,10 +412,7 @@ def _assemble(generation: str, collection: str, ids: list[str], rows: _Rows, ter
     renumber = np.cumsum(used, dtype=np.int64) - 1
     terms = [renumber[t].astype(np.int32) for t in terms]
     vocab = [v for v, u in zip(vocab, used) if u]
-    bm25 = bm25s.BM25()
-    if ids:
-        bm25.index(Tokenized(ids=[t.tolist() for t in terms], vocab={v: i for i, v in enumerate(vocab)}),
-                   show_progress=False)
+    bm25 = bm25_index(terms, vocab) if ids else bm25s.BM25()
     doc_code: dict[str, int] = {}
     docs = np.array([doc_code.setdefault(k, len(doc_code)) for k in rows.doc_keys], dtype=np.int32)
     source_names, kind_names = sorted(set(rows.sources)), sorted(set(rows.kinds))

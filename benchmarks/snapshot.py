@@ -6,7 +6,8 @@ Copies an existing store to a temporary folder, ingests the files given with `--
 from the snapshot saved before the files were added and a rebuild. Checks that both give the
 same chunks and vectors. Last, what a staff member waits for when the chat ingests an upload
 (model loaded, same process): one small new file ingested, alternately with the refresh and
-with a rebuild in its place (what ingestion did before).
+with a rebuild in its place (what ingestion did before). Also the refresh with bm25s building
+the keyword index its own way (chunk by chunk in Python), against ours (NumPy), alternated.
 
     python -m benchmarks.snapshot --source .store/evals/news-2023q4/ours --add examples/archive
 """
@@ -25,9 +26,21 @@ from unittest import mock
 import numpy as np
 
 from assistant.embedding import offline_env
+from assistant.keyword import bm25_index
 from assistant.settings import Settings
 from assistant.snapshot import Snapshot
 from assistant.store import Store
+
+
+def bm25s_own(terms: list[np.ndarray], vocab: list[str]) -> object:
+    """The keyword index as bm25s builds it, for comparison with assistant.keyword.bm25_index."""
+    import bm25s
+    from bm25s.tokenization import Tokenized
+
+    index = bm25s.BM25()
+    index.index(Tokenized(ids=[t.tolist() for t in terms], vocab={v: i for i, v in enumerate(vocab)}),
+                show_progress=False)
+    return index
 
 
 def main() -> None:
@@ -52,13 +65,18 @@ def main() -> None:
         report = ingest(args.add, settings)
         assert report.ok, report.summary()
 
-        refresh_s, rebuild_s, reused = [], [], 0
+        refresh_s: list[float] = []
+        rebuild_s: list[float] = []
+        bm25s_s: list[float] = []
+        reused = 0
         for _ in range(args.repeats):
-            shutil.rmtree(folder / "snapshot")
-            shutil.copytree(before, folder / "snapshot")
-            start = time.perf_counter()
-            refreshed = Snapshot.refresh(store)
-            refresh_s.append(time.perf_counter() - start)
+            for own in (False, True):
+                shutil.rmtree(folder / "snapshot")
+                shutil.copytree(before, folder / "snapshot")
+                with mock.patch("assistant.snapshot.bm25_index", bm25s_own if own else bm25_index):
+                    start = time.perf_counter()
+                    refreshed = Snapshot.refresh(store)
+                    (bm25s_s if own else refresh_s).append(time.perf_counter() - start)
             reused = refreshed.reused
             start = time.perf_counter()
             rebuilt = Snapshot.rebuild(store)
@@ -83,6 +101,8 @@ def main() -> None:
            "ingest_s": round(report.seconds, 2), "rows_reused": reused,
            "refresh_s": [round(s, 2) for s in refresh_s], "rebuild_s": [round(s, 2) for s in rebuild_s],
            "refresh_over_rebuild": round(statistics.median(refresh_s) / statistics.median(rebuild_s), 3),
+           "refresh_bm25s_build_s": [round(s, 2) for s in bm25s_s],
+           "refresh_over_refresh_bm25s_build": round(statistics.median(refresh_s) / statistics.median(bm25s_s), 3),
            "upload_s": {k: [round(s, 2) for s in v] for k, v in upload_s.items()},
            "upload_refresh_over_rebuild": round(statistics.median(upload_s["refresh"])
                                                 / statistics.median(upload_s["rebuild"]), 3)}
