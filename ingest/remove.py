@@ -31,13 +31,13 @@ def remove(paths: Iterable[str | Path], settings: Settings | None = None, **over
     store = Store.open(settings)
     records = store.file_records()
     report = IngestReport(store=store.where, action="remove")
-    keys: list[str] = []
+    keys: dict[str, None] = {}  # in order, once each (paths may overlap)
     for path in paths:
         root = file_key(Path(path).expanduser())
-        matched = [k for k in sorted(records) if is_under(k, root) and k not in keys]
-        if not matched and not any(is_under(k, root) for k in keys):
+        matched = [k for k in sorted(records) if is_under(k, root)]
+        if not matched:
             report.files.append(FileResult(str(path), "failed", "not in the store"))
-        keys += matched
+        keys.update(dict.fromkeys(matched))
     if keys:
         store.bump_generation()  # readers' snapshots are stale from the first delete on
         for key in keys:
