@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from assistant.errors import AssistantError, ConfigError, NoStoreError, QuestionError, StoreError, StoreMismatchError
+from assistant.errors import (
+    AssistantError,
+    ConfigError,
+    NoStoreError,
+    QuestionError,
+    StoreBusyError,
+    StoreError,
+    StoreMismatchError,
+)
 from assistant.settings import Settings
 from assistant.types import Answer, Citation, Passage
 
@@ -20,7 +28,7 @@ if TYPE_CHECKING:
     from assistant.service import Assistant
 
 __all__ = ["Assistant", "Answer", "Citation", "Passage", "Settings", "AssistantError",
-           "ConfigError", "QuestionError", "StoreError", "StoreMismatchError", "NoStoreError"]
+           "ConfigError", "QuestionError", "StoreError", "StoreMismatchError", "NoStoreError", "StoreBusyError"]
 
 
 def __getattr__(name: str) -> Any:

@@ -4,6 +4,7 @@ AssistantError
  ├── ConfigError          bad settings, unknown backend name, missing extra
  ├── StoreError           the store is missing, damaged or unreachable
  │    ├── NoStoreError         nothing has been ingested there yet
+ │    ├── StoreBusyError       another process is ingesting into it (or removing from it)
  │    └── StoreMismatchError   built with another embedding model or chunking
  ├── IngestError          one file could not be read (collected, never fatal)
  ├── QuestionError        an empty, oversized or otherwise unusable question
@@ -24,6 +25,10 @@ class StoreError(AssistantError):
 
 
 class NoStoreError(StoreError):
+    pass
+
+
+class StoreBusyError(StoreError):
     pass
 
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from assistant.keyword import bm25_index, terms, tokenize
+from assistant.locks import saving
 from assistant.store import Store, local_cache_dir
 
 # Held while a snapshot is built or loaded, so that an ingestion in this process (the chat's
@@ -96,7 +97,7 @@ class Snapshot:
         got = store.everything()
         snap = _assemble(generation, store.identity, got["ids"], _Rows.read(got["metadatas"], got["embeddings"]),
                          *_terms(got["documents"], got["metadatas"]))
-        snap.save(cls.folder(store))
+        snap._save(store)
         return snap
 
     @classmethod
@@ -127,8 +128,14 @@ class Snapshot:
             terms = [old["terms"][row] if row >= 0 else next(unread) for row in kept]
             snap = _assemble(generation, store.identity, ids, rows, terms, vocab)
             snap.reused = int(is_old.sum())
-            snap.save(cls.folder(store))
+            snap._save(store)
             return snap
+
+    def _save(self, store: Store) -> None:
+        """Saved, unless another process is writing the store: it saves the next snapshot."""
+        with saving(store.settings) as free:
+            if free:
+                self.save(self.folder(store))
 
     def save(self, folder: Path) -> None:
         tmp = folder.with_name(folder.name + ".tmp")

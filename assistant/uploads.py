@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.errors import IngestError
+from assistant.errors import IngestError, StoreError
 from assistant.settings import Settings
 
 _INGESTING = threading.Lock()  # one ingestion at a time in this process
@@ -140,7 +140,13 @@ def ingest_uploads(files: Sequence[tuple[str, str | Path]], settings: Settings,
         return UploadResult(rows, f"Nothing ingested: {len(rows)} file(s) refused.", False)
     with _INGESTING:
         on_start()
-        report = ingest(saved.paths, settings, quiet=False)
+        try:
+            report = ingest(saved.paths, settings, quiet=False)
+        except StoreError as e:  # another process is writing the store, or it cannot be opened
+            for path in saved.created:
+                path.unlink(missing_ok=True)  # not ingested, so not kept: as for a file that fails
+            rows += [(saved.names[path], "failed", str(e)) for path in saved.paths]
+            return UploadResult(rows, f"Nothing ingested: {e}", False)
     by_key = {Path(r.path).resolve(): r for r in report.files}
     for path in saved.paths:
         result = by_key.get(path.resolve())
@@ -173,7 +179,10 @@ def remove_uploads(paths: Sequence[str], settings: Settings) -> UploadResult:
         return UploadResult(rows, "Nothing removed: choose uploaded files first." if not rows else
                             f"Nothing removed: {len(rows)} file(s) refused.", False)
     with _INGESTING:
-        report = remove(mine, settings)
+        try:
+            report = remove(mine, settings)
+        except StoreError as e:
+            return UploadResult(rows + [(_name(p), "failed", str(e)) for p in mine], f"Nothing removed: {e}", False)
         for result in report.removed:
             path = Path(result.path)
             if path.is_file() and not path.is_symlink():  # a link's target was never ours

@@ -26,6 +26,7 @@ import numpy as np
 
 from assistant.embedding import Embedder, LazyEmbedder
 from assistant.errors import ConfigError, IngestError
+from assistant.locks import writing
 from assistant.settings import Settings
 from assistant.store import Store
 from ingest.chunking import chunk_text, fit
@@ -308,10 +309,15 @@ def _done(value: Any) -> Future[Any]:
 
 def ingest(paths: Iterable[str | Path], settings: Settings | None = None, *, prune: bool = False,
            quiet: bool = True, **overrides: Any) -> IngestReport:
-    """Bring the store in line with the files under `paths`; see the module docstring."""
+    """Bring the store in line with the files under `paths`; see the module docstring.
+    StoreBusyError if another process is writing the store (assistant/locks.py)."""
     start = time.perf_counter()
     settings = (settings or Settings.load()).replace(**overrides)
-    roots = [Path(p) for p in paths]
+    with writing(settings, "an ingestion"):
+        return _ingest([Path(p) for p in paths], settings, prune, quiet, start)
+
+
+def _ingest(roots: list[Path], settings: Settings, prune: bool, quiet: bool, start: float) -> IngestReport:
     embedder: Any = LazyEmbedder(settings.embed_model, settings.embed_dtype)
     store = Store.create(settings, embedder.dim)
     files, problems = discover(roots)

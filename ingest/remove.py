@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from assistant.locks import writing
 from assistant.settings import Settings
 from assistant.store import Store
 from ingest.pipeline import file_key, is_under
@@ -25,9 +26,15 @@ from ingest.report import FileResult, IngestReport
 
 def remove(paths: Iterable[str | Path], settings: Settings | None = None, **overrides: Any) -> IngestReport:
     """Remove the stored files at `paths` (a file, or every stored file under a folder) and
-    their chunks. A path that matches nothing stored is reported as failed; the rest go."""
+    their chunks. A path that matches nothing stored is reported as failed; the rest go.
+    StoreBusyError if another process is writing the store (assistant/locks.py)."""
     start = time.perf_counter()
     settings = (settings or Settings.load()).replace(**overrides)
+    with writing(settings, "a removal"):
+        return _remove(list(paths), settings, start)
+
+
+def _remove(paths: list[str | Path], settings: Settings, start: float) -> IngestReport:
     store = Store.open(settings)
     records = store.file_records()
     report = IngestReport(store=store.where, action="remove")

@@ -10,7 +10,7 @@ import ingest
 def test_public_names_are_pinned() -> None:
     assert sorted(assistant.__all__) == sorted([
         "Assistant", "Answer", "Citation", "Passage", "Settings", "AssistantError", "ConfigError",
-        "QuestionError", "StoreError", "StoreMismatchError", "NoStoreError"])
+        "QuestionError", "StoreError", "StoreMismatchError", "NoStoreError", "StoreBusyError"])
     assert sorted(ingest.__all__) == ["FileResult", "IngestReport", "ingest", "remove"]
 
 

@@ -1,0 +1,134 @@
+"""One writer per store at a time, across processes.
+
+Ingestion and removal hold an advisory lock (flock) on `write.lock` beside the store (for a
+Chroma server, beside this machine's snapshot cache) for their whole run. A second one fails at
+once with StoreBusyError, naming the first, rather than writing beside it: Chroma's local store
+is not safe for two writers, and both would save the snapshot into the same folder. A reader
+that refreshed its snapshot takes the lock only to save it, and only if it is free: while an
+ingestion runs, the reader keeps its snapshot in memory and the ingestion saves the next one.
+An ingestion that finds a reader saving waits for it (a few seconds at most).
+
+The lock is re-entrant within a process (ingestion saves its snapshot under its own lock) and
+is released by the kernel when its process ends, killed or not. Where flock does not exist
+(Windows), there is no lock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import StoreBusyError
+from assistant.settings import Settings
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
+SAVING = "saving the keyword snapshot"
+WAIT_FOR_SAVE_S = 60.0  # a snapshot save is seconds long; this bounds a stuck one
+_HELD: dict[str, list[Any]] = {}  # lock path -> [open file, depth], for re-entry in this process
+_GUARD = threading.Lock()
+
+
+def lock_path(settings: Settings) -> Path:
+    from assistant.store import local_cache_dir
+
+    return local_cache_dir(settings) / "write.lock"
+
+
+@contextmanager
+def writing(settings: Settings, purpose: str) -> Iterator[None]:
+    """Hold the store's write lock for an ingestion or removal (`purpose`, as the user would
+    name it: "`assistant ingest`"); StoreBusyError if another process holds it for one."""
+    path = lock_path(settings)
+    deadline = time.monotonic() + WAIT_FOR_SAVE_S
+    while not _acquire(path, purpose):
+        holder = _holder(path)  # empty for a moment while a holder writes it: asked again
+        if (holder and holder.get("purpose") != SAVING) or time.monotonic() > deadline:
+            raise StoreBusyError(_busy_message(settings, holder))
+        time.sleep(0.1)
+    try:
+        yield
+    finally:
+        _release(path)
+
+
+@contextmanager
+def saving(settings: Settings) -> Iterator[bool]:
+    """The lock for saving a snapshot, if it is free now: yields whether it is held (always
+    True within this process's own ingestion; True where no lock file can be made, as before)."""
+    path = lock_path(settings)
+    try:
+        got = _acquire(path, SAVING)
+    except OSError:  # a read-only place: saving there fails, or not, as it would without a lock
+        yield True
+        return
+    try:
+        yield got
+    finally:
+        if got:
+            _release(path)
+
+
+def _acquire(path: Path, purpose: str) -> bool:
+    if fcntl is None:
+        return True
+    with _GUARD:
+        key = str(path)
+        if key in _HELD:
+            _HELD[key][1] += 1
+            return True
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "a+")  # noqa: SIM115  (held open while the lock is held)
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            return False
+        fh.seek(0)
+        fh.truncate()
+        fh.write(json.dumps({"pid": os.getpid(), "purpose": purpose, "since": time.time()}))
+        fh.flush()
+        _HELD[key] = [fh, 1]
+        return True
+
+
+def _release(path: Path) -> None:
+    if fcntl is None:
+        return
+    with _GUARD:
+        held = _HELD[str(path)]
+        held[1] -= 1
+        if held[1] == 0:
+            del _HELD[str(path)]
+            fh = held[0]
+            fh.seek(0)
+            fh.truncate()  # no stale holder for the next reader of the file
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            fh.close()
+
+
+def _holder(path: Path) -> dict[str, Any]:
+    try:
+        got = json.loads(path.read_text() or "{}")
+        return got if isinstance(got, dict) else {}
+    except (OSError, ValueError):
+        return {}  # being rewritten: asked again on the next try
+
+
+def _busy_message(settings: Settings, holder: dict[str, Any]) -> str:
+    where = settings.chroma_url or settings.store
+    who = holder.get("purpose") or "another ingestion"
+    pid = f", process {holder['pid']}" if holder.get("pid") else ""
+    since = f", since {datetime.fromtimestamp(float(holder['since'])):%H:%M:%S}" if holder.get("since") else ""
+    return (f"The store at {where} is being written by {who}{pid}{since}. Wait for it to finish, "
+            f"then try again.")
