@@ -2,8 +2,9 @@
 
 Ingestion and removal hold an advisory lock (flock) on `write.lock` beside the store (for a
 Chroma server, beside this machine's snapshot cache) for their whole run. A second one fails at
-once with StoreBusyError, naming the first, rather than writing beside it: Chroma's local store
-is not safe for two writers, and both would save the snapshot into the same folder. A reader
+once with StoreBusyError, naming the first, rather than writing beside it: two processes
+writing one local Chroma store at once left it unreadable here (DEVELOPERS.md), and both would
+save the snapshot into the same folder. A reader
 that refreshed its snapshot takes the lock only to save it, and only if it is free: while an
 ingestion runs, the reader keeps its snapshot in memory and the ingestion saves the next one.
 An ingestion that finds a reader saving waits for it (a few seconds at most).
