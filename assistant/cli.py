@@ -154,6 +154,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from assistant.locks import describe
     from assistant.service import archive_files, archive_status
     from assistant.store import Store
 
@@ -168,6 +169,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     when = datetime.fromtimestamp(last).isoformat(" ", "seconds") if last else "never"
     print(f"{s['store']}: {s['files']} files, {s['documents']} documents, {s['chunks']} chunks; "
           f"last ingestion {when}.")
+    if s["writing"]:
+        print(f"Being written now by {describe(s['writing'])}.")
     if files:
         print(f"\n{'ingested':19}  {'documents':>9}  {'chunks':>6}  {'size':>8}  path")
         for f in files:

@@ -52,11 +52,13 @@ def writing(settings: Settings, purpose: str) -> Iterator[None]:
     name it: "`assistant ingest`"); StoreBusyError if another process holds it for one."""
     path = lock_path(settings)
     deadline = time.monotonic() + WAIT_FOR_SAVE_S
+    refused = 0  # tries in a row that found a writer; a glance by `writer()` lasts microseconds
     while not _acquire(path, purpose):
         holder = _holder(path)  # empty for a moment while a holder writes it: asked again
-        if (holder and holder.get("purpose") != SAVING) or time.monotonic() > deadline:
+        refused = refused + 1 if holder and holder.get("purpose") != SAVING else 0
+        if refused >= 3 or time.monotonic() > deadline:
             raise StoreBusyError(_busy_message(settings, holder))
-        time.sleep(0.1)
+        time.sleep(0.05)
     try:
         yield
     finally:
@@ -78,6 +80,29 @@ def saving(settings: Settings) -> Iterator[bool]:
     finally:
         if got:
             _release(path)
+
+
+def writer(settings: Settings) -> dict[str, Any] | None:
+    """Who is writing the store now, as far as this machine can tell ({"pid", "purpose",
+    "since"}), or None. Takes a shared lock for a moment to ask, never the file's contents,
+    which a killed writer leaves behind."""
+    if fcntl is None:
+        return None
+    path = lock_path(settings)
+    with _GUARD:
+        if str(path) in _HELD:  # this process
+            return _holder(path) or None
+    try:
+        fh = open(path)  # noqa: SIM115
+    except OSError:
+        return None  # never written to
+    with fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _holder(path) or {"purpose": "another process"}
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return None
 
 
 def _acquire(path: Path, purpose: str) -> bool:
@@ -126,10 +151,13 @@ def _holder(path: Path) -> dict[str, Any]:
         return {}  # being rewritten: asked again on the next try
 
 
-def _busy_message(settings: Settings, holder: dict[str, Any]) -> str:
-    where = settings.chroma_url or settings.store
-    who = holder.get("purpose") or "another ingestion"
+def describe(holder: dict[str, Any]) -> str:
+    """"an ingestion, process 123, since 21:03:05" """
     pid = f", process {holder['pid']}" if holder.get("pid") else ""
     since = f", since {datetime.fromtimestamp(float(holder['since'])):%H:%M:%S}" if holder.get("since") else ""
-    return (f"The store at {where} is being written by {who}{pid}{since}. Wait for it to finish, "
-            f"then try again.")
+    return f"{holder.get('purpose') or 'another process'}{pid}{since}"
+
+
+def _busy_message(settings: Settings, holder: dict[str, Any]) -> str:
+    return (f"The store at {settings.chroma_url or settings.store} is being written by {describe(holder)}. "
+            f"Wait for it to finish, then try again.")

@@ -13,6 +13,7 @@ from assistant.answerers import make_answerer
 from assistant.embedding import load_embedder
 from assistant.errors import QuestionError
 from assistant.llms.base import ChatModel
+from assistant.locks import writer
 from assistant.retrieve import Retriever
 from assistant.settings import Settings
 from assistant.snapshot import Filters
@@ -218,7 +219,7 @@ def archive_status(store: Store, settings: Settings) -> dict[str, Any]:
             "documents": sum(int(r.get("documents", 1)) for r in records.values()),
             "chunks": store.count(),
             "last_ingested": max((float(r.get("ingested_at", 0)) for r in records.values()), default=None),
-            "embed_model": settings.embed_model, "llm": settings.llm}
+            "embed_model": settings.embed_model, "llm": settings.llm, "writing": writer(settings)}
 
 
 def archive_files(store: Store) -> list[dict[str, Any]]:

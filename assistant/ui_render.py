@@ -207,8 +207,10 @@ def _card(c: Citation, turn: int, opened: bool) -> str:
 def status_html(status: dict[str, Any]) -> str:
     last = status.get("last_ingested")
     when = datetime.fromtimestamp(last).strftime("%Y-%m-%d %H:%M") if last else "never"
+    busy = status.get("writing")
+    note = f' · <span class="writing">being updated ({esc(str(busy.get("purpose", "")))})</span>' if busy else ""
     return (f'<div class="archive-status"><b>Archive:</b> {int(status.get("documents", 0)):,} documents · '
-            f'{int(status.get("chunks", 0)):,} chunks · last ingestion {esc(when)}</div>')
+            f'{int(status.get("chunks", 0)):,} chunks · last ingestion {esc(when)}{note}</div>')
 
 
 def ingest_html(rows: Sequence[tuple[str, str, str]], summary: str) -> str:

@@ -61,6 +61,10 @@ def test_a_second_writer_is_refused_with_a_message_naming_the_first(archive_copy
         assert out.stderr.startswith(f"Error: The store at {settings.store} is being written by an ingestion, "
                                      f"process {holder.proc.pid}, since ")
         assert out.stderr.strip().endswith("Wait for it to finish, then try again.")
+        status = run("status", "--store", str(settings.store))  # readers see who writes
+        assert f"Being written now by an ingestion, process {holder.proc.pid}, since " in status.stdout
+        writing = json.loads(run("status", "--store", str(settings.store), "--json").stdout)["writing"]
+        assert writing["pid"] == holder.proc.pid and writing["purpose"] == "an ingestion"
         gone = run("remove", str(note), "--store", str(settings.store))
         assert gone.returncode == 1 and "is being written by an ingestion" in gone.stderr
         try:
@@ -77,6 +81,9 @@ def test_a_second_writer_is_refused_with_a_message_naming_the_first(archive_copy
     finally:
         holder.close()
     assert json.loads(lock_path(settings).read_text() or "{}") == {}  # released and cleared
+    # What a writer killed with SIGKILL leaves: its note, but no lock (the kernel released it).
+    lock_path(settings).write_text(json.dumps({"pid": 999999, "purpose": "an ingestion", "since": time.time()}))
+    assert json.loads(run("status", "--store", str(settings.store), "--json").stdout)["writing"] is None
     report = ingest([archive_copy], settings)  # free again
     assert [Path(f.path).name for f in report.added] == ["late-note.md"]
 

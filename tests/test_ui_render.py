@@ -12,6 +12,7 @@ from assistant.ui_render import (
     highlight,
     safe_url,
     sources_html,
+    status_html,
 )
 
 HOSTILE = Citation(n=1, doc_id="d", path="/arch/a.html", title="<script>alert(1)</script>",
@@ -122,3 +123,10 @@ def test_the_archive_list_shows_the_latest_files_first_escaped_and_cut() -> None
     cut = files_html(files * 3, limit=4)
     assert cut.count("<tr><td") == 4 and "and 5 more" in cut
     assert "Nothing ingested yet" in files_html([])
+
+
+def test_the_status_line_says_when_the_archive_is_being_written() -> None:
+    quiet = status_html({"documents": 3, "chunks": 9, "last_ingested": None, "writing": None})
+    assert "3 documents" in quiet and "being updated" not in quiet
+    busy = status_html({"documents": 3, "chunks": 9, "writing": {"purpose": "<b>an ingestion</b>", "pid": 7}})
+    assert "being updated (&lt;b&gt;an ingestion&lt;/b&gt;)" in busy
