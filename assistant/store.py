@@ -33,6 +33,7 @@ FILES = "files"
 # Chroma rejects larger writes (its max batch size is about 5,400 records).
 WRITE_BATCH = 2000
 PAGE = 5000  # chunks read at a time when reading everything
+FILE_BATCH = 200  # files removed together
 ID_PAGE = 50_000  # ids alone read at a time
 PROBES = 4  # stored chunks that must find themselves when a store is opened
 # Chunk texts go in this metadata field, not in Chroma's documents: a local Chroma puts every
@@ -354,17 +355,24 @@ class Store:
         self.files.upsert(ids=[key], embeddings=[[1.0]], metadatas=[{**_clean(meta), REMOVING: None}])
 
     @_guarded
-    def delete_file(self, key: str) -> int:
-        """A file's chunks, then its record. The record is first marked and its hash dropped: a
-        run killed after the chunks went would otherwise leave a record saying the file is
-        ingested and unchanged, and the next ingestion would skip it with none of its chunks.
-        A marked record is finished by the next removal (or prune), or replaced when the
-        file is ingested again."""
-        self.files.upsert(ids=[key], embeddings=[[1.0]], metadatas=[{REMOVING: True, "sha256": None}])
-        ids = sorted(self.ids_for_file(key))
-        self.delete(ids)
-        self.files.delete(ids=[key])
-        return len(ids)
+    def delete_files(self, keys: Sequence[str]) -> dict[str, int]:
+        """Files' chunks, then their records; the number of chunks each had. The records are
+        first marked and their hashes dropped: a run killed after the chunks went would
+        otherwise leave records saying the files are ingested and unchanged, and the next
+        ingestion would skip them with none of their chunks. A marked record is finished by the
+        next removal (or prune), or replaced when its file is ingested again. In batches: one
+        file at a time took 38 ms a file (500 notes: 19 s, more than ingesting them)."""
+        counts: dict[str, int] = {}
+        for i in range(0, len(keys), FILE_BATCH):
+            batch = list(keys[i:i + FILE_BATCH])
+            self.files.upsert(ids=batch, embeddings=[[1.0]] * len(batch),
+                              metadatas=[{REMOVING: True, "sha256": None}] * len(batch))
+            got = self.chunks.get(where={"file": {"$in": batch}}, include=["metadatas"])
+            for m in got["metadatas"]:
+                counts[str(m["file"])] = counts.get(str(m["file"]), 0) + 1
+            self.delete(sorted(got["ids"]))
+            self.files.delete(ids=batch)
+        return {k: counts.get(k, 0) for k in keys}
 
 
 def _texts_out(got: Any) -> dict[str, Any]:

@@ -386,16 +386,13 @@ def _removed(roots: list[Path], files: list[Path], records: dict[str, dict[str, 
     """Files in the store, under the given roots, that are no longer on disk."""
     present = {file_key(f) for f in files}
     prefixes = [file_key(r) for r in roots]
-    out: list[FileResult] = []
-    for key in sorted(records):
-        if not any(is_under(key, p) for p in prefixes) or key in present or Path(key).exists():
-            continue
-        if writer is None:
-            out.append(FileResult(key, "missing"))
-        else:
-            writer.touch()
-            out.append(FileResult(key, "removed", chunks=store.delete_file(key)))
-    return out
+    gone = [key for key in sorted(records) if any(is_under(key, p) for p in prefixes)
+            and key not in present and not Path(key).exists()]
+    if writer is None or not gone:
+        return [FileResult(key, "missing") for key in gone]
+    writer.touch()
+    chunks = store.delete_files(gone)
+    return [FileResult(key, "removed", chunks=chunks[key]) for key in gone]
 
 
 def _progress(total: int, quiet: bool) -> Any:

@@ -5,7 +5,7 @@ Removal takes the file out of the store, not off the disk: ingesting its folder 
 back, as `sync` keeps the store equal to the folder. The chat removes its own uploads from the
 archive folder as well (assistant/uploads.py).
 
-Crash safety: each file's record is marked before its chunks are deleted (Store.delete_file),
+Crash safety: each file's record is marked before its chunks are deleted (Store.delete_files),
 so a run killed half way leaves a file that the next removal finishes and the next ingestion of
 its folder re-ingests in full; never a record of a file whose chunks are gone.
 """
@@ -47,9 +47,9 @@ def _remove(paths: list[str | Path], settings: Settings, start: float) -> Ingest
         keys.update(dict.fromkeys(matched))
     if keys:
         store.bump_generation()  # readers' snapshots are stale from the first delete on
-        for key in keys:
-            documents = int(records[key].get("documents", 0) or 0)
-            report.files.append(FileResult(key, "removed", documents=documents, chunks=store.delete_file(key)))
+        chunks = store.delete_files(list(keys))
+        report.files += [FileResult(key, "removed", documents=int(records[key].get("documents", 0) or 0),
+                                    chunks=chunks[key]) for key in keys]
         from assistant.snapshot import Snapshot
 
         store.bump_generation()  # and again once all is gone (see ingest/pipeline.py)

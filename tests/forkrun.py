@@ -47,7 +47,7 @@ HOOKS: dict[str, tuple[Any, str]] = {
     "bump": (Store, "bump_generation"),  # the first write of a run that changes anything
     "manifest": (Store, "put_file_record"),  # a file's commit, after its chunks
     "snapshot": (Snapshot, "refresh"),  # the keyword snapshot, last step of a run
-    "remove": (Store, "delete_file"),  # a file being removed: record marked, chunks, record
+    "remove": (Store, "delete_files"),  # files being removed: records marked, chunks, records
     "delete": (Store, "delete"),  # chunks deleted: stale ones at a commit, or a removed file's
 }
 # Small batches, so a small corpus crosses many batch (resume) boundaries ...
