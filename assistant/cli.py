@@ -44,10 +44,13 @@ def parser() -> argparse.ArgumentParser:
         if name == "ingest":
             p.add_argument("--prune", action="store_true", help="remove stored files that are gone")
         p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+        p.add_argument("--wait", action="store_true", help="if another process is writing the store, "
+                       "wait for it instead of stopping (for scheduled runs)")
     text = "take files (or every file under a folder) out of the store; the files stay on disk"
     p = sub.add_parser("remove", parents=[common], help=text, description=text + ", and ingesting "
                        "their folder again adds them back.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="as ingested; `assistant status --files` lists them")
+    p.add_argument("--wait", action="store_true", help="if another process is writing the store, wait for it")
     filters = argparse.ArgumentParser(add_help=False)
     filters.add_argument("--since", help="only documents dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)")
     filters.add_argument("--until", help="only documents dated on or before (the whole year or month)")
@@ -87,7 +90,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from ingest import ingest
 
     report = ingest(args.paths, _settings(args), prune=args.command == "sync" or args.prune,
-                    quiet=args.quiet)
+                    quiet=args.quiet, wait=args.wait)
     print(report.summary())
     return 0 if report.ok else 1
 
@@ -95,7 +98,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_remove(args: argparse.Namespace) -> int:
     from ingest import remove
 
-    report = remove(args.paths, _settings(args))
+    report = remove(args.paths, _settings(args), wait=args.wait)
     print(report.summary())
     return 0 if report.ok else 1
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -47,18 +48,23 @@ def lock_path(settings: Settings) -> Path:
 
 
 @contextmanager
-def writing(settings: Settings, purpose: str) -> Iterator[None]:
+def writing(settings: Settings, purpose: str, wait: bool = False) -> Iterator[None]:
     """Hold the store's write lock for an ingestion or removal (`purpose`, as the user would
-    name it: "`assistant ingest`"); StoreBusyError if another process holds it for one."""
+    name it: "an ingestion"). StoreBusyError if another process holds it for one, unless
+    `wait`: then wait for it to finish, saying once on stderr for whom."""
     path = lock_path(settings)
     deadline = time.monotonic() + WAIT_FOR_SAVE_S
     refused = 0  # tries in a row that found a writer; a glance by `writer()` lasts microseconds
+    told = False
     while not _acquire(path, purpose):
         holder = _holder(path)  # empty for a moment while a holder writes it: asked again
         refused = refused + 1 if holder and holder.get("purpose") != SAVING else 0
-        if refused >= 3 or time.monotonic() > deadline:
+        if wait and refused >= 3 and not told:
+            print(f"Waiting for {describe(holder)} to finish writing the store ...", file=sys.stderr, flush=True)
+            told = True
+        elif not wait and (refused >= 3 or time.monotonic() > deadline):
             raise StoreBusyError(_busy_message(settings, holder))
-        time.sleep(0.05)
+        time.sleep(0.05 if refused < 3 else 0.5)
     try:
         yield
     finally:

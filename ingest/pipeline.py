@@ -308,13 +308,13 @@ def _done(value: Any) -> Future[Any]:
 
 
 def ingest(paths: Iterable[str | Path], settings: Settings | None = None, *, prune: bool = False,
-           quiet: bool = True, **overrides: Any) -> IngestReport:
+           quiet: bool = True, wait: bool = False, **overrides: Any) -> IngestReport:
     """Bring the store in line with the files under `paths`; see the module docstring.
-    StoreBusyError if another process is writing the store (assistant/locks.py)."""
-    start = time.perf_counter()
+    StoreBusyError if another process is writing the store (assistant/locks.py), unless
+    `wait`: then after it."""
     settings = (settings or Settings.load()).replace(**overrides)
-    with writing(settings, "an ingestion"):
-        return _ingest([Path(p) for p in paths], settings, prune, quiet, start)
+    with writing(settings, "an ingestion", wait):
+        return _ingest([Path(p) for p in paths], settings, prune, quiet, time.perf_counter())
 
 
 def _ingest(roots: list[Path], settings: Settings, prune: bool, quiet: bool, start: float) -> IngestReport:

@@ -24,14 +24,15 @@ from ingest.pipeline import file_key, is_under
 from ingest.report import FileResult, IngestReport
 
 
-def remove(paths: Iterable[str | Path], settings: Settings | None = None, **overrides: Any) -> IngestReport:
+def remove(paths: Iterable[str | Path], settings: Settings | None = None, *, wait: bool = False,
+           **overrides: Any) -> IngestReport:
     """Remove the stored files at `paths` (a file, or every stored file under a folder) and
     their chunks. A path that matches nothing stored is reported as failed; the rest go.
-    StoreBusyError if another process is writing the store (assistant/locks.py)."""
-    start = time.perf_counter()
+    StoreBusyError if another process is writing the store (assistant/locks.py), unless
+    `wait`: then after it."""
     settings = (settings or Settings.load()).replace(**overrides)
-    with writing(settings, "a removal"):
-        return _remove(list(paths), settings, start)
+    with writing(settings, "a removal", wait):
+        return _remove(list(paths), settings, time.perf_counter())
 
 
 def _remove(paths: list[str | Path], settings: Settings, start: float) -> IngestReport:

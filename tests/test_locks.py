@@ -5,6 +5,7 @@ reader never saves its snapshot while another process writes. Real processes hol
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -113,3 +114,13 @@ def test_a_reader_keeps_its_refreshed_snapshot_in_memory_while_another_process_w
         holder.close()
     assert Assistant(settings=settings).search("Inter-Ministerial Task Force", k=1)[0].doc_id == "b04"
     assert json.loads((settings.store / "snapshot" / "meta.json").read_text())["generation"] == generation
+
+
+def test_a_writer_asked_to_wait_goes_on_when_the_other_finishes(archive_copy: Path, settings: Settings) -> None:
+    holder = Holder(settings.store, "an ingestion")
+    threading.Timer(3.0, holder.close).start()  # the other ingestion ends 3 s from now
+    start = time.monotonic()
+    out = run("sync", str(archive_copy), "--store", str(settings.store), "-q", "--wait")
+    assert out.returncode == 0, out.stderr
+    assert time.monotonic() - start > 2.5 and "16 documents added" in out.stdout
+    assert f"Waiting for an ingestion, process {holder.proc.pid}, since " in out.stderr
