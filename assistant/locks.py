@@ -2,12 +2,12 @@
 
 Ingestion and removal hold an advisory lock (flock) on `write.lock` beside the store (for a
 Chroma server, beside this machine's snapshot cache) for their whole run. A second one fails at
-once with StoreBusyError, naming the first, rather than writing beside it: two processes
-writing one local Chroma store at once left it unreadable here (DEVELOPERS.md), and both would
-save the snapshot into the same folder. A reader
-that refreshed its snapshot takes the lock only to save it, and only if it is free: while an
-ingestion runs, the reader keeps its snapshot in memory and the ingestion saves the next one.
-An ingestion that finds a reader saving waits for it (a few seconds at most).
+once with StoreBusyError, naming the first, rather than writing beside it (or, asked to wait,
+waits): two processes writing one local Chroma store at once left it unreadable here
+(DEVELOPERS.md), and both would save the snapshot into the same folder. A reader that refreshed
+its snapshot takes the lock only to save it, and only if it is free: while an ingestion runs,
+the reader keeps its snapshot in memory and the ingestion saves the next one. An ingestion that
+finds a reader saving waits for it (a few seconds at most).
 
 The lock is re-entrant within a process (ingestion saves its snapshot under its own lock) and
 is released by the kernel when its process ends, killed or not. Where flock does not exist
@@ -158,7 +158,7 @@ def _holder(path: Path) -> dict[str, Any]:
 
 
 def describe(holder: dict[str, Any]) -> str:
-    """"an ingestion, process 123, since 21:03:05" """
+    """Who holds the lock, for people: 'an ingestion, process 123, since 21:03:05'."""
     pid = f", process {holder['pid']}" if holder.get("pid") else ""
     since = f", since {datetime.fromtimestamp(float(holder['since'])):%H:%M:%S}" if holder.get("since") else ""
     return f"{holder.get('purpose') or 'another process'}{pid}{since}"
