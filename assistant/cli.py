@@ -174,6 +174,10 @@ def cmd_status(args: argparse.Namespace) -> int:
           f"last ingestion {when}.")
     if s["writing"]:
         print(f"Being written now by {describe(s['writing'])}.")
+    if half := s["half_removed"]:
+        print(f"{len(half)} files were being removed when the removal stopped; `assistant remove` them again "
+              f"to finish, or ingest their folder to keep them: "
+              + ", ".join(_printable(k) for k in half[:5]) + (" ..." if len(half) > 5 else ""))
     if files:
         print(f"\n{'ingested':19}  {'documents':>9}  {'chunks':>6}  {'size':>8}  path")
         for f in files:

@@ -219,7 +219,8 @@ def archive_status(store: Store, settings: Settings) -> dict[str, Any]:
             "documents": sum(int(r.get("documents", 1)) for r in records.values()),
             "chunks": store.count(),
             "last_ingested": max((float(r.get("ingested_at", 0)) for r in records.values()), default=None),
-            "embed_model": settings.embed_model, "llm": settings.llm, "writing": writer(settings)}
+            "embed_model": settings.embed_model, "llm": settings.llm, "writing": writer(settings),
+            "half_removed": store.half_removed()}
 
 
 def archive_files(store: Store) -> list[dict[str, Any]]:

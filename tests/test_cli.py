@@ -88,6 +88,19 @@ def test_remove_takes_a_file_out_and_says_what_it_could_not(tmp_path: Path) -> N
     assert [f["path"] for f in status["ingested_files"]] == [str((docs / "dock.md").resolve())]
     assert run("remove", str(docs), "--store", store).returncode == 0  # a folder: all stored under it
     assert json.loads(run("status", "--store", store, "--json").stdout)["files"] == 0
+    # What a removal killed half way leaves (tests/test_crash.py makes it for real): a marked record.
+    assert run("ingest", str(docs), "--store", store, "-q").returncode == 0
+    from assistant.settings import Settings
+    from assistant.store import REMOVING, Store
+
+    Store.open(Settings(store=tmp_path / "s")).files.upsert(
+        ids=[str((docs / "port.md").resolve())], embeddings=[[1.0]], metadatas=[{REMOVING: True, "sha256": None}])
+    out = run("status", "--store", store)
+    assert "1 files, 1 documents" in out.stdout  # the half-removed file is not counted as held
+    assert f"1 files were being removed when the removal stopped; `assistant remove` them again to finish, " \
+           f"or ingest their folder to keep them: {(docs / 'port.md').resolve()}" in out.stdout
+    assert run("remove", str(docs / "port.md"), "--store", store).returncode == 0
+    assert json.loads(run("status", "--store", store, "--json").stdout)["half_removed"] == []
     nowhere = run("remove", str(docs), "--store", str(tmp_path / "nowhere"))
     assert nowhere.returncode == 1 and nowhere.stderr.startswith("Error: No store at")
 
