@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import StoreBusyError
+from assistant.errors import StoreBusyError, StoreError
 from assistant.settings import Settings
 
 try:
@@ -56,7 +56,7 @@ def writing(settings: Settings, purpose: str, wait: bool = False) -> Iterator[No
     deadline = time.monotonic() + WAIT_FOR_SAVE_S
     refused = 0  # tries in a row that found a writer; a glance by `writer()` lasts microseconds
     told = False
-    while not _acquire(path, purpose):
+    while not _try(settings, path, purpose):
         holder = _holder(path)  # empty for a moment while a holder writes it: asked again
         refused = refused + 1 if holder and holder.get("purpose") != SAVING else 0
         if wait and refused >= 3 and not told:
@@ -109,6 +109,14 @@ def writer(settings: Settings) -> dict[str, Any] | None:
             return _holder(path) or {"purpose": "another process"}
         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
     return None
+
+
+def _try(settings: Settings, path: Path, purpose: str) -> bool:
+    try:
+        return _acquire(path, purpose)
+    except OSError as e:  # a store path under a file, a read-only folder, ...
+        raise StoreError(f"Cannot write the store at {settings.chroma_url or settings.store}: "
+                         f"{e.strerror or e} ({e.filename or path}).") from None
 
 
 def _acquire(path: Path, purpose: str) -> bool:

@@ -106,6 +106,11 @@ def test_remove_takes_a_file_out_and_says_what_it_could_not(tmp_path: Path) -> N
 
 
 def test_errors_are_one_line_and_exit_non_zero(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    for command in ("ingest", "remove"):  # a store that cannot be made where it is asked for
+        out = run(command, str(SAMPLE), "--store", str(tmp_path / "a-file" / "store"))
+        assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
+        assert out.stderr.startswith(f"Error: Cannot write the store at {tmp_path / 'a-file' / 'store'}: Not a directory")
     out = run("ask", "anything", "--store", str(tmp_path / "nowhere"))
     assert out.returncode == 1
     assert out.stderr.startswith("Error: No store at") and out.stderr.count("\n") == 1
