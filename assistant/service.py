@@ -17,7 +17,7 @@ from assistant.locks import writer
 from assistant.retrieve import Retriever
 from assistant.settings import Settings
 from assistant.snapshot import Filters
-from assistant.store import Store
+from assistant.store import REMOVING, Store
 from assistant.types import Answer, Passage
 
 MAX_QUESTION_CHARS = 2000
@@ -214,13 +214,14 @@ class Assistant:
 
 # Module functions too: `assistant status` needs the store only, not the model an Assistant loads.
 def archive_status(store: Store, settings: Settings) -> dict[str, Any]:
-    records = store.ingested()
+    everything = store.file_records()  # read once: held files, and those a killed removal left
+    records = {k: r for k, r in everything.items() if not r.get(REMOVING)}
     return {"store": store.where, "files": len(records),
             "documents": sum(int(r.get("documents", 1)) for r in records.values()),
             "chunks": store.count(),
             "last_ingested": max((float(r.get("ingested_at", 0)) for r in records.values()), default=None),
             "embed_model": settings.embed_model, "llm": settings.llm, "writing": writer(settings),
-            "half_removed": store.half_removed()}
+            "half_removed": sorted(everything.keys() - records.keys())}
 
 
 def archive_files(store: Store) -> list[dict[str, Any]]:

@@ -349,10 +349,6 @@ class Store:
         """The records of files in the store, without those a killed removal left half done."""
         return {k: r for k, r in self.file_records().items() if not r.get(REMOVING)}
 
-    def half_removed(self) -> list[str]:
-        """Files whose removal was interrupted (see delete_files)."""
-        return sorted(k for k, r in self.file_records().items() if r.get(REMOVING))
-
     @_guarded
     def put_file_record(self, key: str, meta: dict[str, Any]) -> None:
         # Chroma merges an upsert's metadata into the record's; a None value deletes a field.

@@ -351,15 +351,20 @@ def _ingest(roots: list[Path], settings: Settings, prune: bool, quiet: bool, sta
     bar.close()
     report.files += _removed(roots, files, records, store, writer if prune else None)
     if writer.changed:
-        from assistant.snapshot import Snapshot
-
-        # A new generation once every write is done: a reader that refreshed its snapshot
-        # during the run (the chat answering while an upload is ingested) holds part of it.
-        store.bump_generation()
-        Snapshot.refresh(store)
+        publish(store)
     report.chunks_in_store = store.count()
     report.seconds = time.perf_counter() - start
     return report
+
+
+def publish(store: Store) -> None:
+    """After a run's last write: a new generation, then the snapshot refreshed. A reader that
+    refreshed its snapshot during the run (the chat answering while an upload is ingested)
+    holds part of it, and the new generation tells it so."""
+    from assistant.snapshot import Snapshot
+
+    store.bump_generation()
+    Snapshot.refresh(store)
 
 
 def _encoder(settings: Settings, files: list[Path], embedder: Any) -> Any:

@@ -20,7 +20,7 @@ from typing import Any
 from assistant.locks import writing
 from assistant.settings import Settings
 from assistant.store import Store
-from ingest.pipeline import file_key, is_under
+from ingest.pipeline import file_key, is_under, publish
 from ingest.report import FileResult, IngestReport
 
 
@@ -51,10 +51,7 @@ def _remove(paths: list[str | Path], settings: Settings, start: float) -> Ingest
         chunks = store.delete_files(list(keys))
         report.files += [FileResult(key, "removed", documents=int(records[key].get("documents", 0) or 0),
                                     chunks=chunks[key]) for key in keys]
-        from assistant.snapshot import Snapshot
-
-        store.bump_generation()  # and again once all is gone (see ingest/pipeline.py)
-        Snapshot.refresh(store)
+        publish(store)
     report.chunks_in_store = store.count()
     report.seconds = time.perf_counter() - start
     return report
