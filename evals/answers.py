@@ -28,6 +28,10 @@ Metrics:
     answerer was given) hold the answer (a gold answer string, document or page): for news,
     "answerable" only means an answer string occurs somewhere in the archive, often in an
     unrelated story ("Paris"), and where retrieval did not find it, refusing is right.
+  - news only, from the hand labels (evals/labels.py): the answer rate on the questions the
+    archive does answer, how often retrieval brought the labelled evidence document, and the
+    refusal rate on those whose answer string occurs only in other stories (unanswerable in
+    truth, and the nearest misses of all).
   - seconds per answer: wall time of `Assistant.ask`, retrieval included.
   - the refusal gate's trade-off: each question's relevance (the best passage's score, which
     `min_relevance` is compared with) is recorded, and the table shows what other settings of
@@ -47,7 +51,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant.keyword import terms
-from evals import corpora
+from evals import corpora, labels
+from evals.labels import Label
 from evals.questions import load_sample, matches
 
 UNANSWERABLE = Path(__file__).parent / "unanswerable"
@@ -62,6 +67,7 @@ class Item:
     strings: list[str] = field(default_factory=list)  # coverage by answer strings (news)
     hit: Callable[[str, str, str, int | None], bool] | None = None  # is a cited passage gold?
     kind: str = ""  # unanswerable ones: "written" (evals/unanswerable/) or "absent" (the corpus's)
+    label: Label | None = None  # answerable ones: does the archive answer it? (evals/labels.py)
 
 
 @dataclass
@@ -90,9 +96,10 @@ def suite(root: Path, split: str) -> Suite:
             answers[str(r.get("id") or r.get("financebench_id"))] = str(r.get("answer") or "")
     items = []
     news = corpus.name == "news-2023q4"
+    labelled = labels.load(corpus.name)
     for e in corpus.split(split):
         items.append(Item(e.id, e.question, True, "" if news else answers.get(e.id, ""),
-                          e.gold if news else [], e.hit))
+                          e.gold if news else [], e.hit, label=labelled.get(e.id)))
     items += [Item(i, q, False, kind="written")
               for i, q in written_questions(UNANSWERABLE / f"{corpus.name}.jsonl", split)]
     if news:
@@ -199,6 +206,9 @@ def evaluate(s: Suite, store: Path, llm: str, options: dict[str, Any], limit: in
                      "gold_cited": gold, "answer": answer.text,
                      "answer_retrieved": any(item.hit(p.text, p.path, p.doc_id, p.page) for p in given)
                      if item.answerable and item.hit is not None else None,
+                     "archive_answers": item.label.archive_answers if item.label else None,
+                     "evidence_retrieved": any(p.doc_id == item.label.doc for p in given)
+                     if item.label and item.label.archive_answers else None,
                      "cited": [c.path.rsplit("/", 1)[-1] + (f"#{c.doc_id}" if c.doc_id != c.path else "")
                                for c in answer.citations]})
         print(json.dumps({k: rows[-1][k] for k in ("id", "refused", "coverage", "supported", "sentences",
@@ -213,6 +223,8 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     una = [r for r in rows if not r["answerable"]]
     answered = [r for r in rows if not r["refused"]]
     found = [r for r in ans if r.get("answer_retrieved")]
+    yes = [r for r in ans if r.get("archive_answers") is True]
+    no = [r for r in ans if r.get("archive_answers") is False]
 
     def ratio(a: float, b: float) -> float | None:
         return round(a / b, 3) if b else None
@@ -232,6 +244,13 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "refusal_acc_answerable": ratio(sum(not r["refused"] for r in ans), len(ans)),
         "answer_rate_retrieved": ratio(sum(not r["refused"] for r in found), len(found)),
         "answerable_retrieved": len(found),
+        # Where the questions are labelled (evals/labels.py): the archive answers them, or the
+        # answer string occurs only elsewhere, so that refusing is right.
+        "labelled_answered": len(yes), "labelled_elsewhere": len(no),
+        "answer_rate_labelled": ratio(sum(not r["refused"] for r in yes), len(yes)),
+        "evidence_retrieved": ratio(sum(r.get("evidence_retrieved") is True for r in yes),
+                                    sum(r.get("evidence_retrieved") is not None for r in yes)),
+        "refusal_acc_elsewhere": ratio(sum(r["refused"] for r in no), len(no)),
         "seconds_mean": round(statistics.mean(secs), 2) if secs else None,
         "seconds_answered": round(statistics.mean(r["seconds"] for r in answered), 2) if answered else None,
         "seconds_p50": round(statistics.median(secs), 2) if secs else None,
@@ -239,7 +258,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 UNANSWERABLE_KINDS = ("written", "absent")
-GATE_SWEEP = (0.40, 0.45, 0.50, 0.55, 0.60)
+GATE_SWEEP = (0.40, 0.45, 0.50, 0.55, 0.57, 0.60, 0.65)
 
 
 def gate_sweep(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -250,10 +269,13 @@ def gate_sweep(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     ans = [r for r in rows if r["answerable"]]
     found = [r for r in ans if r.get("answer_retrieved")]
+    yes = [r for r in ans if r.get("archive_answers") is True]
+    no = [r for r in ans if r.get("archive_answers") is False]
     out = []
     for t in GATE_SWEEP:
         row: dict[str, Any] = {"min_relevance": t, "answer_rate": rate(ans, True, t),
-                               "answer_rate_retrieved": rate(found, True, t)}
+                               "answer_rate_retrieved": rate(found, True, t),
+                               "answer_rate_labelled": rate(yes, True, t), "refusal_elsewhere": rate(no, False, t)}
         for kind in UNANSWERABLE_KINDS:
             row[f"refusal_{kind}"] = rate([r for r in rows if r.get("kind") == kind], False, t)
         out.append(row)
@@ -281,20 +303,33 @@ def markdown(result: dict[str, Any], split: str) -> str:
              "| backend | " + " | ".join(h for _, h in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|",
              f"| {result['llm']} | " + " | ".join(cell) + " |", ""]
     rows = result["questions"]
+    if s.get("labelled_answered") or s.get("labelled_elsewhere"):
+        lines += [f"Labelled by reading the archive (evals/labels/): of the {s['answerable']} answerable questions, "
+                  f"the archive answers {s['labelled_answered']}; for the other {s['labelled_elsewhere']} an answer "
+                  "string occurs only in other stories, so refusing them is right.", "",
+                  "| answer rate (archive answers) | its evidence document retrieved | "
+                  "refusal rate (answer only elsewhere) |", "|---|---|---|",
+                  "| " + " | ".join("–" if s.get(k) is None else f"{s[k]:.3f}" for k in
+                                   ("answer_rate_labelled", "evidence_retrieved", "refusal_acc_elsewhere")) + " |",
+                  ""]
     if rows and all("relevance" in r for r in rows):
         lines += [f"The relevance gate alone at other settings of `min_relevance` (this run: "
                   f"{result.get('min_relevance')}; for the LLM backends the LLM may refuse besides):", "",
                   "| min_relevance | answer rate (answerable) | answer rate (answer retrieved) | "
-                  "refusal (written) | refusal (absent) |", "|---|---|---|---|---|"]
+                  "answer rate (archive answers) | refusal (answer only elsewhere) | "
+                  "refusal (written) | refusal (absent) |", "|---|---|---|---|---|---|---|"]
         lines += [f"| {g['min_relevance']:.2f} | " + " | ".join(
-            "–" if g[k] is None else f"{g[k]:.3f}" for k in ("answer_rate", "answer_rate_retrieved",
-                                                          "refusal_written", "refusal_absent")) + " |"
+            "–" if g.get(k) is None else f"{g[k]:.3f}" for k in (
+                "answer_rate", "answer_rate_retrieved", "answer_rate_labelled", "refusal_elsewhere",
+                "refusal_written", "refusal_absent")) + " |"
                   for g in gate_sweep(rows)]
         lines.append("")
     lines += ["## Answers", ""]
     for r in rows:
         flag = "refused" if r["refused"] else "grounded" if r["grounded"] else "not grounded"
-        kind = "answerable" if r["answerable"] else f"unanswerable, {r['kind']}" if r.get("kind") else "unanswerable"
+        labelled = {True: ", archive answers", False: ", answer only elsewhere"}.get(r.get("archive_answers"), "")
+        kind = f"answerable{labelled}" if r["answerable"] else \
+            f"unanswerable, {r['kind']}" if r.get("kind") else "unanswerable"
         text = " ".join(r["answer"].split())
         lines.append(f"- **{r['id']}** ({kind}, {flag}, {r['seconds']} s) {r['question']}  \n  {text[:400]}")
     return "\n".join(lines) + "\n"
@@ -303,6 +338,10 @@ def markdown(result: dict[str, Any], split: str) -> str:
 def resummarize(path: Path) -> None:
     """Recompute a results file's summary and table from its per-question rows."""
     result = json.loads(path.read_text())
+    labelled = labels.load(result["corpus"])
+    for r in result["questions"]:  # rows from before the labels, or labels changed since
+        if r["answerable"] and r["id"] in labelled:
+            r["archive_answers"] = labelled[r["id"]].archive_answers
     result["summary"] = summary(result["questions"])
     if all("relevance" in r for r in result["questions"]):
         result["gate_sweep"] = gate_sweep(result["questions"])
