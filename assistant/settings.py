@@ -94,7 +94,7 @@ class Settings:
     answer_sentences: int = _doc("Most sentences an extractive answer uses.", default=4)
     min_relevance: float = _doc("Below this sentence relevance (0-1) the answerer refuses, "
                                 "with or without an LLM (no LLM call is made). Chosen on news dev: "
-                                "evals/results/answers-news-2023q4-dev-extractive.md.", default=0.57)
+                                "evals/results/answers-news-2023q4-dev-extractive.md.", default=0.55)
     support_threshold: float = _doc("A generated sentence counts as supported by the passages it "
                                     "cites from this support score (0-1) up; see "
                                     "evals/results/support-calibration.md.", default=0.78)

@@ -258,7 +258,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 UNANSWERABLE_KINDS = ("written", "absent")
-GATE_SWEEP = (0.40, 0.45, 0.50, 0.55, 0.57, 0.60, 0.65)
+GATE_SWEEP = (0.40, 0.45, 0.50, 0.55, 0.60, 0.65)
 
 
 def gate_sweep(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

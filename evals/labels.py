@@ -29,6 +29,7 @@ class Label:
     start: int | None = None
     end: int | None = None
     variant: bool = False  # the span gives the answer in other words than the gold string
+    doubtful: bool = False  # the labeller's own flag: a close call either way
     why: str = ""
 
 
@@ -44,7 +45,7 @@ def load(corpus: str) -> dict[str, Label]:
         try:
             r = json.loads(line)
             label = Label(str(r["id"]), bool(r["archive_answers"]), r.get("doc"), r.get("start"), r.get("end"),
-                          bool(r.get("variant", False)), str(r.get("why", "")))
+                          bool(r.get("variant", False)), bool(r.get("doubtful", False)), str(r.get("why", "")))
         except (ValueError, KeyError) as e:
             raise SystemExit(f"{path}:{n}: not a label ({e})") from None
         out[label.id] = label

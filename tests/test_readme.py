@@ -54,4 +54,4 @@ def test_the_example_settings_file_is_valid(tmp_path: Path) -> None:
     toml = block("toml", "[assistant]")
     (tmp_path / "assistant.toml").write_text(toml)
     settings = Settings.load(tmp_path / "assistant.toml")
-    assert settings.top_k == 8 and settings.retrieval == "hybrid" and settings.min_relevance == 0.57
+    assert settings.top_k == 8 and settings.retrieval == "hybrid" and settings.min_relevance == 0.55
