@@ -85,8 +85,9 @@ def check(root: Path) -> list[str]:
     if not labels:
         return [f"no labels for {corpus.name} in {LABELS}"]
     docs = {str(r["id"]): str(r.get("text") or "") for r in corpora._lines(root / "docs.jsonl")}
+    counted = {q.id for q in corpus.questions}
     answers = {str(r["id"]): [str(a) for a in r["answers"]] for r in corpora._lines(root / "questions.jsonl")
-               if any(q.id == str(r["id"]) for q in corpus.questions)}
+               if str(r["id"]) in counted}
     return problems(labels, docs, answers)
 
 
