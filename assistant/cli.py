@@ -132,6 +132,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for c in answer.citations:
         print(f"\n[{c.n}] {_source_line(c.title, c.date, c.source, c.page, c.url or c.path)}")
         print(f"    {_printable(excerpt(c.text, c.supporting, 300))}")  # the evidence first
+    if answer.related:
+        print("\nClosest passages (they do not answer the question; look for yourself):")
+        for c in answer.related:
+            print(f"\n- {_source_line(c.title, c.date, c.source, c.page, c.url or c.path)}")
+            print(f"    {_printable(excerpt(c.text, c.supporting, 300))}")
     return 0
 
 

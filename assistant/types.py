@@ -93,6 +93,8 @@ class Answer:
     standalone_question: str | None = None
     claims: list[Claim] = field(default_factory=list)
     backend: str = ""
+    # A refusal's closest passages, for a reader to look at: no claim rests on them.
+    related: list[Citation] = field(default_factory=list)
 
     @property
     def grounded(self) -> bool:
@@ -108,6 +110,7 @@ class Answer:
             "backend": self.backend,
             "citations": [c.to_dict() for c in self.citations],
             "claims": [c.to_dict() for c in self.claims],
+            "related": [c.to_dict() for c in self.related],
         }
 
 

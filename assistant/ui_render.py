@@ -76,7 +76,9 @@ def answer_html(answer: Answer, turn: int, filters: str = "") -> str:
     `filters` (from filters_note) is shown under it, so nobody forgets they were on."""
     shown = f'<div class="answer-notes">Filtered: {esc(filters)}</div>' if filters else ""
     if answer.refused:
-        return f'<div class="answer refused">{esc(answer.text)}</div>{shown}'
+        near = ('<div class="answer-notes">The closest passages are under Sources: they do not answer '
+                "the question, but you can look for yourself.</div>") if answer.related else ""
+        return f'<div class="answer refused">{esc(answer.text)}</div>{near}{shown}'
     titles = {c.n: c.title or c.path for c in answer.citations}
     text = answer.text
     spans, missing = _unsupported_spans(text, answer)
@@ -176,18 +178,21 @@ def sources_html(turns: Sequence[Turn], turn: int | None = None, opened: int | N
     if turn is None:
         turn = len(turns) - 1
     answer = turns[turn].answer if 0 <= turn < len(turns) else None
-    if answer is None or not answer.citations:
+    near = answer is not None and answer.refused and not answer.citations
+    shown = (answer.related if near else answer.citations) if answer else []
+    if answer is None or not shown:
         note = ("No sources: the archive does not hold the answer." if answer and answer.refused
                 else "Sources of the answer appear here. Click a [n] marker to read the passage.")
         return f'<div class="sources"><p class="sources-empty">{note}</p></div>'
-    head = (f'<p class="sources-head">Sources of answer {turn + 1}'
-            + (f" of {len(turns)}" if len(turns) > 1 else "")
-            + f': <i>{esc(turns[turn].question)}</i></p>')
-    cards = [_card(c, turn, c.n == opened) for c in answer.citations]
+    of = f" of {len(turns)}" if len(turns) > 1 else ""
+    head = (f'<p class="sources-head">Closest passages to question {turn + 1}{of}: '
+            f"<i>{esc(turns[turn].question)}</i>. They do not answer it; look for yourself.</p>" if near else
+            f'<p class="sources-head">Sources of answer {turn + 1}{of}: <i>{esc(turns[turn].question)}</i></p>')
+    cards = [_card(c, turn, c.n == opened, near) for c in shown]
     return f'<div class="sources" data-turn="{turn}">{head}{"".join(cards)}</div>'
 
 
-def _card(c: Citation, turn: int, opened: bool) -> str:
+def _card(c: Citation, turn: int, opened: bool, near: bool = False) -> str:
     title = (f'<a class="cite source-title" href="#cite-{turn}-{c.n}"><b>[{c.n}]</b> '
              f"{esc(c.title or c.path)}</a>")
     meta = f'<div class="source-meta">{meta_line(c)}</div>'
@@ -196,8 +201,9 @@ def _card(c: Citation, turn: int, opened: bool) -> str:
         return f'<div class="source" id="source-{turn}-{c.n}">{title}{meta}' \
                f'<div class="source-snippet">{esc(snippet)}</div></div>'
     count = len(c.supporting)
-    note = (f'<div class="support-note">Highlighted: the {"sentence" if count == 1 else f"{count} sentences"} '
-            f"the answer rests on.</div>") if count else ""
+    what = "sentence" if count == 1 else f"{count} sentences"
+    note = (f'<div class="support-note">Highlighted: the {what} '
+            f'{"closest to the question" if near else "the answer rests on"}.</div>') if count else ""
     return (f'<div class="source open" id="source-{turn}-{c.n}">{title}{meta}'
             f'<div class="source-link">{link_html(c)}</div>{note}'
             f'<blockquote class="passage">{highlight(c.text, c.supporting)}</blockquote></div>')
@@ -258,17 +264,24 @@ def export_markdown(turns: Sequence[Turn], title: str = "Conversation") -> str:
             continue
         lines += [a.text, ""]
         if a.refused:
+            if a.related:
+                lines += ["Closest passages (they do not answer the question):", ""]
+                lines += [f"- **{c.title or c.path}** — {_where(c)}" for c in a.related]
+                lines.append("")
             continue
         bad = [c.text for c in a.claims if not c.supported]
         if bad:
             lines += ["**Not supported by the passages cited:** " + " / ".join(bad), ""]
         lines += ["Sources:", ""]
         for c in a.citations:
-            url = safe_url(c.url)
-            where = f"<{url}>" if url else f"`{c.path}`"
             meta = " · ".join(str(x) for x in (c.date, c.source, c.page and f"p. {c.page}") if x)
-            lines.append(f"{c.n}. **{c.title or c.path}**" + (f" — {meta}" if meta else "") + f" — {where}")
+            lines.append(f"{c.n}. **{c.title or c.path}**" + (f" — {meta}" if meta else "") + f" — {_where(c)}")
             lines += ["", *[f"   > {line}" if line.strip() else "   >" for line in c.text.splitlines()], ""]
             if c.supporting:
                 lines += ["   Supporting: " + " ".join(f"“{s}”" for s in c.supporting), ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _where(c: Citation) -> str:
+    url = safe_url(c.url)
+    return f"<{url}>" if url else f"`{c.path}`"

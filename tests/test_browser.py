@@ -108,6 +108,21 @@ def test_ask_open_a_citation_follow_up_and_export(browser, chat_server, sample_s
     assert not errors, errors
 
 
+def test_a_refusal_offers_the_closest_passages_to_open(browser, chat_server) -> None:
+    page = new_page(browser)
+    page.goto(chat_server.url)
+    ask(page, "Who is the President of Marvala?", answers_before=0)
+    assert page.locator("#chat .answer.refused").count() == 1
+    assert "closest passages are under Sources" in page.locator("#chat .answer-notes").last.inner_text()
+    assert "Closest passages to question 1" in page.inner_text("#sources")
+    cards = page.locator("#sources .source")
+    assert 1 <= cards.count() <= 3
+    cards.first.locator("a.source-title").click()
+    page.locator("#sources .source.open blockquote.passage").wait_for()
+    assert "Closest passages to question 1" in page.inner_text("#sources")
+    shot(page, "chat-refusal-closest")
+
+
 def test_filters_change_what_is_searched(browser, chat_server) -> None:
     page = new_page(browser)
     page.goto(chat_server.url)

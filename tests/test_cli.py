@@ -20,7 +20,7 @@ def test_ask_json_contract(sample_store: Path) -> None:
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert set(data) == {"question", "answer", "refused", "grounded", "standalone_question", "backend",
-                         "citations", "claims"}
+                         "citations", "claims", "related"}
     assert data["refused"] is False and "[1]" in data["answer"] and data["grounded"] is True and data["backend"] == "extractive"
     for c in data["citations"]:
         assert set(c) == {"n", "doc_id", "path", "title", "date", "source", "url", "page", "text", "supporting"}
@@ -43,6 +43,18 @@ def test_ask_shows_each_source_from_the_sentence_it_supports(sample_store: Path)
         assert any(excerpt.lstrip("…").startswith(" ".join(s.split())[:40]) for s in c["supporting"]), excerpt
     # Some source's evidence is not its passage's opening, so an excerpt of the opening would fail here.
     assert any(not c["text"].startswith(c["supporting"][0][:20]) for c in data["citations"])
+
+
+def test_a_refusal_shows_the_closest_passages_unless_nothing_is_close(sample_store: Path) -> None:
+    near = run("ask", "Who is the President of Marvala?", "--store", str(sample_store))
+    assert near.returncode == 0, near.stderr
+    assert near.stdout.startswith("The archive does not hold the answer") and "Closest passages" in near.stdout
+    data = json.loads(run("ask", "Who is the President of Marvala?", "--store", str(sample_store), "--json").stdout)
+    assert data["refused"] is True and data["citations"] == [] and 1 <= len(data["related"]) <= 3
+    assert len({(r["path"], r["doc_id"]) for r in data["related"]}) == len(data["related"])  # one a document
+    assert all(r["supporting"][0] in r["text"] for r in data["related"])
+    far = run("ask", "Who won the 2022 football World Cup?", "--store", str(sample_store))
+    assert "does not hold the answer" in far.stdout and "Closest passages" not in far.stdout
 
 
 def test_search_shows_each_result_where_the_query_matches(sample_store: Path) -> None:

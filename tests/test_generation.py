@@ -105,12 +105,16 @@ def test_an_llm_that_cannot_answer_is_marked_refused(sample_store: Path, reply: 
     answer, pieces, _ = ask(sample_store, [reply])
     assert answer.refused and not answer.grounded and "".join(pieces) == answer.text
     assert answer.text == (reply or REFUSAL)
+    # What came closest stays on hand for the reader, the statement the quote is from first.
+    assert answer.related and answer.related[0].path.endswith("2023-08-16-mfa-statement-ohchr-report.md")
 
 
 def test_a_question_retrieval_cannot_answer_is_refused_without_calling_the_llm(sample_store: Path) -> None:
     answer, pieces, llm = ask(sample_store, [], question="Who won the 2022 football World Cup?")
     assert answer.refused and answer.text == REFUSAL and pieces == [REFUSAL]
-    assert llm.calls == []
+    assert llm.calls == [] and answer.related == []  # nothing in the archive comes close
+    near, _, llm = ask(sample_store, [], question="Who is the President of Marvala?")
+    assert near.refused and llm.calls == [] and near.related
 
 
 def test_a_follow_up_is_rewritten_by_the_llm_before_retrieval(sample_store: Path) -> None:

@@ -87,6 +87,21 @@ def test_sources_panel_shows_one_answer_and_opens_one_passage() -> None:
     assert "does not hold the answer" in sources_html([Turn("x", Answer("x", "No.", refused=True))])
 
 
+def test_a_refusal_shows_the_closest_passages_as_such() -> None:
+    near = Citation(n=1, doc_id="n", path="/n.md", title="Nearby <b>", text="Close, but no answer.",
+                    supporting=["Close, but no answer."])
+    refusal = Answer("Who?", "The archive does not hold the answer.", refused=True, related=[near])
+    assert "closest passages are under Sources" in answer_html(refusal, 0)
+    panel = sources_html([Turn("Who?", refusal)])
+    assert "Closest passages to question 1" in panel and "They do not answer it" in panel
+    assert "Sources of answer" not in panel and "Nearby &lt;b&gt;" in panel
+    opened = sources_html([Turn("Who?", refusal)], 0, opened=1)
+    assert opened.count("source open") == 1 and "the sentence closest to the question" in opened
+    assert "rests on" not in opened
+    md = export_markdown([Turn("Who?", refusal)])
+    assert "Closest passages (they do not answer the question):\n\n- **Nearby <b>** — `/n.md`" in md
+
+
 def test_export_has_questions_answers_and_citations() -> None:
     c = Citation(n=1, doc_id="d", path="/arch/r.pdf", title="Report", text="Line one.\nLine two.", date="2023-08-14",
                  source="OHCHR", page=3, supporting=["Line one."])

@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 
-from assistant.answerers.extractive import ExtractiveAnswerer
+from assistant.answerers.extractive import Candidate, ExtractiveAnswerer
 from assistant.citations import MarkerStream, cite_grammar
 from assistant.context import Packed, Prompts, answer_messages
 from assistant.embedding import Embedder
@@ -47,19 +47,22 @@ class GenerativeAnswerer:
         assert isinstance(answer, Answer)
         return answer
 
-    def select(self, question: str, passages: list[Passage]) -> list[Passage]:
-        """The passages worth showing the LLM, most relevant first; none: refuse."""
-        scores = self.gate.relevance(question, passages)
+    def select(self, passages: list[Passage], best: list[Candidate | None]) -> list[Passage]:
+        """The passages worth showing the LLM (`best`: each one's best sentence, by the gate),
+        most relevant first; none: refuse."""
+        scores = [c.score if c else 0.0 for c in best]
         ranked = sorted(range(len(passages)), key=lambda i: -scores[i])
         kept = [passages[i] for i in ranked if scores[i] >= self.settings.min_relevance]
         return kept[: self.settings.llm_passages]
 
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str | Answer]:
         self.last = None
-        chosen = self.select(question, passages)
+        best = self.gate.best_sentences(question, passages)
+        chosen = self.select(passages, best)
         if not chosen:
             yield self.prompts.refusal
-            yield Answer(question=question, text=self.prompts.refusal, refused=True, backend=self.name)
+            yield Answer(question=question, text=self.prompts.refusal, refused=True, backend=self.name,
+                         related=self.gate.related(passages, best))
             return
         packed = answer_messages(question, chosen, self.prompts, self.llm.context_window,
                                  self.settings.llm_max_tokens)
@@ -87,7 +90,7 @@ class GenerativeAnswerer:
         refused = not any(c.supported for c in claims) and (
             not text.strip() or says_cannot_answer([c.text for c in claims] or [text], self.prompts.refusal))
         yield Answer(question=question, text=text, citations=citations, refused=refused, claims=claims,
-                     backend=self.name)
+                     backend=self.name, related=self.gate.related(passages, best) if refused else [])
 
     def condense(self, question: str, turns: list[tuple[str, str]]) -> str | None:
         """The follow-up rewritten by the LLM as a standalone question (prompts/condense.txt);
