@@ -130,14 +130,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if answer.backend != "extractive" and not answer.refused:
         print(f"\n{_grounding(answer)}")
     for c in answer.citations:
-        print(f"\n[{c.n}] {_source_line(c.title, c.date, c.source, c.page, c.url or c.path)}")
-        print(f"    {_printable(excerpt(c.text, c.supporting, 300))}")  # the evidence first
+        _print_source(f"[{c.n}]", c)
     if answer.related:
         print("\nClosest passages (they do not answer the question; look for yourself):")
         for c in answer.related:
-            print(f"\n- {_source_line(c.title, c.date, c.source, c.page, c.url or c.path)}")
-            print(f"    {_printable(excerpt(c.text, c.supporting, 300))}")
+            _print_source("-", c)
     return 0
+
+
+def _print_source(mark: str, c: Any) -> None:
+    print(f"\n{mark} {_source_line(c.title, c.date, c.source, c.page, c.url or c.path)}")
+    print(f"    {_printable(excerpt(c.text, c.supporting, 300))}")  # the evidence first
 
 
 def cmd_search(args: argparse.Namespace) -> int:
