@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import os
+import stat
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
@@ -98,23 +101,23 @@ def router(pool: Pool) -> APIRouter:
         return {"files": pool.files()}
 
     @r.get("/api/file")
-    def file(path: str) -> FileResponse:
+    def file(path: str) -> StreamingResponse:
         """An ingested file (only those the store holds), for the chat's source links."""
         if path not in pool.default.store.ingested():
             raise HTTPException(404, "The archive holds no such file.")
+        handle = open_plain_file(path)
         target = Path(path)
-        if not target.is_file():
-            raise HTTPException(404, "The file is no longer on disk.")
         # Shown as text or PDF, never as HTML: a document's scripts must not run in this origin.
         kind = "application/pdf" if target.suffix.lower() == ".pdf" else \
             "text/plain; charset=utf-8" if _is_text(target) else \
             mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         inline = kind.startswith(("text/plain", "application/pdf"))
-        headers = {"X-Content-Type-Options": "nosniff"}
+        headers = {"X-Content-Type-Options": "nosniff", "Content-Length": str(os.fstat(handle.fileno()).st_size),
+                   "Content-Disposition": f"{'inline' if inline else 'attachment'}; filename*=UTF-8''"
+                                          f"{quote(target.name)}"}
         if not kind.startswith("application/pdf"):
             headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
-        return FileResponse(target, media_type=kind, headers=headers, filename=target.name,
-                            content_disposition_type="inline" if inline else "attachment")
+        return StreamingResponse(_chunks(handle), media_type=kind, headers=headers)
 
     @r.get("/v1/models")
     def models() -> dict[str, Any]:
@@ -146,7 +149,21 @@ def router(pool: Pool) -> APIRouter:
         return StreamingResponse(_sse(first, stream, cid, created, model), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
+    known = {route.path for route in r.routes if hasattr(route, "path")}
+
+    @r.api_route("/api/{rest:path}", methods=_METHODS, include_in_schema=False)
+    @r.api_route("/v1/{rest:path}", methods=_METHODS, include_in_schema=False)
+    def unknown(request: Request) -> None:
+        """Routes that do not exist answer in the API's error shape, not the chat's."""
+        path = request.url.path
+        if path in known:
+            raise HTTPException(405, f"{request.method} is not allowed on {path}; see the README's HTTP API.")
+        raise HTTPException(404, f"No such route: {path}. The routes are listed in the README's HTTP API.")
+
     return r
+
+
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
 def _last(stream: Iterator[str | Answer]) -> Answer:
@@ -191,6 +208,28 @@ def _sse(first: str | Answer, rest: Iterator[str | Answer], cid: str, created: i
     except AssistantError as e:  # after the first byte the status is sent: the error goes in-band
         yield f"data: {json.dumps({'error': _error_body(e, 400)['error']})}\n\n"
     yield "data: [DONE]\n\n"
+
+
+def open_plain_file(path: str) -> BinaryIO:
+    """The file itself, opened without following a link (at its end or on its way: ingestion
+    records resolved paths) and only if it is a regular file, so a stored file swapped for a link
+    to /etc/passwd, a FIFO or a device is not served. Opened once, then checked: no race."""
+    if os.path.realpath(path) != path:
+        raise HTTPException(404, "The file is no longer on disk as it was ingested (it is now a link).")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        raise HTTPException(404, "The file is no longer on disk.") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise HTTPException(404, "The file is no longer a plain file on disk.")
+    return os.fdopen(fd, "rb")
+
+
+def _chunks(handle: BinaryIO, size: int = 1 << 16) -> Iterator[bytes]:
+    with handle:
+        while block := handle.read(size):
+            yield block
 
 
 def _is_text(path: Path) -> bool:

@@ -1,115 +1,31 @@
-"""One server for the chat and the HTTP API: app assembly, login, exposure check, launch.
+"""One server for the chat and the HTTP API: app assembly, exposure check, launch.
 
-Login is optional and comes from the environment only: ASSISTANT_UI_USER and
-ASSISTANT_UI_PASSWORD. With it, every route (the chat, its Gradio endpoints, /api, /v1)
-needs HTTP Basic credentials, or `Authorization: Bearer KEY` where KEY is ASSISTANT_API_KEY
-(default: the password), which is what OpenAI clients send as their api_key. Without it the
-server refuses to listen beyond the loopback address unless explicitly told to.
+Login is optional and comes from the environment only (assistant.login). With it, every route
+(the chat, its Gradio endpoints, /api, /v1) needs HTTP Basic credentials, or `Authorization:
+Bearer KEY` where KEY is ASSISTANT_API_KEY (default: the password), which is what OpenAI clients
+send as their api_key. Without it the server refuses to listen beyond the loopback address
+unless explicitly told to. Every request passes assistant.guards first.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import ipaddress
-import json
 import os
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from assistant.errors import ConfigError
+from assistant.guards import REALM, Guard, Hosts
+from assistant.login import Login, Throttle
 from assistant.pool import Pool
 from assistant.settings import Settings
 
-REALM = "Report archive assistant"
-MAX_API_BODY = 1 << 20  # JSON requests to /api and /v1; uploads go through the chat, limited apart
-
-
-@dataclass(frozen=True)
-class Login:
-    user: str
-    password: str
-    api_key: str
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Login | None:
-        env = os.environ if environ is None else environ
-        user, password = env.get("ASSISTANT_UI_USER", ""), env.get("ASSISTANT_UI_PASSWORD", "")
-        if not user and not password:
-            return None
-        if not user or not password:
-            raise ConfigError("Set both ASSISTANT_UI_USER and ASSISTANT_UI_PASSWORD for a login, or neither.")
-        return cls(user, password, env.get("ASSISTANT_API_KEY") or password)
-
-    def allows(self, header: str | None) -> bool:
-        scheme, _, value = (header or "").partition(" ")
-        value = value.strip()
-        if scheme.lower() == "bearer":
-            return hmac.compare_digest(value.encode(), self.api_key.encode())
-        if scheme.lower() != "basic":
-            return False
-        try:
-            user, _, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return False
-        # Both compared, always: the time taken says nothing about which one was wrong.
-        ok_user = hmac.compare_digest(user.encode(), self.user.encode())
-        ok_password = hmac.compare_digest(password.encode(), self.password.encode())
-        return ok_user and ok_password
-
-
-class Guard:
-    """ASGI middleware: the login on every request, and a size limit on API request bodies."""
-
-    def __init__(self, app: Any, login: Login | None) -> None:
-        self.app, self.login = app, login
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            return await self.app(scope, receive, send)
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        if self.login is not None and not self.login.allows(headers.get("authorization")):
-            if scope["type"] == "websocket":
-                return await send({"type": "websocket.close", "code": 1008})
-            return await _reply(send, 401, "Log in: HTTP Basic credentials or a bearer API key.",
-                                {"www-authenticate": f'Basic realm="{REALM}", charset="UTF-8"'})
-        path = scope.get("path", "")
-        if scope["type"] == "http" and path.startswith(("/api/", "/v1/")):
-            length = headers.get("content-length", "")
-            if length.isdigit() and int(length) > MAX_API_BODY:
-                return await _reply(send, 413, f"The request body is over {MAX_API_BODY // 1024} KB.")
-            receive = _limited(receive)
-        return await self.app(scope, receive, send)
-
-
-def _limited(receive: Any) -> Any:
-    seen = 0
-
-    async def wrapped() -> Any:
-        nonlocal seen
-        message = await receive()
-        seen += len(message.get("body", b""))
-        if seen > MAX_API_BODY:  # a chunked body that never said its length
-            from starlette.exceptions import HTTPException
-
-            raise HTTPException(413, f"The request body is over {MAX_API_BODY // 1024} KB.")
-        return message
-
-    return wrapped
-
-
-async def _reply(send: Any, status: int, message: str, extra: dict[str, str] | None = None) -> None:
-    body = json.dumps({"error": {"message": message, "type": "invalid_request_error", "code": status}}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+__all__ = ["Login", "build_app", "check_exposure", "launch", "serve"]
 
 
 def is_loopback(host: str) -> bool:
@@ -130,8 +46,11 @@ def check_exposure(host: str, login: Login | None, allow_open: bool) -> None:
         f"it open anyway.")
 
 
-def build_app(pool: Pool, login: Login | None = None) -> Any:
-    """The FastAPI app: the HTTP API's routes, then the chat mounted at /."""
+def build_app(pool: Pool, login: Login | None = None, hosts: Hosts | None = None,
+              throttle: Throttle | None = None) -> Any:
+    """The FastAPI app: the HTTP API's routes, then the chat mounted at /, behind the Guard.
+    `hosts`: the names it answers to (default: those of a server on 127.0.0.1); `throttle`:
+    how wrong logins are slowed (default: assistant.login.Throttle's)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
     from fastapi import FastAPI
@@ -147,7 +66,14 @@ def build_app(pool: Pool, login: Login | None = None) -> Any:
     app = gr.mount_gradio_app(app, blocks, path="/", footer_links=[], show_error=True,
                               max_file_size=int(pool.settings.max_file_mb * 1024 * 1024),
                               css=CSS, head=HEAD, run_history=False, mcp_server=False, ssr_mode=False)
-    app.add_middleware(Guard, login=login)
+    # Gradio checks that an event's files were uploaded only once `launch()` has set this flag,
+    # which mounting never does: without it any server file could be named as an upload. The
+    # Guard checks the same before Gradio reads the request; this keeps Gradio's own check too.
+    blocks.has_launched = True
+    from gradio.utils import get_upload_folder
+
+    app.add_middleware(Guard, login=login, upload_root=get_upload_folder(), throttle=throttle,
+                       hosts=hosts or Hosts.for_server("127.0.0.1", pool.settings.allowed_hosts))
     return app
 
 
@@ -196,7 +122,7 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, allow_
         where = settings.chroma_url or settings.store
         print(f"No store at {where} yet: created an empty one. Add documents in the chat (the Archive "
               f"sidebar) or with `assistant ingest PATH` and the same --store or --chroma-url.", flush=True)
-    app = build_app(Pool(settings), login)
+    app = build_app(Pool(settings), login, Hosts.for_server(host, settings.allowed_hosts))
     shown = f"[{host}]" if ":" in host else host
     print(f"Serving the chat on http://{shown}:{port}/ and the HTTP API under /api and /v1"
           + (" (login required)." if login else "."), flush=True)

@@ -23,6 +23,7 @@ from assistant.types import Answer, Passage
 MAX_QUESTION_CHARS = 2000
 _NUMERIC_DATE = re.compile(r"\d{4}(?:-\d{1,2}){0,2}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 and C1, tab and newlines aside
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # Words that point back into the conversation ("Who criticised that decision?").
 _REFERRING = {"that", "this", "those", "these", "it", "its", "they", "them", "their", "he", "him",
               "his", "she", "her", "there", "then", "such"}
@@ -82,6 +83,8 @@ def check_question(question: str) -> str:
                             f"{MAX_QUESTION_CHARS:,}.")
     if _CONTROL.search(question):
         raise QuestionError("The question contains control characters.")
+    if _SURROGATE.search(question):  # undecodable bytes, or a broken UTF-16 pair: no text to search for
+        raise QuestionError("The question contains characters that are not text (a lone UTF-16 surrogate).")
     return " ".join(question.split())
 
 
@@ -94,7 +97,7 @@ def user_turns(history: History | None) -> list[str]:
                 out.append(str(turn.get("content", "")))
         else:
             out.append(str(turn[0]))
-    return [t for t in out if t.strip()]
+    return [_text(t) for t in out if t.strip()]
 
 
 def turns(history: History | None) -> list[tuple[str, str]]:
@@ -109,7 +112,12 @@ def turns(history: History | None) -> list[tuple[str, str]]:
                 out[-1] = (out[-1][0], content)
         else:
             out.append((str(turn[0]), str(turn[1]) if len(turn) > 1 else ""))
-    return [(q, a) for q, a in out if q.strip()]
+    return [(_text(q), _text(a)) for q, a in out if q.strip()]
+
+
+def _text(value: str) -> str:
+    """Earlier turns as text: a lone surrogate (from a client's broken UTF-16) becomes U+FFFD."""
+    return _SURROGATE.sub("\ufffd", value)
 
 
 def condense(question: str, history: History | None) -> str:

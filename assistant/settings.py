@@ -48,6 +48,19 @@ class Settings:
                              "also kept within the embedding model's word-piece limit.", default=200)
     chunk_overlap: int = _doc("Tokens shared by consecutive chunks of a document.", default=30)
     max_file_mb: float = _doc("Files larger than this are refused by ingestion.", default=32.0)
+    max_inflated_mb: float = _doc("What one file may inflate to during ingestion: a Word file's zip "
+                                  "members together (an archive compressed over 100 times, or whose "
+                                  "XML holds over 10,000 tags per MB of this, is refused too), a "
+                                  "PDF's extracted text. A Word file of text inflates 10 to 25 times.",
+                                  default=200.0)
+    max_pages: int = _doc("PDF pages per file; a PDF declaring more is refused before any is read "
+                          "(financebench's longest report has 549).", default=5000)
+    max_chunks: int = _doc("Chunks per file; a file making more is refused before they are embedded "
+                           "(a 32 MB file of prose makes about 40,000; the whole news corpus, one "
+                           "23 MB file, 27,699).", default=100_000)
+    max_file_seconds: float = _doc("Seconds one file's parsing may take (checked between pages of a "
+                                   "PDF and paragraphs of a Word file); financebench's PDFs take "
+                                   "under 2 s each.", default=120.0)
     retrieval: str = _doc("hybrid | dense | bm25.", default="hybrid")
     dense_weight: float = _doc("hybrid: the dense list's weight in the fusion (0-1; the keyword "
                                "list's is the rest) when the best keyword match holds at least "
@@ -107,6 +120,11 @@ class Settings:
                                     "ingested from; default: `archive` beside the store folder.", default=None)
     ui_concurrency: int = _doc("Chat answers computed at once; more requests wait in a queue, so the "
                                "app stays responsive.", default=4)
+    allowed_hosts: str = _doc("Host names the chat and the HTTP API answer to, comma-separated, "
+                              "beside localhost, IP addresses and (when listening on every "
+                              "address) this machine's own name; a request naming any other host "
+                              "is refused, so a web page cannot reach the server through DNS "
+                              "rebinding. Example: `archive.example.org`.", default="")
 
     def __post_init__(self) -> None:
         for f in fields(self):  # Settings(store="dir") works like Settings(store=Path("dir"))

@@ -252,36 +252,45 @@ def _base(path: str) -> str:
 
 
 def export_markdown(turns: Sequence[Turn], title: str = "Conversation") -> str:
-    """The conversation with each answer's citations, as a Markdown document."""
+    """The conversation with each answer's citations, as a Markdown document. Every text from a
+    question or a document is HTML-escaped: Markdown viewers pass raw HTML through, and a
+    document's <script> must not run where the export is opened."""
     lines = [f"# {title}", "", f"Exported {datetime.now().strftime('%Y-%m-%d %H:%M')}.", ""]
     for i, t in enumerate(turns, 1):
-        lines += [f"## {i}. {t.question}", ""]
+        lines += [f"## {i}. {_md(t.question)}", ""]
         if t.error:
-            lines += [f"*Error: {t.error}*", ""]
+            lines += [f"*Error: {_md(t.error)}*", ""]
             continue
         a = t.answer
         if a is None:
             continue
-        lines += [a.text, ""]
+        lines += [_md(a.text), ""]
         if a.refused:
             if a.related:
                 lines += ["Closest passages (they do not answer the question):", ""]
-                lines += [f"- **{c.title or c.path}** — {_where(c)}" for c in a.related]
+                lines += [f"- **{_md(c.title or c.path)}** — {_where(c)}" for c in a.related]
                 lines.append("")
             continue
-        bad = [c.text for c in a.claims if not c.supported]
+        bad = [_md(c.text) for c in a.claims if not c.supported]
         if bad:
             lines += ["**Not supported by the passages cited:** " + " / ".join(bad), ""]
         lines += ["Sources:", ""]
         for c in a.citations:
-            meta = " · ".join(str(x) for x in (c.date, c.source, c.page and f"p. {c.page}") if x)
-            lines.append(f"{c.n}. **{c.title or c.path}**" + (f" — {meta}" if meta else "") + f" — {_where(c)}")
-            lines += ["", *[f"   > {line}" if line.strip() else "   >" for line in c.text.splitlines()], ""]
+            meta = " · ".join(_md(str(x)) for x in (c.date, c.source, c.page and f"p. {c.page}") if x)
+            lines.append(f"{c.n}. **{_md(c.title or c.path)}**" + (f" — {meta}" if meta else "") + f" — {_where(c)}")
+            lines += ["", *[f"   > {_md(line)}" if line.strip() else "   >" for line in c.text.splitlines()], ""]
             if c.supporting:
-                lines += ["   Supporting: " + " ".join(f"“{s}”" for s in c.supporting), ""]
+                lines += ["   Supporting: " + " ".join(f"“{_md(s)}”" for s in c.supporting), ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _md(text: str) -> str:
+    return html.escape(text, quote=False)
 
 
 def _where(c: Citation) -> str:
     url = safe_url(c.url)
-    return f"<{url}>" if url else f"`{c.path}`"
+    if url:
+        return f"<{url}>"
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", c.path)), default=0) + 1)
+    return f"{fence} {c.path} {fence}"  # a code span no backtick in the path can close

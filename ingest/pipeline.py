@@ -33,6 +33,7 @@ from ingest.chunking import chunk_text, fit
 from ingest.dates import parse_date
 from ingest.document import Document
 from ingest.files import discover, read_file
+from ingest.limits import Limits
 from ingest.readers import reader_for
 from ingest.report import FileResult, IngestReport
 
@@ -81,7 +82,10 @@ def is_under(key: str, root: str) -> bool:
     return key == root or key.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def chunk_document(doc: Document, key: str, settings: Settings, embedder: Embedder) -> list[Chunk]:
+def chunk_document(doc: Document, key: str, settings: Settings, embedder: Embedder,
+                   limits: Limits | None = None, made: int = 0) -> list[Chunk]:
+    """The document's chunks; with `limits`, refused (IngestError) as soon as they and the `made`
+    chunks of the file's earlier documents are more than `max_chunks`."""
     doc_hash = doc.content_hash()
     date = parse_date(doc.date)
     base = {"file": key, "path": key, "doc_id": doc.doc_id if doc.kind == "jsonl" else key,
@@ -96,6 +100,8 @@ def chunk_document(doc: Document, key: str, settings: Settings, embedder: Embedd
             n = len(chunks)
             cid = hashlib.sha1(f"{key}\0{doc.doc_id}\0{doc_hash}\0{n}".encode()).hexdigest()
             chunks.append(Chunk(cid, piece, prefix + piece, {**base, "page": page if page else None, "chunk": n}))
+        if limits is not None:
+            limits.check_chunks(made + len(chunks))
     return chunks
 
 
@@ -136,12 +142,16 @@ def _prepare(path: Path, store: Store, records: dict[str, dict[str, Any]], setti
     result = FileResult(key, "updated" if old else "added")
     handed_over = False
     try:
-        docs = reader(path, data)  # parsing checks the whole file before any chunk is handed over
+        # Parsing checks the whole file, within its limits, before any chunk is handed over; a
+        # file of one document is checked against max_chunks before any is embedded, a feed's
+        # records as they come (its chunks handed over are then undone: Aborted).
+        limits = Limits.from_settings(settings).started()
+        docs = reader(path, data, limits)
         del data
         ids: list[str] = []
         pending: list[Chunk] = []
         for i, doc in enumerate(docs):
-            chunks = chunk_document(doc, key, settings, embedder)
+            chunks = chunk_document(doc, key, settings, embedder, limits, made=len(ids))
             ids += [c.id for c in chunks]
             pending += chunks
             if len(pending) >= EMBED_BATCH or (i == len(docs) - 1 and pending):

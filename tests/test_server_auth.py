@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from assistant.errors import ConfigError
+from assistant.login import Throttle
 from assistant.pool import Pool
 from assistant.server import Login, build_app, check_exposure, serve
 from assistant.settings import Settings
@@ -25,7 +26,9 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def guarded(sample_store: Path):
-    app = build_app(Pool(Settings(store=sample_store)), LOGIN)
+    # Wrong logins are not slowed here: this module tries hundreds on purpose (test_security.py
+    # tests the throttle).
+    app = build_app(Pool(Settings(store=sample_store)), LOGIN, throttle=Throttle(free=10**9))
     with serve(app) as served:
         yield app, served
 

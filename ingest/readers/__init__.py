@@ -1,15 +1,26 @@
-"""Readers by file type: one registry, lazy imports, an install hint when a parser is missing."""
+"""Readers by file type: one registry, lazy imports, an install hint when a parser is missing.
+
+A reader takes the file's path, its bytes and the limits (ingest/limits.py) that its parse
+must keep: how far the file may inflate (a Word file's zip, a PDF's text), a PDF's pages, the
+parse time. Text, HTML and e-mail are parsed in one pass over bytes within `max_file_mb`, with
+nothing to inflate, and take the limits only to share the signature."""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from assistant.errors import IngestError
 from ingest.document import Document
+from ingest.limits import Limits
 
-Reader = Callable[[Path, bytes], list[Document]]
+
+class Reader(Protocol):
+    """`reader(path, data)` or `reader(path, data, limits)`: the documents in one file.
+    Without limits, the settings' defaults apply, the parse clock starting at the call."""
+
+    def __call__(self, path: Path, data: bytes, limits: Limits | None = None, /) -> list[Document]: ...
 
 # suffix -> (module, function, PyPI package that provides the parser)
 READERS: dict[str, tuple[str, str, str]] = {

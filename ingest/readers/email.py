@@ -10,9 +10,10 @@ from pathlib import Path
 
 from assistant.errors import IngestError
 from ingest.document import Document
+from ingest.limits import Limits
 
 
-def read_eml(path: Path, data: bytes) -> list[Document]:
+def read_eml(path: Path, data: bytes, limits: Limits | None = None) -> list[Document]:
     if not data.strip():
         raise IngestError("empty file")
     msg = email.message_from_bytes(data, policy=email.policy.default)

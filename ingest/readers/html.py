@@ -7,6 +7,7 @@ from pathlib import Path
 
 from assistant.errors import IngestError
 from ingest.document import Document
+from ingest.limits import Limits
 from ingest.readers.text import decode
 
 _DROP = ("script, style, noscript, template, nav, header, footer, aside, form, svg, iframe, "
@@ -25,7 +26,7 @@ def _meta(tree: object, *names: str) -> str | None:
     return None
 
 
-def read_html(path: Path, data: bytes) -> list[Document]:
+def read_html(path: Path, data: bytes, limits: Limits | None = None) -> list[Document]:
     from selectolax.lexbor import LexborHTMLParser
 
     tree = LexborHTMLParser(decode(data))

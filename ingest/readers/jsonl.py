@@ -7,15 +7,21 @@ from pathlib import Path
 
 from assistant.errors import IngestError
 from ingest.document import Document
+from ingest.limits import Limits
 from ingest.readers.text import decode
 
 
-def read_jsonl(path: Path, data: bytes) -> list[Document]:
+def read_jsonl(path: Path, data: bytes, limits: Limits | None = None) -> list[Document]:
+    limits = (limits or Limits.from_settings()).started()
     docs: list[Document] = []
     seen: set[str] = set()
     for n, line in enumerate(decode(data).splitlines(), 1):
         if not line.strip():
             continue
+        if n % 1000 == 0:
+            limits.check_time(f"at line {n:,}")
+        # A feed of tiny records makes a chunk of each: 32 MB of them, two million chunks.
+        limits.check_chunks(len(docs) + 1, records=True)
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as e:

@@ -1,4 +1,10 @@
-"""PDF reports: text per page (1-based page numbers), with PDFium; empty-password encryption is fine."""
+"""PDF reports: text per page (1-based page numbers), with PDFium; empty-password encryption is fine.
+
+Limits: the page count PDFium reports is checked before any page is read (a 12.7 KB PDF whose
+page tree repeats one page declares a million pages, each of them readable: 35 s of parsing,
+then a million chunks to embed); the text read so far against `max_inflated_mb`, and the time
+against `max_file_seconds`, after every page. A single page is one PDFium call that cannot be
+stopped midway."""
 
 from __future__ import annotations
 
@@ -7,11 +13,13 @@ from pathlib import Path
 
 from assistant.errors import IngestError
 from ingest.document import Document
+from ingest.limits import Limits
 
 
-def read_pdf(path: Path, data: bytes) -> list[Document]:
+def read_pdf(path: Path, data: bytes, limits: Limits | None = None) -> list[Document]:
     import pypdfium2 as pdfium
 
+    limits = (limits or Limits.from_settings()).started()
     if not data.startswith(b"%PDF") and b"%PDF" not in data[:1024]:
         raise IngestError("not a PDF (no %PDF header)")
     try:
@@ -20,8 +28,12 @@ def read_pdf(path: Path, data: bytes) -> list[Document]:
         reason = str(e).split(":")[-1].strip() or "unreadable"
         raise IngestError(f"corrupt or unreadable PDF ({reason})") from None
     try:
+        count = len(pdf)
+        limits.check_pages(count)
         pages: list[tuple[int | None, str]] = []
-        for i in range(len(pdf)):
+        size = 0
+        for i in range(count):
+            limits.check_time(f"at page {i + 1:,} of {count:,}")
             page = pdf[i]
             textpage = page.get_textpage()
             text = textpage.get_text_bounded().replace("\r\n", "\n").replace("\r", "\n").strip()
@@ -29,6 +41,8 @@ def read_pdf(path: Path, data: bytes) -> list[Document]:
             page.close()
             if text:
                 pages.append((i + 1, text))
+                size += len(text)
+                limits.check_inflated("the PDF's text", size)
         meta = pdf.get_metadata_dict(skip_empty=True)
     finally:
         pdf.close()

@@ -8,6 +8,7 @@ from typing import Any
 
 from assistant.errors import IngestError
 from ingest.document import Document
+from ingest.limits import Limits
 
 _FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 
@@ -67,7 +68,7 @@ def _first_heading(body: str) -> str:
     return ""
 
 
-def read_text(path: Path, data: bytes) -> list[Document]:
+def read_text(path: Path, data: bytes, limits: Limits | None = None) -> list[Document]:
     meta, body = split_front_matter(decode(data))
     body = body.strip()
     if not body:
