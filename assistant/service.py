@@ -9,15 +9,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from assistant.answerers import make_answerer
-from assistant.embedding import load_embedder
+from assistant.answering.answerers import make_answerer
+from assistant.answering.llms.base import ChatModel
+from assistant.answering.retrieve import Retriever
 from assistant.errors import QuestionError
-from assistant.llms.base import ChatModel
-from assistant.locks import writer
-from assistant.retrieve import Retriever
+from assistant.index.embedding import load_embedder
+from assistant.index.locks import writer
+from assistant.index.snapshot import Filters
+from assistant.index.store import REMOVING, Store
 from assistant.settings import Settings
-from assistant.snapshot import Filters
-from assistant.store import REMOVING, Store
 from assistant.types import Answer, Passage
 
 MAX_QUESTION_CHARS = 2000
@@ -35,7 +35,7 @@ def make_filters(since: str | None = None, until: str | None = None,
                  source: str | Sequence[str] | None = None, kind: str | Sequence[str] | None = None) -> Filters:
     """Filters from user input: dates as ISO text ("2023", "2023-08", "2023-08-14"); `until`
     covers the whole year or month it names; sources and document types match exactly."""
-    from ingest.dates import parse_date
+    from assistant.index.dates import parse_date
 
     def bound(value: str | None, end: bool) -> int | None:
         text = str(value or "").strip()

@@ -35,7 +35,7 @@ class Settings:
     chroma_url: str | None = _doc("Use a Chroma server (`chroma run`) at this http://HOST:PORT "
                                   "instead of the local folder. Env ASSISTANT_CHROMA_URL.", default=None)
     collection: str = _doc("Chroma collection holding the chunks.", default="chunks")
-    embed_model: str = _doc("Embedding model name (see assistant.embedding.MODELS).",
+    embed_model: str = _doc("Embedding model name (see assistant.index.embedding.MODELS).",
                             default="all-MiniLM-L6-v2")
     embed_dtype: str = _doc("auto | bfloat16 | float32. auto uses bfloat16 where the CPU "
                             "has native bf16 instructions.", default="auto")

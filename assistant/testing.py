@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from assistant.answering.llms.base import Message
 from assistant.errors import LLMError
-from assistant.llms.base import Message
 
 Reply = str | list[str] | Callable[[list[Message]], str]
 

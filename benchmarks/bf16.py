@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.embedding import offline_env
+from assistant.index.embedding import offline_env
 from ingest.chunking import chunk_text
 
 

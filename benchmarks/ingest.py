@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from assistant.embedding import load_embedder, offline_env
+from assistant.index.embedding import load_embedder, offline_env
+from assistant.index.store import Store
 from assistant.settings import Settings
-from assistant.store import Store
 from ingest import ingest
 from ingest.pipeline import EMBED_BATCH
 

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from assistant.embedding import offline_env
+from assistant.index.embedding import offline_env
+from assistant.index.snapshot import Snapshot
+from assistant.index.store import Store
 from assistant.settings import Settings
-from assistant.snapshot import Snapshot
-from assistant.store import Store
 
 
 def build(source: Path, copies: int, dest: Path) -> int:

@@ -25,15 +25,15 @@ from unittest import mock
 
 import numpy as np
 
-from assistant.embedding import offline_env
-from assistant.keyword import bm25_index
+from assistant.index.embedding import offline_env
+from assistant.index.keyword import bm25_index
+from assistant.index.snapshot import Snapshot
+from assistant.index.store import Store
 from assistant.settings import Settings
-from assistant.snapshot import Snapshot
-from assistant.store import Store
 
 
 def bm25s_own(terms: list[np.ndarray], vocab: list[str]) -> object:
-    """The keyword index as bm25s builds it, for comparison with assistant.keyword.bm25_index."""
+    """The keyword index as bm25s builds it, for comparison with assistant.index.keyword.bm25_index."""
     import bm25s
     from bm25s.tokenization import Tokenized
 
@@ -73,7 +73,7 @@ def main() -> None:
             for own in (False, True):
                 shutil.rmtree(folder / "snapshot")
                 shutil.copytree(before, folder / "snapshot")
-                with mock.patch("assistant.snapshot.bm25_index", bm25s_own if own else bm25_index):
+                with mock.patch("assistant.index.snapshot.bm25_index", bm25s_own if own else bm25_index):
                     start = time.perf_counter()
                     refreshed = Snapshot.refresh(store)
                     (bm25s_s if own else refresh_s).append(time.perf_counter() - start)

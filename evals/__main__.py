@@ -6,7 +6,7 @@ import argparse
 import re
 from pathlib import Path
 
-from assistant.embedding import offline_env
+from assistant.index.embedding import offline_env
 
 CONFIGS = ("dense", "bm25", "hybrid", "llamaindex-default")
 WEIGHT = r"(0(\.\d+)?|1(\.0+)?)"

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.keyword import terms
+from assistant.index.keyword import terms
 from evals import corpora, labels
 from evals.labels import Label
 from evals.questions import load_sample, matches
@@ -159,7 +159,7 @@ def coverage(item: Item, text: str) -> float:
 
 def judge(verifier: Any, answer: Any) -> tuple[int, int, int, int]:
     """(supported sentences, sentences, needed citations, citations), ALCE style."""
-    from assistant.verify import split_claims
+    from assistant.answering.verify import split_claims
 
     parts = split_claims(answer.text)
     by_n = {c.n: c for c in answer.citations}
@@ -183,7 +183,7 @@ def judge(verifier: Any, answer: Any) -> tuple[int, int, int, int]:
 
 def evaluate(s: Suite, store: Path, llm: str, options: dict[str, Any], limit: int | None) -> dict[str, Any]:
     from assistant import Assistant
-    from assistant.verify import Verifier
+    from assistant.answering.verify import Verifier
 
     a = Assistant(store=store, llm=llm, **options)
     verifier = Verifier(a.embedder, a.settings.support_threshold)

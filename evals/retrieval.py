@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant.index.tokens import encoding
 from assistant.settings import Settings
-from assistant.tokens import encoding
 from evals import labels
 from evals.corpora import Corpus, EvalQuestion
 

@@ -86,8 +86,8 @@ def _extra(root: Path) -> dict[str, dict[str, Any]]:
 
 
 def calibrate(pairs: list[tuple[str, str, str, str, bool, str]]) -> dict[str, Any]:
-    from assistant.embedding import load_embedder
-    from assistant.verify import Verifier
+    from assistant.answering.verify import Verifier
+    from assistant.index.embedding import load_embedder
 
     embedder = load_embedder("all-MiniLM-L6-v2")
     parts = [Verifier(embedder, 0.5).support([claim], [(title, text)])[0][0] for _, claim, title, text, _, _ in pairs]
@@ -139,7 +139,7 @@ def markdown(result: dict[str, Any], corpora: list[str]) -> str:
 
 
 def main() -> None:
-    from assistant.embedding import offline_env
+    from assistant.index.embedding import offline_env
 
     p = argparse.ArgumentParser(prog="python -m evals.support")
     p.add_argument("--corpus", action="append", required=True)

@@ -7,56 +7,15 @@ Chunks never cross a page boundary, so every chunk keeps one page number. A seco
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
-from assistant.tokens import encoding
-
-# A sentence ends at . ! ? (optionally closed by a quote or bracket) followed by space.
-_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)\]]))\s+(?=[\"'“‘(\[]?[A-Z0-9])")
-_PARAGRAPH = re.compile(r"\n\s*\n")
-# A "sentence" ending in one of these is an abbreviation, not a sentence end.
-_ABBREV = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St|No|Gen|Sen|Rep|Gov|Lt|Col|Jr|Sr|Inc|Co|Ltd|"
-                     r"Corp|vs|etc|e\.g|i\.e|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)"
-                     r"|\b[A-Z](?:\.[A-Z])*)\.$")
-
-
-def split_sentences(paragraph: str) -> list[str]:
-    """The sentences of one paragraph."""
-    out: list[str] = []
-    for sent in _SENTENCE_END.split(paragraph):
-        sent = sent.strip()
-        if not sent:
-            continue
-        if out and _ABBREV.search(out[-1]):
-            out[-1] = f"{out[-1]} {sent}"
-        else:
-            out.append(sent)
-    return out
-
-
-def _units(text: str) -> list[tuple[str, str]]:
-    """(separator before it, sentence) for every sentence of the text."""
-    out: list[tuple[str, str]] = []
-    for p, para in enumerate(_PARAGRAPH.split(text)):
-        para = para.strip()
-        if not para:
-            continue
-        for s, sent in enumerate(split_sentences(para)):
-            out.append(("\n\n" if p and not s else (" " if out else ""), sent))
-    if out:
-        out[0] = ("", out[0][1])
-    return out
-
-
-def sentences(text: str) -> list[str]:
-    """The sentences of a text, paragraph by paragraph, as chunking sees them."""
-    return [u for _, u in _units(text)]
+from assistant.index.text import sentences, sentences_with_breaks
+from assistant.index.tokens import encoding
 
 
 def chunk_text(text: str, chunk_tokens: int, overlap: int) -> list[str]:
     enc = encoding()
-    units = _units(text)
+    units = sentences_with_breaks(text)
     if not units:
         return []
     # One call a sentence: encode_ordinary_batch starts a thread-pool task per text, which costs

@@ -52,7 +52,7 @@ def _serve(conn: Connection, name: str, dtype: str) -> None:
     import torch
 
     torch.set_num_threads(1)  # see the module docstring
-    from assistant.embedding import load_embedder
+    from assistant.index.embedding import load_embedder
 
     try:
         embedder = load_embedder(name, dtype)

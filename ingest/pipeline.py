@@ -24,13 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from assistant.embedding import Embedder, LazyEmbedder
 from assistant.errors import ConfigError, IngestError
-from assistant.locks import writing
+from assistant.index.dates import parse_date
+from assistant.index.embedding import Embedder, LazyEmbedder
+from assistant.index.locks import writing
+from assistant.index.store import Store
 from assistant.settings import Settings
-from assistant.store import Store
 from ingest.chunking import chunk_text, fit
-from ingest.dates import parse_date
 from ingest.document import Document
 from ingest.files import discover, read_file
 from ingest.limits import Limits
@@ -371,7 +371,7 @@ def publish(store: Store) -> None:
     """After a run's last write: a new generation, then the snapshot refreshed. A reader that
     refreshed its snapshot during the run (the chat answering while an upload is ingested)
     holds part of it, and the new generation tells it so."""
-    from assistant.snapshot import Snapshot
+    from assistant.index.snapshot import Snapshot
 
     store.bump_generation()
     Snapshot.refresh(store)

@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from assistant.locks import writing
+from assistant.index.locks import writing
+from assistant.index.store import Store
 from assistant.settings import Settings
-from assistant.store import Store
 from ingest.pipeline import file_key, is_under, publish
 from ingest.report import FileResult, IngestReport
 

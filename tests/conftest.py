@@ -73,8 +73,8 @@ def shared() -> Path:
 @pytest.fixture(scope="session")
 def chat_server(sample_store: Path, tmp_path_factory: pytest.TempPathFactory):
     """The chat and the HTTP API served for real on 127.0.0.1 (a free port) over the sample store."""
-    from assistant.pool import Pool
-    from assistant.server import build_app, serve
+    from assistant.app.pool import Pool
+    from assistant.app.server import build_app, serve
 
     archive = tmp_path_factory.mktemp("uploads") / "archive"
     with serve(build_app(Pool(Settings(store=sample_store, archive_dir=archive)))) as served:

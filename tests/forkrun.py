@@ -32,12 +32,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-import assistant.cli  # noqa: E402
+import assistant.app.cli  # noqa: E402
 import ingest.pipeline  # noqa: E402
-from assistant.embedding import Embedder, load_embedder  # noqa: E402
+from assistant.index.embedding import Embedder, load_embedder  # noqa: E402
+from assistant.index.snapshot import Snapshot  # noqa: E402
+from assistant.index.store import Store  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
-from assistant.snapshot import Snapshot  # noqa: E402
-from assistant.store import Store  # noqa: E402
 
 # Where a kill can be aimed: (owner, attribute) of the function whose k-th call arms it.
 HOOKS: dict[str, tuple[Any, str]] = {
@@ -136,7 +136,7 @@ def child(request: dict[str, Any]) -> int:
     kill = request.get("kill")
     if kill and kill["at"] != "start":
         arm(kill["at"], int(kill["call"]), float(kill.get("delay", 0)), bool(kill.get("after")))
-    return assistant.cli.main(request["argv"])
+    return assistant.app.cli.main(request["argv"])
 
 
 def serve() -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
-from assistant.pool import Pool
-from assistant.server import Login, build_app, serve
+from assistant.app.pool import Pool
+from assistant.app.server import Login, build_app, serve
 from assistant.settings import Settings
 
 from conftest import ROOT

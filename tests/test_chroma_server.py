@@ -155,8 +155,8 @@ def test_a_server_stopped_mid_query_is_a_clear_error_and_the_assistant_recovers(
 def test_the_chat_starts_an_empty_archive_on_a_server_without_one(chroma_server: str, archive_copy: Path,
                                                                  tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.app.server import new_store
     from assistant.errors import NoStoreError
-    from assistant.server import new_store
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     settings = Settings(store=tmp_path / "unused", chroma_url=chroma_server, collection="fresh")

@@ -1,5 +1,6 @@
-from assistant.tokens import count
-from ingest.chunking import chunk_text, fit, split_sentences
+from assistant.index.text import split_sentences
+from assistant.index.tokens import count
+from ingest.chunking import chunk_text, fit
 
 TEXT = " ".join(f"Sentence number {i} says that the committee met on day {i} in the capital." for i in range(60))
 

@@ -102,8 +102,8 @@ def test_remove_takes_a_file_out_and_says_what_it_could_not(tmp_path: Path) -> N
     assert json.loads(run("status", "--store", store, "--json").stdout)["files"] == 0
     # What a removal killed half way leaves (tests/test_crash.py makes it for real): a marked record.
     assert run("ingest", str(docs), "--store", store, "-q").returncode == 0
+    from assistant.index.store import REMOVING, Store
     from assistant.settings import Settings
-    from assistant.store import REMOVING, Store
 
     Store.open(Settings(store=tmp_path / "s")).files.upsert(
         ids=[str((docs / "port.md").resolve())], embeddings=[[1.0]], metadatas=[{REMOVING: True, "sha256": None}])

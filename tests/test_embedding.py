@@ -2,7 +2,7 @@
 
 import threading
 
-from assistant.embedding import load_embedder
+from assistant.index.embedding import load_embedder
 
 
 def test_counting_tokens_while_encoding_is_thread_safe() -> None:
@@ -59,7 +59,7 @@ def tricky_texts() -> list[str]:
 
 
 def test_word_by_word_token_counts_equal_the_tokenizers_on_whole_texts() -> None:
-    """Ingestion counts word pieces word by word with a cache (assistant.embedding.
+    """Ingestion counts word pieces word by word with a cache (assistant.index.embedding.
     WordPieceCounter); the counts must equal tokenising each text whole, on real prose and on
     the characters where normalisation or whitespace could differ."""
     e = load_embedder("all-MiniLM-L6-v2")
@@ -81,13 +81,13 @@ def test_ingestion_counts_word_pieces_without_loading_the_model() -> None:
     import subprocess
     import sys
 
-    from assistant.embedding import LazyEmbedder
+    from assistant.index.embedding import LazyEmbedder
 
     texts = tricky_texts()
     e = load_embedder("all-MiniLM-L6-v2")
     lazy = LazyEmbedder("all-MiniLM-L6-v2", "auto")
     assert lazy.count_tokens(texts) == e.count_tokens(texts) and lazy.max_tokens == e.max_tokens == 256
-    code = ("import sys; from assistant.embedding import LazyEmbedder as L; e = L('all-MiniLM-L6-v2', 'auto'); "
+    code = ("import sys; from assistant.index.embedding import LazyEmbedder as L; e = L('all-MiniLM-L6-v2', 'auto'); "
             "print(e.count_tokens(['two words', 'Straße naïve']), e.max_tokens, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == [*str(e.count_tokens(["two words", "Straße naïve"])).split(), "256", "False"]

@@ -1,6 +1,6 @@
 """Where a cited passage holds its supporting sentences: highlights and evidence-first excerpts."""
 
-from assistant.evidence import excerpt, matching_sentence, spans
+from assistant.answering.evidence import excerpt, matching_sentence, spans
 
 PASSAGE = ("The mission visited three provinces in March.\n\nAfter careful study, the **Ministry** "
            "rejects the report\nin its entirety. It calls the findings biased. Talks resume in May.")

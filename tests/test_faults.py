@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 
 from assistant import Assistant, StoreError, StoreMismatchError
+from assistant.index.snapshot import Snapshot, _whole
+from assistant.index.store import Store
 from assistant.settings import Settings
-from assistant.snapshot import Snapshot, _whole
-from assistant.store import Store
 from ingest import ingest
 
 QUESTION = "Who chairs the Inter-Ministerial Task Force on Detention Reform?"

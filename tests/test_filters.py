@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant, QuestionError
+from assistant.index.snapshot import Filters
 from assistant.service import make_filters
-from assistant.snapshot import Filters
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +82,10 @@ def test_dense_search_on_bf16_vectors_returns_the_exact_float32_top_k(monkeypatc
     near-ties (clusters of near-duplicate vectors) that bf16 alone would misorder."""
     import numpy as np
 
-    import assistant.embedding
-    from assistant.snapshot import Snapshot
+    import assistant.index.embedding
+    from assistant.index.snapshot import Snapshot
 
-    monkeypatch.setattr(assistant.embedding, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(assistant.index.embedding, "cpu_has_bf16", lambda: True)
     rng = np.random.default_rng(7)
     centres = rng.normal(size=(50, 384)).astype(np.float32)
     vectors = centres[rng.integers(0, 50, 20_000)] + rng.normal(0, 0.02, (20_000, 384)).astype(np.float32)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from assistant import Answer, Assistant
-from assistant.citations import MarkerStream, cite_grammar, renumbered
-from assistant.context import Prompts, answer_messages
+from assistant.answering.citations import MarkerStream, cite_grammar, renumbered
+from assistant.answering.context import Prompts, answer_messages
 from assistant.errors import ConfigError
 from assistant.testing import ScriptedLLM
 from assistant.types import Passage

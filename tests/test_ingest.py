@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import StoreMismatchError
+from assistant.index.store import Store
 from assistant.settings import Settings
-from assistant.store import Store
 from ingest import ingest
 
 from pdfgen import write_pdf
@@ -253,7 +253,7 @@ def test_texts_are_read_from_stores_that_kept_them_in_chroma_documents(archive_c
                                                                        settings: Settings) -> None:
     """Stores written before texts moved to a metadata field hold them in Chroma's documents;
     searches and snapshots read them either way, and new writes leave documents empty."""
-    from assistant.store import TEXT
+    from assistant.index.store import TEXT
 
     assert ingest([archive_copy], settings).ok
     store = Store.open(settings)

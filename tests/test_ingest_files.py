@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant.index.store import Store
 from assistant.settings import Settings
-from assistant.store import Store
 from ingest import IngestReport, ingest, pipeline
 
 

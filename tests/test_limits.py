@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant.index.store import Store
 from assistant.settings import Settings
-from assistant.store import Store
 from ingest import ingest
 
 from conftest import ROOT

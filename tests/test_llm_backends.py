@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from assistant import Answer, Assistant, ConfigError
+from assistant.answering.llms import BACKENDS, make_llm
 from assistant.errors import LLMError
-from assistant.llms import BACKENDS, make_llm
 from assistant.settings import Settings
 from assistant.testing import OllamaStub
 
@@ -66,7 +66,7 @@ def test_local_backend_refuses_without_generating_when_nothing_is_relevant(sampl
 @pytest.fixture(scope="module")
 def llama_server() -> Iterator[str]:
     """A real OpenAI-compatible server: llama.cpp serving the bundled GGUF, in its own process."""
-    proc = subprocess.Popen([sys.executable, "-m", "assistant.llms.server", "--port", "0", "--ctx", "2048"],
+    proc = subprocess.Popen([sys.executable, "-m", "assistant.answering.llms.server", "--port", "0", "--ctx", "2048"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline() if proc.stdout else ""

@@ -10,15 +10,15 @@ import time
 from pathlib import Path
 
 from assistant import Assistant, StoreBusyError
-from assistant.locks import SAVING, lock_path
+from assistant.app.uploads import ingest_uploads
+from assistant.index.locks import SAVING, lock_path
+from assistant.index.store import Store
 from assistant.settings import Settings
-from assistant.store import Store
-from assistant.uploads import ingest_uploads
 from ingest import ingest
 
 HOLD = """
 import sys, time
-from assistant.locks import writing, saving
+from assistant.index.locks import writing, saving
 from assistant.settings import Settings
 settings = Settings(store=sys.argv[1])
 if sys.argv[2] == "saving":

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant.app.pool import Pool
 from assistant.errors import ConfigError
-from assistant.pool import Pool
 from assistant.settings import Settings
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import IngestError
-from ingest.dates import parse_date
+from assistant.index.dates import parse_date
 from ingest.readers import reader_for
 
 from conftest import SAMPLE
@@ -45,7 +45,7 @@ def test_html_keeps_the_article_and_drops_navigation_and_footer() -> None:
     footer = raw[raw.index("<footer"):raw.index("</footer>")]
     nav = raw[raw.index("<nav"):raw.index("</nav>")]
     # Words that only the boilerplate has must not reach the index.
-    from assistant.keyword import terms
+    from assistant.index.keyword import terms
 
     only_boilerplate = set(terms(footer + nav)) - set(terms(raw[raw.index("<article"):raw.index("</article>")]))
     assert only_boilerplate

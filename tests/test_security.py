@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import pytest
 
-from assistant.login import Throttle
+from assistant.app.login import Throttle
 
 SECRET = "The vault combination is nine four seven"
 
@@ -280,8 +280,8 @@ def test_every_response_carries_security_headers(chat: Chat) -> None:
 
 
 def test_the_markdown_export_escapes_documents_html() -> None:
+    from assistant.app.ui_render import Turn, export_markdown
     from assistant.types import Answer, Citation
-    from assistant.ui_render import Turn, export_markdown
 
     cite = Citation(n=1, doc_id="d", path="/a/`b`.md", title="<b>Title</b>",
                     date=None, source=None, url=None, page=None,
@@ -290,7 +290,7 @@ def test_the_markdown_export_escapes_documents_html() -> None:
     out = export_markdown([Turn(question="<iframe src=x>", answer=answer)])
     for raw in ("<script", "<iframe", "<b>"):
         assert raw not in out
-    assert "`` /a/`b`.md ``" in out  # a code span the path's own backticks cannot close
+    assert "``/a/`b`.md``" in out  # a code span the path's own backticks cannot close
     assert "&lt;script&gt;alert('x')&lt;/script&gt;" in out
 
 

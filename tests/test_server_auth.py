@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from assistant.app.login import Throttle
+from assistant.app.pool import Pool
+from assistant.app.server import Login, build_app, check_exposure, serve
 from assistant.errors import ConfigError
-from assistant.login import Throttle
-from assistant.pool import Pool
-from assistant.server import Login, build_app, check_exposure, serve
 from assistant.settings import Settings
 
 LOGIN = Login("staff", "s3cret pass", "key-123")

@@ -10,9 +10,9 @@ import pytest
 
 import ingest.pipeline as ingest_pipeline
 from assistant import Assistant
+from assistant.index.snapshot import Snapshot
+from assistant.index.store import Store
 from assistant.settings import Settings
-from assistant.snapshot import Snapshot
-from assistant.store import Store
 from ingest import ingest
 
 QUERIES = ["OHCHR report rejection", "Special Rapporteur visit Sennport", "press freedom journalists",
@@ -150,13 +150,13 @@ def test_a_reader_that_reloads_during_an_ingestion_sees_all_of_it_afterwards(
 
 
 def test_the_keyword_index_is_the_one_bm25s_builds_bit_for_bit() -> None:
-    """assistant.keyword.bm25_index builds in NumPy what bm25s builds chunk by chunk: the same
+    """assistant.index.keyword.bm25_index builds in NumPy what bm25s builds chunk by chunk: the same
     score matrix to the bit, on the sample archive's paragraphs and on 4,000 synthetic chunks
     with Zipf-distributed terms (repeats, rare terms, empty chunks)."""
     import bm25s
     from bm25s.tokenization import Tokenized
 
-    from assistant.keyword import bm25_index, tokenize
+    from assistant.index.keyword import bm25_index, tokenize
 
     root = Path(__file__).resolve().parents[1] / "examples" / "archive"
     paragraphs = [p for f in sorted(root.rglob("*")) if f.suffix in (".md", ".txt", ".html")

@@ -2,8 +2,7 @@
 
 import re
 
-from assistant.types import Answer, Citation, Claim
-from assistant.ui_render import (
+from assistant.app.ui_render import (
     Turn,
     answer_html,
     export_markdown,
@@ -14,6 +13,7 @@ from assistant.ui_render import (
     sources_html,
     status_html,
 )
+from assistant.types import Answer, Citation, Claim
 
 HOSTILE = Citation(n=1, doc_id="d", path="/arch/a.html", title="<script>alert(1)</script>",
                    text='Intro. <img src=x onerror="alert(2)"> The port closed in May. [x](javascript:alert(4))',
@@ -99,7 +99,7 @@ def test_a_refusal_shows_the_closest_passages_as_such() -> None:
     assert opened.count("source open") == 1 and "the sentence closest to the question" in opened
     assert "rests on" not in opened
     md = export_markdown([Turn("Who?", refusal)])
-    assert "Closest passages (they do not answer the question):\n\n- **Nearby <b>** — `/n.md`" in md
+    assert "Closest passages (they do not answer the question):\n\n- **Nearby &lt;b&gt;** — `/n.md`" in md
 
 
 def test_export_has_questions_answers_and_citations() -> None:

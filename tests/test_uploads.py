@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
+from assistant.app.uploads import ingest_uploads, remove_uploads, safe_name, save_uploads
 from assistant.settings import Settings
-from assistant.uploads import ingest_uploads, remove_uploads, safe_name, save_uploads
 
 
 def upload(tmp_path: Path, name: str, data: bytes) -> tuple[str, Path]:

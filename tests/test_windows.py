@@ -4,7 +4,7 @@ document and page, with the sentences that overlapping chunks share shown once."
 from pathlib import Path
 
 from assistant import Assistant
-from assistant.retrieve import join_chunks
+from assistant.answering.retrieve import join_chunks
 from assistant.settings import Settings
 from ingest import ingest
 

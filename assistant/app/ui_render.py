@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from assistant.evidence import excerpt, spans
+from assistant.answering.evidence import excerpt, spans
 from assistant.types import Answer, Citation
 
 # A citation marker: [3], or several numbers in one pair of brackets: [1, 2].
@@ -293,4 +293,5 @@ def _where(c: Citation) -> str:
     if url:
         return f"<{url}>"
     fence = "`" * (max((len(run) for run in re.findall(r"`+", c.path)), default=0) + 1)
-    return f"{fence} {c.path} {fence}"  # a code span no backtick in the path can close
+    pad = " " if c.path.startswith("`") or c.path.endswith("`") else ""
+    return f"{fence}{pad}{c.path}{pad}{fence}"  # a code span no backtick in the path can close

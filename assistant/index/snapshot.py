@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from assistant.keyword import bm25_index, terms, tokenize
-from assistant.locks import saving
-from assistant.store import Store, local_cache_dir
+from assistant.index.keyword import bm25_index, terms, tokenize
+from assistant.index.locks import saving
+from assistant.index.store import Store, local_cache_dir
 
 # Held while a snapshot is built or loaded, so that an ingestion in this process (the chat's
 # uploads) and a reader never write the same folder at once. Re-entrant: load() rebuilds.
@@ -261,7 +261,7 @@ class Snapshot:
             if self._matrix is None:
                 import torch
 
-                from assistant.embedding import cpu_has_bf16
+                from assistant.index.embedding import cpu_has_bf16
 
                 # Filled in slices: the vectors are memory-mapped, and a whole float32 copy
                 # would double the memory this costs.

@@ -12,13 +12,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from assistant import ui_render as render
+from assistant.app import ui_render as render
+from assistant.app.pool import Pool
+from assistant.app.ui_render import Turn
+from assistant.app.uploads import accepted_types, ingest_uploads, remove_uploads, uploaded
 from assistant.errors import AssistantError
-from assistant.pool import Pool
 from assistant.service import Assistant
 from assistant.types import Answer
-from assistant.ui_render import Turn
-from assistant.uploads import accepted_types, ingest_uploads, remove_uploads, uploaded
 
 TITLE = "Report archive assistant"
 EXAMPLES = ["Why did Marvala reject the 2023 OHCHR report?",
@@ -41,7 +41,7 @@ def _export(turns: list[Turn]) -> str:
 
 
 def build(assistant: Assistant | Pool) -> Any:
-    """The chat as a gr.Blocks (mount it with assistant.server, which adds HEAD and CSS)."""
+    """The chat as a gr.Blocks (mount it with assistant.app.server, which adds HEAD and CSS)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from assistant.login import Login, Throttle, basic_credentials
+from assistant.app.login import Login, Throttle, basic_credentials
 
 REALM = "Report archive assistant"
 MAX_API_BODY = 1 << 20  # JSON requests to /api and /v1; uploads go through the chat, limited apart

@@ -12,13 +12,13 @@ import signal
 import sys
 import threading
 
+from assistant.answering.llms.local import load_server, model_path
 from assistant.errors import AssistantError
-from assistant.llms.local import load_server, model_path
 from assistant.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m assistant.llms.server", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m assistant.answering.llms.server", description=__doc__.splitlines()[0])
     p.add_argument("--model", help="a .gguf file (default: the bundled SmolLM2-135M-Instruct)")
     p.add_argument("--port", type=int, default=8080, help="0: any free port (printed)")
     p.add_argument("--ctx", type=int, default=4096, help="context window in tokens")

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from assistant.answering.evidence import excerpt, matching_sentence
+from assistant.answering.llms import BACKENDS
 from assistant.errors import AssistantError
-from assistant.evidence import excerpt, matching_sentence
-from assistant.llms import BACKENDS
 from assistant.settings import Settings
 from assistant.types import search_results
 
@@ -158,16 +158,16 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from assistant.server import launch
+    from assistant.app.server import launch
 
     launch(_settings(args), host=args.host, port=args.port, allow_open=args.allow_open)
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from assistant.locks import describe
+    from assistant.index.locks import describe
+    from assistant.index.store import Store
     from assistant.service import archive_files, archive_status
-    from assistant.store import Store
 
     settings = _settings(args)
     store = Store.open(settings)

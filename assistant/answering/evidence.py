@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from assistant.index.text import EMPHASIS, sentences
+
 _WORD = re.compile(r"\S+")
 _MARKUP = re.compile(r"[*_`]+")  # ignored when matching words
-# Markdown emphasis that the answerers' sentences and the excerpts, read as plain text, leave out.
-EMPHASIS = re.compile(r"\*\*|__|`")
 
 
 def _norm(word: str) -> str:
@@ -65,8 +65,7 @@ def excerpt(text: str, sentences: Sequence[str], limit: int) -> str:
 def matching_sentence(text: str, query: str) -> list[str]:
     """The passage's sentence sharing the most distinct query terms (stemmed, stop words out),
     the first of equals; none when no sentence shares one."""
-    from assistant.keyword import terms
-    from ingest.chunking import sentences
+    from assistant.index.keyword import terms
 
     wanted = set(terms(query))
     best, score = [], 0

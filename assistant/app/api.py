@@ -26,8 +26,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
+from assistant.app.pool import Pool
 from assistant.errors import AssistantError, ConfigError, QuestionError, StoreError
-from assistant.pool import Pool
 from assistant.types import Answer, Passage, search_results
 
 MODEL_ALIAS = "report-assistant"  # the default backend, for clients that need a model name
@@ -182,7 +182,7 @@ def _extras(answer: Answer) -> dict[str, Any]:
 
 
 def _usage(turns: list[Message], answer: Answer) -> dict[str, int]:
-    from assistant.tokens import count
+    from assistant.index.tokens import count
 
     prompt = sum(count(m.text()) for m in turns)
     done = count(answer.text)

@@ -42,7 +42,7 @@ _GUARD = threading.Lock()
 
 
 def lock_path(settings: Settings) -> Path:
-    from assistant.store import local_cache_dir
+    from assistant.index.store import local_cache_dir
 
     return local_cache_dir(settings) / "write.lock"
 

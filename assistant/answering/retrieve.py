@@ -23,11 +23,11 @@ from __future__ import annotations
 import threading
 import time
 
-from assistant.embedding import Embedder
 from assistant.errors import ConfigError, QuestionError
+from assistant.index.embedding import Embedder
+from assistant.index.snapshot import Filters, Snapshot
+from assistant.index.store import Store
 from assistant.settings import Settings
-from assistant.snapshot import Filters, Snapshot
-from assistant.store import Store
 from assistant.types import Passage
 
 MODES = ("hybrid", "dense", "bm25")

@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from assistant.app.guards import REALM, Guard, Hosts
+from assistant.app.login import Login, Throttle
+from assistant.app.pool import Pool
 from assistant.errors import ConfigError
-from assistant.guards import REALM, Guard, Hosts
-from assistant.login import Login, Throttle
-from assistant.pool import Pool
 from assistant.settings import Settings
 
 __all__ = ["Login", "build_app", "check_exposure", "launch", "serve"]
@@ -50,14 +50,14 @@ def build_app(pool: Pool, login: Login | None = None, hosts: Hosts | None = None
               throttle: Throttle | None = None) -> Any:
     """The FastAPI app: the HTTP API's routes, then the chat mounted at /, behind the Guard.
     `hosts`: the names it answers to (default: those of a server on 127.0.0.1); `throttle`:
-    how wrong logins are slowed (default: assistant.login.Throttle's)."""
+    how wrong logins are slowed (default: assistant.app.login.Throttle's)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
     from fastapi import FastAPI
 
-    from assistant.api import install_error_handlers, router
-    from assistant.ui import build
-    from assistant.ui_assets import CSS, HEAD
+    from assistant.app.api import install_error_handlers, router
+    from assistant.app.ui import build
+    from assistant.app.ui_assets import CSS, HEAD
 
     app = FastAPI(title=REALM, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     install_error_handlers(app)
@@ -132,9 +132,9 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, allow_
 def new_store(settings: Settings) -> bool:
     """Create an empty store (a local folder, or a collection on a Chroma server) where there is
     none, so that staff can start an archive from the chat's uploads. True when it did."""
-    from assistant.embedding import model_spec
     from assistant.errors import NoStoreError
-    from assistant.store import Store
+    from assistant.index.embedding import model_spec
+    from assistant.index.store import Store
 
     try:
         Store.open(settings)

@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from assistant.errors import NoStoreError, StoreError, StoreMismatchError
-from assistant.integrity import check_files
+from assistant.index.integrity import check_files
 from assistant.settings import Settings
 
 SCHEMA = 1

@@ -14,10 +14,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant import prompts
+from assistant.answering import prompts
+from assistant.answering.llms.base import Message
 from assistant.errors import ConfigError
-from assistant.llms.base import Message
-from assistant.tokens import count, encoding
+from assistant.index.tokens import count, encoding
 from assistant.types import Passage
 
 TOKENIZER_MARGIN = 1.25

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
+from assistant.answering.llms.base import ChatModel, Message, complete
 from assistant.errors import ConfigError
-from assistant.llms.base import ChatModel, Message, complete
 from assistant.settings import Settings
 
-# `extractive` needs no LLM; the others generate. Keep in step with assistant.answerers.
+# `extractive` needs no LLM; the others generate. Keep in step with assistant.answering.answerers.
 BACKENDS = ("extractive", "local", "openai", "ollama")
 
 
@@ -23,15 +23,15 @@ def make_llm(settings: Settings) -> ChatModel | None:
         case "extractive":
             return None
         case "local":
-            from assistant.llms.local import LocalLLM
+            from assistant.answering.llms.local import LocalLLM
 
             return LocalLLM(settings)
         case "openai":
-            from assistant.llms.remote import openai_llm
+            from assistant.answering.llms.remote import openai_llm
 
             return openai_llm(settings, api_key())
         case "ollama":
-            from assistant.llms.remote import ollama_llm
+            from assistant.answering.llms.remote import ollama_llm
 
             return ollama_llm(settings)
         case other:

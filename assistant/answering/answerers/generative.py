@@ -16,15 +16,15 @@ import re
 import time
 from collections.abc import Callable, Iterator
 
-from assistant.answerers.extractive import Candidate, ExtractiveAnswerer
-from assistant.citations import MarkerStream, cite_grammar
-from assistant.context import Packed, Prompts, answer_messages
-from assistant.embedding import Embedder
-from assistant.llms.base import ChatModel
-from assistant.refusals import says_cannot_answer
+from assistant.answering.answerers.extractive import Candidate, ExtractiveAnswerer
+from assistant.answering.citations import MarkerStream, cite_grammar
+from assistant.answering.context import Packed, Prompts, answer_messages
+from assistant.answering.llms.base import ChatModel
+from assistant.answering.refusals import says_cannot_answer
+from assistant.answering.verify import Verifier
+from assistant.index.embedding import Embedder
 from assistant.settings import Settings
 from assistant.types import Answer, Citation, Passage
-from assistant.verify import Verifier
 
 CONDENSE_TOKENS = 80
 _PREFIX = re.compile(r"^(?:standalone question|rewritten question|question)\s*:\s*", re.I)
@@ -95,8 +95,8 @@ class GenerativeAnswerer:
     def condense(self, question: str, turns: list[tuple[str, str]]) -> str | None:
         """The follow-up rewritten by the LLM as a standalone question (prompts/condense.txt);
         None when the reply is unusable (empty, a refusal, far longer than a question)."""
-        from assistant.context import condense_messages
-        from assistant.llms.base import complete
+        from assistant.answering.context import condense_messages
+        from assistant.answering.llms.base import complete
 
         reply = complete(self.llm, condense_messages(question, turns, self.prompts), CONDENSE_TOKENS)
         lines = [line.strip() for line in reply.strip().splitlines() if line.strip()]

@@ -25,14 +25,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant import prompts
-from assistant.answerers.base import pieces
-from assistant.embedding import Embedder
-from assistant.evidence import EMPHASIS
-from assistant.keyword import terms
+from assistant.answering import prompts
+from assistant.answering.answerers.base import pieces
+from assistant.index.embedding import Embedder
+from assistant.index.keyword import terms
+from assistant.index.text import units
 from assistant.settings import Settings
 from assistant.types import Answer, Citation, Claim, Passage
-from ingest.chunking import split_sentences
 
 MEANING, COVERAGE = 0.65, 0.35
 MARGIN = 0.12  # how far below the best sentence others may score and still be used
@@ -48,30 +47,6 @@ _YEAR = re.compile(r"\b(?:1[6-9]|20)\d\d\b")
 _MIN_WORDS = 5
 _HEADING_WORDS = 10  # shorter than this and without final punctuation: a heading or byline
 _FINAL = re.compile(r"[.!?…][\"'”’)\]]*$")
-_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|#{1,6})\s+")  # list item or heading line
-# A source's own bracketed numbers ("... as reported [12]") would read as this answer's
-# citations, and a hostile document can plant them on purpose: quotations drop them.
-_SOURCE_MARKER = re.compile(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]")
-
-
-def units(text: str, keep_markers: bool = False) -> list[str]:
-    """Answerable units of a passage: sentences, with list items and headings kept apart.
-    Bracketed numbers are dropped unless `keep_markers` (an answer's own [n] citations)."""
-    out: list[str] = []
-    for para in re.split(r"\n\s*\n", text):
-        lines: list[str] = []
-        for line in para.splitlines():
-            if _ITEM.match(line) or not lines:
-                lines.append(line)
-            else:  # a soft-wrapped continuation
-                lines[-1] += " " + line
-        for line in lines:
-            clean = EMPHASIS.sub("", _ITEM.sub("", line))
-            clean = " ".join((clean if keep_markers else _SOURCE_MARKER.sub("", clean)).split())
-            out.extend(split_sentences(clean))
-    return out
-
-
 @dataclass
 class Candidate:
     passage: int  # index into the passages

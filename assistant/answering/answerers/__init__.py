@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from assistant.answerers.base import Answerer
-from assistant.embedding import Embedder
-from assistant.llms import BACKENDS, ChatModel, make_llm
+from assistant.answering.answerers.base import Answerer
+from assistant.answering.llms import BACKENDS, ChatModel, make_llm
+from assistant.index.embedding import Embedder
 from assistant.settings import Settings
 
 
@@ -20,10 +20,10 @@ def make_answerer(settings: Settings, embedder: Embedder, idf: Callable[[str], f
     ScriptedLLM, or a model the caller built)."""
     llm = llm or make_llm(settings)  # raises ConfigError, listing BACKENDS, for unknown names
     if llm is None:
-        from assistant.answerers.extractive import ExtractiveAnswerer
+        from assistant.answering.answerers.extractive import ExtractiveAnswerer
 
         return ExtractiveAnswerer(settings, embedder, idf)
-    from assistant.answerers.generative import GenerativeAnswerer
+    from assistant.answering.answerers.generative import GenerativeAnswerer
 
     return GenerativeAnswerer(settings, embedder, idf, llm)
 

@@ -16,8 +16,8 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from assistant.answering.llms.base import Message
 from assistant.errors import ConfigError, LLMError
-from assistant.llms.base import Message
 from assistant.settings import Settings
 
 OPENAI_URL = "https://api.openai.com/v1"

@@ -1,0 +1,72 @@
+"""Text as both paths see it: sentences (chunking packs them; answers quote them) and the
+answerable units of a passage (sentences, with list items and headings kept apart)."""
+
+from __future__ import annotations
+
+import re
+
+EMPHASIS = re.compile(r"\*\*|__|`")  # Markdown emphasis, dropped from quotations
+# A sentence ends at . ! ? (optionally closed by a quote or bracket) followed by space.
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)\]]))\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+_PARAGRAPH = re.compile(r"\n\s*\n")
+# A "sentence" ending in one of these is an abbreviation, not a sentence end.
+_ABBREV = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St|No|Gen|Sen|Rep|Gov|Lt|Col|Jr|Sr|Inc|Co|Ltd|"
+                     r"Corp|vs|etc|e\.g|i\.e|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)"
+                     r"|\b[A-Z](?:\.[A-Z])*)\.$")
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    """The sentences of one paragraph."""
+    out: list[str] = []
+    for sent in _SENTENCE_END.split(paragraph):
+        sent = sent.strip()
+        if not sent:
+            continue
+        if out and _ABBREV.search(out[-1]):
+            out[-1] = f"{out[-1]} {sent}"
+        else:
+            out.append(sent)
+    return out
+
+
+def sentences_with_breaks(text: str) -> list[tuple[str, str]]:
+    """(separator before it, sentence) for every sentence of the text."""
+    out: list[tuple[str, str]] = []
+    for p, para in enumerate(_PARAGRAPH.split(text)):
+        para = para.strip()
+        if not para:
+            continue
+        for s, sent in enumerate(split_sentences(para)):
+            out.append(("\n\n" if p and not s else (" " if out else ""), sent))
+    if out:
+        out[0] = ("", out[0][1])
+    return out
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a text, paragraph by paragraph, as chunking sees them."""
+    return [u for _, u in sentences_with_breaks(text)]
+
+
+_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|#{1,6})\s+")  # list item or heading line
+# A source's own bracketed numbers ("... as reported [12]") would read as this answer's
+# citations, and a hostile document can plant them on purpose: quotations drop them.
+_SOURCE_MARKER = re.compile(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]")
+
+
+def units(text: str, keep_markers: bool = False) -> list[str]:
+    """Answerable units of a passage: sentences, with list items and headings kept apart.
+    Bracketed numbers are dropped unless `keep_markers` (an answer's own [n] citations)."""
+    out: list[str] = []
+    for para in re.split(r"\n\s*\n", text):
+        lines: list[str] = []
+        for line in para.splitlines():
+            if _ITEM.match(line) or not lines:
+                lines.append(line)
+            else:  # a soft-wrapped continuation
+                lines[-1] += " " + line
+        for line in lines:
+            clean = EMPHASIS.sub("", _ITEM.sub("", line))
+            clean = " ".join((clean if keep_markers else _SOURCE_MARKER.sub("", clean)).split())
+            out.extend(split_sentences(clean))
+    return out
