@@ -61,6 +61,9 @@ class Settings:
     max_file_seconds: float = _doc("Seconds one file's parsing may take (checked between pages of a "
                                    "PDF and paragraphs of a Word file); financebench's PDFs take "
                                    "under 2 s each.", default=120.0)
+    max_parse_mb: float = _doc("Memory (address space, MB) of the worker process that reads PDFs; a "
+                               "PDF that needs more fails alone instead of taking the process down "
+                               "(a 198 KB page bomb took PDFium past 5.6 GB).", default=2048.0)
     retrieval: str = _doc("hybrid | dense | bm25.", default="hybrid")
     dense_weight: float = _doc("hybrid: the dense list's weight in the fusion (0-1; the keyword "
                                "list's is the rest) when the best keyword match holds at least "

@@ -21,12 +21,13 @@ class Limits:
     chunks: int
     file_seconds: float
     deadline: float | None = None  # time.monotonic() by which parsing must end (see `started`)
+    parse_mb: float = 2048.0  # address space of the worker that parses PDFs (readers/isolated.py)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Limits:
         """The limits `settings` set (default: the settings' defaults)."""
         s = settings or Settings()
-        return cls(s.max_inflated_mb, s.max_pages, s.max_chunks, s.max_file_seconds)
+        return cls(s.max_inflated_mb, s.max_pages, s.max_chunks, s.max_file_seconds, parse_mb=s.max_parse_mb)
 
     def started(self) -> Limits:
         """These limits with the parse clock running: from now, unless it already runs."""

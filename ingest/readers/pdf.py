@@ -4,7 +4,8 @@ Limits: the page count PDFium reports is checked before any page is read (a 12.7
 page tree repeats one page declares a million pages, each of them readable: 35 s of parsing,
 then a million chunks to embed); the text read so far against `max_inflated_mb`, and the time
 against `max_file_seconds`, after every page. A single page is one PDFium call that cannot be
-stopped midway."""
+stopped midway: hence the worker process, whose memory is capped (`max_parse_mb`) and which is
+killed at the deadline."""
 
 from __future__ import annotations
 
@@ -17,11 +18,20 @@ from ingest.limits import Limits
 
 
 def read_pdf(path: Path, data: bytes, limits: Limits | None = None) -> list[Document]:
+    """The PDF read in the parse worker (ingest/readers/isolated.py): PDFium's memory is capped
+    there and a parse past its deadline killed, so no PDF can take the process down."""
+    if not data.startswith(b"%PDF") and b"%PDF" not in data[:1024]:
+        raise IngestError("not a PDF (no %PDF header)")
+    from ingest.readers.isolated import parse
+
+    return parse("ingest.readers.pdf:read_pdf_here", path, data, (limits or Limits.from_settings()).started())
+
+
+def read_pdf_here(path: Path, data: bytes, limits: Limits | None = None) -> list[Document]:
+    """The PDF read in this process (the worker's side of `read_pdf`)."""
     import pypdfium2 as pdfium
 
     limits = (limits or Limits.from_settings()).started()
-    if not data.startswith(b"%PDF") and b"%PDF" not in data[:1024]:
-        raise IngestError("not a PDF (no %PDF header)")
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as e:

@@ -1,0 +1,112 @@
+"""Parsers that run in a worker process with a memory cap and a deadline.
+
+One PDF page is one PDFium call that Python cannot interrupt: a 198 KB PDF whose page content
+inflates to 64 MB made PDFium take over 5.6 GB and abort the whole process, which for a chat
+upload is the server. Here the parse runs in one long-lived worker process (started once, on
+first use) whose address space is capped at `max_parse_mb`; a parse that runs past
+`max_file_seconds` is killed there. Either way the file fails alone with one line, and the next
+file gets a fresh worker.
+"""
+
+from __future__ import annotations
+
+import importlib
+import socket
+import subprocess
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import IngestError
+from ingest.document import Document
+from ingest.limits import Limits
+
+_LOCK = threading.Lock()  # one parse at a time through the one worker
+_worker: _Worker | None = None
+
+
+class _Worker:
+    """`python -m ingest.readers.isolated`, as the encoder processes are started: not a
+    multiprocessing spawn, which re-runs the caller's main script (ingest/encoder.py)."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        self.proc = subprocess.Popen([sys.executable, "-m", "ingest.readers.isolated", str(theirs.fileno())],
+                                     pass_fds=[theirs.fileno()])
+        theirs.close()
+        self.conn = Connection(ours.detach())
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        self.conn.close()
+
+
+def parse(target: str, path: Path, data: bytes, limits: Limits) -> list[Document]:
+    """`target` ("module:function", a reader taking path, data, limits) run in the worker."""
+    global _worker
+    limits = limits.started()
+    with _LOCK:
+        if _worker is None or not _worker.alive():
+            _worker = _Worker()
+        worker = _worker
+        try:
+            worker.conn.send((target, path, data, limits))
+            wait = max(0.0, (limits.deadline or time.monotonic()) - time.monotonic()) + 1.0
+            if not worker.conn.poll(wait):
+                raise _Killed(f"parsing took over {limits.file_seconds:g} s, the limit (setting max_file_seconds)")
+            status, value = worker.conn.recv()
+        except _Killed as e:
+            worker.stop()
+            _worker = None
+            raise IngestError(str(e)) from None
+        except (EOFError, OSError):  # the worker died: out of memory, or the parser crashed
+            worker.stop()
+            _worker = None
+            raise IngestError(f"the parser ran out of its {limits.parse_mb:g} MB of memory or crashed on this "
+                              "file (setting max_parse_mb); a file built to exhaust memory does this") from None
+    if status == "error":
+        raise IngestError(value)
+    return list(value)
+
+
+class _Killed(Exception):
+    pass
+
+
+def _serve(conn: Connection) -> None:
+    import resource
+
+    while True:
+        try:
+            target, path, data, limits = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent is gone
+        cap = int(limits.parse_mb * 2**20)
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+        result: tuple[str, Any]
+        try:
+            module, _, name = target.partition(":")
+            result = ("ok", getattr(importlib.import_module(module), name)(path, data, limits))
+        except IngestError as e:
+            result = ("error", str(e))
+        except MemoryError:
+            result = ("error", f"the parser needed more than {limits.parse_mb:g} MB of memory for this file "
+                               "(setting max_parse_mb)")
+        except Exception as e:  # a parser bug on a strange file: that file fails, the worker goes on
+            result = ("error", f"the parser failed on this file ({type(e).__name__}: {e})")
+        finally:
+            resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY if hard == resource.RLIM_INFINITY
+                                                    else hard, hard))
+        conn.send(result)
+
+
+if __name__ == "__main__":
+    _serve(Connection(int(sys.argv[1])))
