@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assistant.index.meta import ChunkMeta
 
 
 @dataclass
@@ -23,21 +27,10 @@ class Passage:
     chunk: int = 0  # position of the chunk within its document
 
     @classmethod
-    def from_metadata(cls, id: str, text: str, meta: dict[str, Any], score: float = 0.0) -> Passage:
-        page = meta.get("page")
-        return cls(
-            id=id,
-            text=text,
-            doc_id=str(meta.get("doc_id", "")),
-            path=str(meta.get("path", "")),
-            title=str(meta.get("title") or ""),
-            date=meta.get("date") or None,
-            source=meta.get("source") or None,
-            url=meta.get("url") or None,
-            page=int(page) if isinstance(page, int) and page > 0 else None,
-            score=score,
-            chunk=int(meta.get("chunk", 0) or 0),
-        )
+    def from_metadata(cls, id: str, text: str, meta: ChunkMeta, score: float = 0.0) -> Passage:
+        return cls(id=id, text=text, doc_id=meta.doc_id, path=meta.path, title=meta.title, date=meta.date,
+                   source=meta.source, url=meta.url, page=meta.page if meta.page and meta.page > 0 else None,
+                   score=score, chunk=meta.chunk)
 
 
 @dataclass
@@ -118,3 +111,77 @@ def search_results(passages: list[Passage]) -> dict[str, Any]:
     """Ranked passages as `assistant search --json` prints them (and POST /api/search returns)."""
     return {"results": [{"rank": r, "score": p.score, "doc_id": p.doc_id, "path": p.path, "title": p.title,
                          "page": p.page, "text": p.text} for r, p in enumerate(passages, 1)]}
+
+
+@dataclass
+class ArchiveStatus:
+    """What an archive holds (`Assistant.status()`, `assistant status`); `to_dict` is its JSON."""
+
+    store: str  # the store folder, or the Chroma server's URL
+    files: int
+    documents: int
+    chunks: int
+    last_ingested: float | None  # Unix time of the latest ingestion; None: never
+    embed_model: str
+    llm: str
+    writing: dict[str, Any] | None  # who holds the write lock now ({"pid", "purpose", "since"}), or None
+    half_removed: list[str] = field(default_factory=list)  # files a stopped removal left behind
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ArchiveFile:
+    """One ingested file (`Assistant.files()`, `assistant status --files`)."""
+
+    path: str
+    kind: str
+    documents: int
+    chunks: int
+    bytes: int
+    ingested: str | None  # local time, ISO: "2024-05-01 12:00:00"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class AnswerStream:
+    """An answer as it is produced (what `Assistant.stream` returns): iterate it for the text in
+    pieces (str; joined, they equal `answer.text`), then read `.answer`. Read before the pieces
+    are all iterated, `.answer` runs the rest first; those pieces are then in `answer.text` only."""
+
+    def __init__(self, items: Iterable[str | Answer]) -> None:
+        self._items = iter(items)
+        self._ahead: str | None = None  # a piece `start` took, not yet iterated
+        self._answer: Answer | None = None
+
+    def start(self) -> AnswerStream:
+        """Run to the first piece, so that what fails before any text is produced (an LLM that
+        cannot be reached, say) raises here rather than in the middle of iteration."""
+        if self._ahead is None and self._answer is None:
+            self._ahead = next(self, None)
+        return self
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        if self._ahead is not None:
+            piece, self._ahead = self._ahead, None
+            return piece
+        for item in self._items:
+            if isinstance(item, Answer):
+                self._answer = item
+            else:
+                return item
+        raise StopIteration
+
+    @property
+    def answer(self) -> Answer:
+        """The complete Answer, once the stream has ended (running it to the end if need be)."""
+        for _ in self:
+            pass
+        if self._answer is None:
+            raise RuntimeError("The answer stream ended without an Answer.")
+        return self._answer

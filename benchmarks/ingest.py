@@ -40,9 +40,8 @@ def ours(paths: list[Path], store: Path) -> dict[str, Any]:
     assert report.ok, report.summary()
     s = Store.open(settings)
     got = s.everything()
-    documents, metadatas = got["documents"], got["metadatas"]
-    pages = {(m["file"], m["page"]) for m in metadatas if m.get("page")}
-    texts = [f"{m['title']}\n{d}" if m.get("title") else d for d, m in zip(documents, metadatas)]
+    pages = {(m.file, m.page) for m in got.metas if m.page}
+    texts = [f"{m.title}\n{d}" if m.title else d for d, m in zip(got.texts, got.metas)]
     again = time.perf_counter()
     second = ingest(paths, settings)
     rewall = time.perf_counter() - again

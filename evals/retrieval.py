@@ -13,36 +13,17 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from assistant.index.tokens import encoding
 from assistant.settings import Settings
-from evals import labels
+from evals import baseline, labels
 from evals.corpora import Corpus, EvalQuestion
+from evals.search import DEPTH, Hit, Search, with_title
 
 BUDGETS = (500, 1000, 2000, 4000)
 TOP_K = (1, 5, 10, 20)
-DEPTH = 40  # passages fetched per question: enough to fill the largest budget
-
-
-@dataclass
-class Hit:
-    text: str
-    path: str
-    doc_id: str
-    page: int | None
-
-
-Search = Callable[[str], list[Hit]]
-
-
-def with_title(title: str, text: str) -> str:
-    """A passage as an answerer reads it: under its document's title (our prompts show it, and
-    LlamaIndex's default puts node metadata in the LLM's context too). Counted in the budget."""
-    return f"{title}\n{text}" if title else text
 
 
 def ours(store: Path, config: str) -> Search:
@@ -176,8 +157,6 @@ def plot(corpus: Corpus, split: str, results: list[dict[str, Any]], path: Path) 
 
 
 def run(corpus: Corpus, split: str, configs: list[str], stores: Path, out: Path) -> list[dict[str, Any]]:
-    from evals import baseline
-
     questions = corpus.split(split)
     store = stores / corpus.name
     if any(c != "llamaindex-default" for c in configs):

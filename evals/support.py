@@ -1,4 +1,4 @@
-"""Calibrating the support check (assistant/verify.py): its weight MEANING and its threshold.
+"""Calibrating the support check (assistant/answering/verify.py): its weight MEANING and its threshold.
 
     python -m evals.support --corpus examples --corpus ../shared/corpora/cambodia [--corpus ...news-2023q4]
 

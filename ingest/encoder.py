@@ -1,22 +1,5 @@
-"""The encoder in processes of their own, for large ingestions: one single-threaded model per
-CPU core, each fed whole batches.
-
-In one process the encoder competes for the GIL with the parsing thread and the Chroma
-writes: torch releases the GIL inside each operation but needs it back between them, and a
-BERT forward pass is hundreds of operations, each waiting up to the interpreter's switch
-interval behind the other threads. On the 27,699 news chunks that halved the encoder's speed
-(end to end 0.43 of the raw encoder, benchmarks/ingest.py). Child processes hold the model and
-nothing else; the parent sends texts and gets vectors back, while its own threads parse and
-write.
-
-Why one thread per process rather than one process with a thread per core: torch's threads
-meet at a barrier after every operation, so when the parent's parsing or Chroma's writes take
-a core from one of them, the other waits too; a CPU-second taken costs the encoder nearly two.
-On 1,536 news chunks here, two single-threaded processes did 77.7 chunks/s against 64.7 for
-one process with two threads, and 59.7 against 38.4 beside a process keeping one core 40% busy;
-on all 27,699 news chunks 98.8 against 65.2, and ingestion end to end went from 558 s to 389 s
-(benchmarks/results/ingest-news.json).
-"""
+"""The encoders ingestion embeds with (`Encoder`): the model in this process, or for large runs
+one single-threaded model per CPU core in processes of their own (`EncoderPool`)."""
 
 from __future__ import annotations
 
@@ -28,15 +11,50 @@ import sys
 import threading
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, ConfigError
+from assistant.index.embedding import LazyEmbedder, load_embedder
+from assistant.settings import Settings
 
 # Runs worth the processes: they cost a few seconds to start (torch import, model load).
 MIN_BYTES = 8 * 2**20
 MAX_PROCESSES = 8
+
+
+class Encoder(Protocol):
+    """What the writer (ingest/writer.py) needs of an encoder: a batch of texts in, a Future of
+    their L2-normalised vectors out."""
+
+    @property
+    def processes(self) -> int:
+        """Batches it embeds at once beside this process (0: it embeds in this process); the
+        writer keeps that many more in flight, so that none waits for the next."""
+        ...
+
+    def submit(self, texts: list[str], batch_size: int = 64) -> Future[np.ndarray]: ...
+
+    def close(self) -> None: ...
+
+
+class InProcessEncoder:
+    """The model in this process (loaded on first use): each batch embedded when submitted."""
+
+    processes = 0
+
+    def __init__(self, embedder: LazyEmbedder) -> None:
+        self.embedder = embedder
+
+    def submit(self, texts: list[str], batch_size: int = 64) -> Future[np.ndarray]:
+        future: Future[np.ndarray] = Future()
+        future.set_result(self.embedder.encode(texts, batch_size))
+        return future
+
+    def close(self) -> None:
+        pass
 
 
 def default_processes() -> int:
@@ -51,9 +69,7 @@ def default_processes() -> int:
 def _serve(conn: Connection, name: str, dtype: str) -> None:
     import torch
 
-    torch.set_num_threads(1)  # see the module docstring
-    from assistant.index.embedding import load_embedder
-
+    torch.set_num_threads(1)  # see EncoderPool
     try:
         embedder = load_embedder(name, dtype)
     except Exception as e:
@@ -128,7 +144,23 @@ class EncoderPool:
     the parent dies.
 
     The children are `python -m ingest.encoder`, not multiprocessing spawns: spawning re-runs
-    the caller's main script, which a user's script without a `__main__` guard cannot survive."""
+    the caller's main script, which a user's script without a `__main__` guard cannot survive.
+
+    In one process the encoder competes for the GIL with the parsing thread and the Chroma
+    writes: torch releases the GIL inside each operation but needs it back between them, and a
+    BERT forward pass is hundreds of operations, each waiting up to the interpreter's switch
+    interval behind the other threads. On the 27,699 news chunks that halved the encoder's speed
+    (end to end 0.43 of the raw encoder, benchmarks/ingest.py). Child processes hold the model and
+    nothing else; the parent sends texts and gets vectors back, while its own threads parse and
+    write.
+
+    Why one thread per process rather than one process with a thread per core: torch's threads
+    meet at a barrier after every operation, so when the parent's parsing or Chroma's writes take
+    a core from one of them, the other waits too; a CPU-second taken costs the encoder nearly two.
+    On 1,536 news chunks here, two single-threaded processes did 77.7 chunks/s against 64.7 for
+    one process with two threads, and 59.7 against 38.4 beside a process keeping one core 40% busy;
+    on all 27,699 news chunks 98.8 against 65.2, and ingestion end to end went from 558 s to 389 s
+    (benchmarks/results/ingest-news.json)."""
 
     def __init__(self, name: str, dtype: str, processes: int = 0) -> None:
         self.name, self.dtype = name, dtype
@@ -172,6 +204,23 @@ class EncoderPool:
         for child in self._children:
             child.close()
         self._children, self._threads = [], []
+
+
+def open_encoder(settings: Settings, files: list[Path], embedder: LazyEmbedder) -> Encoder:
+    """The in-process encoder, or for large runs encoder processes; either starts only when
+    something has to be embedded."""
+    mode = settings.embed_process
+    if mode not in ("auto", "on", "off"):
+        raise ConfigError(f"embed_process must be auto, on or off, not {mode!r}.")
+    if mode == "auto":
+        total = 0
+        for f in files:
+            try:
+                total += f.stat().st_size
+            except OSError:
+                pass  # reported when the file is read
+        mode = "on" if total >= MIN_BYTES else "off"
+    return EncoderPool(settings.embed_model, settings.embed_dtype) if mode == "on" else InProcessEncoder(embedder)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,16 @@ from assistant.errors import IngestError
 from ingest.report import FileResult
 
 
+def file_key(path: Path) -> str:
+    """The name a file is stored under: its resolved absolute path."""
+    return str(path.resolve())
+
+
+def is_under(key: str, root: str) -> bool:
+    """Is the stored file `key` the path `root` (a file_key) or inside that folder?"""
+    return key == root or key.startswith(root.rstrip(os.sep) + os.sep)
+
+
 def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileResult]]:
     """Files under the given paths (recursively, hidden ones excepted), and the paths that
     cannot be ingested. Symbolic links met inside a folder are skipped, not followed: they
@@ -65,3 +75,18 @@ def read_file(path: Path, max_mb: float) -> tuple[bytes, int]:
             raise IngestError(f"file is {max(info.st_size, len(data)) / 2**20:.0f} MB, over the "
                               f"{max_mb:g} MB limit (setting max_file_mb)")
         return data, len(data)
+
+
+def read_or_failure(path: Path, max_mb: float) -> tuple[bytes, int] | FileResult:
+    """`read_file`, or the failed FileResult that says why the file cannot be read."""
+    key = file_key(path)
+    try:
+        return read_file(path, max_mb)
+    except PermissionError:
+        return FileResult(key, "failed", "permission denied")
+    except FileNotFoundError:
+        return FileResult(key, "failed", "gone before it could be read (deleted or moved meanwhile)")
+    except IngestError as e:
+        return FileResult(key, "failed", str(e))
+    except OSError as e:
+        return FileResult(key, "failed", f"cannot read ({e.strerror or e})")

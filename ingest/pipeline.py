@@ -1,4 +1,5 @@
-"""The write path: find files, skip the unchanged, parse and chunk (in a thread), embed, store.
+"""The write path in order: find files, skip the unchanged, parse and chunk them (in a thread),
+and hand their chunks to the writer (ingest/writer.py), which embeds and stores them.
 
 Crash safety comes from the order of writes. Chunk ids are derived from the document's
 content hash, so re-writing them is idempotent; a file's manifest record (its hash) is
@@ -10,88 +11,44 @@ embedding only chunk ids that are not already stored.
 from __future__ import annotations
 
 import hashlib
-import os
 import queue
 import sys
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from assistant.errors import ConfigError, IngestError
+from assistant.errors import IngestError
 from assistant.index.dates import parse_date
-from assistant.index.embedding import Embedder, LazyEmbedder
+from assistant.index.embedding import LazyEmbedder, TokenCounter
 from assistant.index.locks import writing
+from assistant.index.meta import ChunkMeta
 from assistant.index.store import Store
 from assistant.settings import Settings
 from ingest.chunking import chunk_text, fit
 from ingest.document import Document
-from ingest.files import discover, read_file
+from ingest.encoder import open_encoder
+from ingest.files import discover, file_key, is_under, read_or_failure
+from ingest.handover import Aborted, Batch, Chunk, Prepared
 from ingest.limits import Limits
 from ingest.readers import reader_for
 from ingest.report import FileResult, IngestReport
+from ingest.writer import Writer, publish
 
 EMBED_BATCH = 256  # chunks embedded and stored together; also the resume granularity
 
 
-@dataclass
-class Chunk:
-    id: str
-    text: str
-    embed_text: str
-    meta: dict[str, Any]
-
-
-@dataclass
-class Batch:
-    """Chunks of one file that are not stored yet, ready to embed."""
-
-    key: str
-    chunks: list[Chunk]
-
-
-@dataclass
-class Prepared:
-    """A file whose chunks have all been handed over: what its manifest record will say."""
-
-    key: str
-    result: FileResult
-    record: dict[str, Any]
-    ids: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Aborted:
-    """A file that failed after some of its chunks were handed over: they must be undone."""
-
-    result: FileResult
-
-
-def file_key(path: Path) -> str:
-    return str(path.resolve())
-
-
-def is_under(key: str, root: str) -> bool:
-    """Is the stored file `key` the path `root` (a file_key) or inside that folder?"""
-    return key == root or key.startswith(root.rstrip(os.sep) + os.sep)
-
-
-def chunk_document(doc: Document, key: str, settings: Settings, embedder: Embedder,
+def chunk_document(doc: Document, key: str, settings: Settings, embedder: TokenCounter,
                    limits: Limits | None = None, made: int = 0) -> list[Chunk]:
     """The document's chunks; with `limits`, refused (IngestError) as soon as they and the `made`
     chunks of the file's earlier documents are more than `max_chunks`."""
     doc_hash = doc.content_hash()
     date = parse_date(doc.date)
-    base = {"file": key, "path": key, "doc_id": doc.doc_id if doc.kind == "jsonl" else key,
-            "title": doc.title, "date": date[0] if date else None,
-            "date_num": date[1] if date else None, "source": doc.source, "url": doc.url,
-            "kind": doc.kind, "doc_hash": doc_hash[:16]}
+    base = ChunkMeta(file=key, path=key, doc_id=doc.doc_id if doc.kind == "jsonl" else key,
+                     title=doc.title, date=date[0] if date else None, date_num=date[1] if date else None,
+                     source=doc.source, url=doc.url, kind=doc.kind, doc_hash=doc_hash[:16])
     prefix = f"{doc.title}\n" if doc.title else ""
     chunks: list[Chunk] = []
     for page, text in doc.pages:
@@ -99,28 +56,14 @@ def chunk_document(doc: Document, key: str, settings: Settings, embedder: Embedd
         for piece in fit(pieces, prefix, embedder.count_tokens, embedder.max_tokens):
             n = len(chunks)
             cid = hashlib.sha1(f"{key}\0{doc.doc_id}\0{doc_hash}\0{n}".encode()).hexdigest()
-            chunks.append(Chunk(cid, piece, prefix + piece, {**base, "page": page if page else None, "chunk": n}))
+            chunks.append(Chunk(cid, piece, prefix + piece, replace(base, page=page or None, chunk=n)))
         if limits is not None:
             limits.check_chunks(made + len(chunks))
     return chunks
 
 
-def _read(path: Path, settings: Settings) -> tuple[bytes, int] | FileResult:
-    key = file_key(path)
-    try:
-        return read_file(path, settings.max_file_mb)
-    except PermissionError:
-        return FileResult(key, "failed", "permission denied")
-    except FileNotFoundError:
-        return FileResult(key, "failed", "gone before it could be read (deleted or moved meanwhile)")
-    except IngestError as e:
-        return FileResult(key, "failed", str(e))
-    except OSError as e:
-        return FileResult(key, "failed", f"cannot read ({e.strerror or e})")
-
-
 def _prepare(path: Path, store: Store, records: dict[str, dict[str, Any]], settings: Settings,
-             embedder: Embedder) -> Iterator[Batch | Prepared | Aborted | FileResult]:
+             embedder: TokenCounter) -> Iterator[Batch | Prepared | Aborted | FileResult]:
     """One file: its result if there is nothing to embed, else its new chunks in batches (so a
     large feed reaches the encoder record by record) and then its Prepared record."""
     key = file_key(path)
@@ -128,7 +71,7 @@ def _prepare(path: Path, store: Store, records: dict[str, dict[str, Any]], setti
     if reader is None:
         yield FileResult(key, "skipped", f"unsupported file type {path.suffix or '(none)'}")
         return
-    got = _read(path, settings)
+    got = read_or_failure(path, settings.max_file_mb)
     if isinstance(got, FileResult):
         yield got
         return
@@ -178,7 +121,7 @@ def _prepare(path: Path, store: Store, records: dict[str, dict[str, Any]], setti
 
 
 def _produce(files: list[Path], out: queue.Queue[Any], store: Store,
-             records: dict[str, dict[str, Any]], settings: Settings, embedder: Embedder) -> None:
+             records: dict[str, dict[str, Any]], settings: Settings, embedder: TokenCounter) -> None:
     try:
         for path in files:
             for item in _prepare(path, store, records, settings, embedder):
@@ -189,7 +132,7 @@ def _produce(files: list[Path], out: queue.Queue[Any], store: Store,
 
 
 def _prepared(files: list[Path], store: Store, records: dict[str, dict[str, Any]], settings: Settings,
-              embedder: Embedder) -> Iterator[Batch | Prepared | Aborted | FileResult]:
+              embedder: TokenCounter) -> Iterator[Batch | Prepared | Aborted | FileResult]:
     """Parsing and chunking run ahead of embedding, in a thread (tokenizers release the GIL)."""
     q: queue.Queue[Any] = queue.Queue(maxsize=4)
     threading.Thread(target=_produce, args=(files, q, store, records, settings, embedder),
@@ -200,127 +143,10 @@ def _prepared(files: list[Path], store: Store, records: dict[str, dict[str, Any]
         yield item
 
 
-class _Writer:
-    """Embeds chunks in batches and commits each file once all of its chunks are stored.
-
-    With encoder processes, several batches are in flight at once (one per process and one
-    more), so no process waits for the next; they are retired in submission order. Chroma
-    writes run in a thread of their own, in that order too, so the encoder never waits for the
-    store; a file's commit is queued after its last chunk's write."""
-
-    def __init__(self, store: Store, encoder: Any, settings: Settings,
-                 on_flush: Callable[[int], None] = lambda n: None) -> None:
-        self.store, self.encoder, self.settings = store, encoder, settings
-        self.on_flush = on_flush
-        self.buffer: list[Chunk] = []
-        self.waiting: list[Prepared] = []  # files whose chunks may still be in the buffer
-        # Batches being embedded, oldest first, each with the files that may commit after it.
-        self.inflight: deque[tuple[list[Chunk], Future[np.ndarray], list[Prepared]]] = deque()
-        self.depth = getattr(encoder, "processes", 0) + 1
-        self.aborted: set[str] = set()  # files whose chunks still in flight must not be stored
-        self.written: dict[str, set[str]] = {}  # file -> chunk ids stored this run, until committed
-        self.changed = False
-        self.embedded = 0
-        self.jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=2)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True, name="ingest-store")
-        self.thread.start()
-
-    def _run(self) -> None:
-        while (job := self.jobs.get()) is not None:
-            if self.error is None:
-                try:
-                    job()
-                except BaseException as e:  # re-raised in the main thread
-                    self.error = e
-
-    def _submit(self, job: Callable[[], None]) -> None:
-        if self.error is not None:
-            raise self.error
-        self.jobs.put(job)
-
-    def touch(self) -> None:
-        if not self.changed:  # readers' derived indexes now know they are stale
-            self.store.bump_generation()
-            self.changed = True
-
-    def add(self, batch: Batch) -> None:
-        self.touch()
-        self.buffer += batch.chunks
-        if len(self.buffer) >= EMBED_BATCH:
-            self.flush()
-
-    def commit(self, prep: Prepared) -> None:
-        """Record the file once its last chunks are stored (after the next flush)."""
-        self.touch()
-        self.waiting.append(prep)
-
-    def abort(self, key: str) -> None:
-        """Undo a failed file's chunks of this run; they were all new, so its old ones stay."""
-        self.buffer = [c for c in self.buffer if c.meta["file"] != key]
-        self.aborted.add(key)  # and those still being embedded are dropped when they return
-        written = sorted(self.written.pop(key, set()))
-        self._submit(lambda: self.store.delete(written))
-
-    def flush(self, drain: bool = False) -> None:
-        """Send the buffer to the encoder; store what comes back, oldest batch first, keeping
-        at most `depth` batches in flight (none when `drain`)."""
-        if self.buffer or self.waiting:
-            batch, self.buffer = self.buffer, []
-            texts = [c.embed_text for c in batch]
-            submit = getattr(self.encoder, "submit", None)
-            if submit is not None:
-                future = submit(texts, self.settings.embed_batch_size) if batch else _done(None)
-            else:  # the in-process encoder: embedded here and now
-                future = _done(self.encoder.encode(texts, self.settings.embed_batch_size) if batch else None)
-            self.inflight.append((batch, future, self.waiting))
-            self.waiting = []
-        while self.inflight and (drain or len(self.inflight) > self.depth):
-            self._retire(*self.inflight.popleft())
-
-    def _retire(self, batch: list[Chunk], future: Future[np.ndarray], commits: list[Prepared]) -> None:
-        if batch:
-            vectors = future.result()
-            keep = [i for i, c in enumerate(batch) if c.meta["file"] not in self.aborted]
-            if keep:
-                kept = [batch[i] for i in keep]
-                for c in kept:
-                    self.written.setdefault(c.meta["file"], set()).add(c.id)
-                rows = vectors[keep]
-                self._submit(lambda: self.store.upsert([c.id for c in kept], rows, [c.text for c in kept],
-                                                       [c.meta for c in kept]))
-            self.embedded += len(batch)
-            self.on_flush(self.embedded)
-        for prep in commits:
-            self.written.pop(prep.key, None)
-            self._submit(lambda prep=prep: self._commit(prep))  # type: ignore[misc]
-
-    def _commit(self, prep: Prepared) -> None:
-        stale = self.store.ids_for_file(prep.key) - set(prep.ids)
-        self.store.delete(sorted(stale))
-        self.store.put_file_record(prep.key, prep.record)
-
-    def close(self) -> None:
-        """Flush, wait for every queued write, and raise the first write error if any."""
-        try:
-            self.flush(drain=True)
-        finally:
-            self.jobs.put(None)
-            self.thread.join()
-        if self.error is not None:
-            raise self.error
-
-
-def _done(value: Any) -> Future[Any]:
-    future: Future[Any] = Future()
-    future.set_result(value)
-    return future
-
-
 def ingest(paths: Iterable[str | Path], settings: Settings | None = None, *, prune: bool = False,
            quiet: bool = True, wait: bool = False, **overrides: Any) -> IngestReport:
     """Bring the store in line with the files under `paths`; see the module docstring.
-    StoreBusyError if another process is writing the store (assistant/locks.py), unless
+    StoreBusyError if another process is writing the store (assistant/index/locks.py), unless
     `wait`: then after it."""
     settings = (settings or Settings.load()).replace(**overrides)
     with writing(settings, "an ingestion", wait):
@@ -328,7 +154,7 @@ def ingest(paths: Iterable[str | Path], settings: Settings | None = None, *, pru
 
 
 def _ingest(roots: list[Path], settings: Settings, prune: bool, quiet: bool, start: float) -> IngestReport:
-    embedder: Any = LazyEmbedder(settings.embed_model, settings.embed_dtype)
+    embedder = LazyEmbedder(settings.embed_model, settings.embed_dtype)
     store = Store.create(settings, embedder.dim)
     files, problems = discover(roots)
     report = IngestReport(files=problems, store=store.where)
@@ -339,8 +165,8 @@ def _ingest(roots: list[Path], settings: Settings, prune: bool, quiet: bool, sta
         rate = embedded / max(time.perf_counter() - start, 1e-9)
         bar.set_postfix_str(f"{embedded} chunks embedded, {rate:.0f} chunks/s")
 
-    encoder = _encoder(settings, files, embedder)
-    writer = _Writer(store, encoder, settings, show)
+    encoder = open_encoder(settings, files, embedder)
+    writer = Writer(store, encoder, settings, EMBED_BATCH, show)
     try:
         for item in _prepared(files, store, records, settings, embedder):
             if isinstance(item, Batch):
@@ -356,8 +182,7 @@ def _ingest(roots: list[Path], settings: Settings, prune: bool, quiet: bool, sta
             bar.update(1)
         writer.close()
     finally:
-        if encoder is not embedder:
-            encoder.close()
+        encoder.close()
     bar.close()
     report.files += _removed(roots, files, records, store, writer if prune else None)
     if writer.changed:
@@ -367,37 +192,8 @@ def _ingest(roots: list[Path], settings: Settings, prune: bool, quiet: bool, sta
     return report
 
 
-def publish(store: Store) -> None:
-    """After a run's last write: a new generation, then the snapshot refreshed. A reader that
-    refreshed its snapshot during the run (the chat answering while an upload is ingested)
-    holds part of it, and the new generation tells it so."""
-    from assistant.index.snapshot import Snapshot
-
-    store.bump_generation()
-    Snapshot.refresh(store)
-
-
-def _encoder(settings: Settings, files: list[Path], embedder: Any) -> Any:
-    """The in-process encoder, or for large runs encoder processes (ingest/encoder.py); either
-    starts only when something has to be embedded."""
-    from ingest.encoder import MIN_BYTES, EncoderPool
-
-    mode = settings.embed_process
-    if mode not in ("auto", "on", "off"):
-        raise ConfigError(f"embed_process must be auto, on or off, not {mode!r}.")
-    if mode == "auto":
-        total = 0
-        for f in files:
-            try:
-                total += f.stat().st_size
-            except OSError:
-                pass  # reported when the file is read
-        mode = "on" if total >= MIN_BYTES else "off"
-    return EncoderPool(settings.embed_model, settings.embed_dtype) if mode == "on" else embedder
-
-
 def _removed(roots: list[Path], files: list[Path], records: dict[str, dict[str, Any]],
-             store: Store, writer: _Writer | None) -> list[FileResult]:
+             store: Store, writer: Writer | None) -> list[FileResult]:
     """Files in the store, under the given roots, that are no longer on disk."""
     present = {file_key(f) for f in files}
     prefixes = [file_key(r) for r in roots]

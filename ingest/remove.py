@@ -3,7 +3,7 @@ still on disk: a file ingested by mistake, or one that must no longer be quoted.
 
 Removal takes the file out of the store, not off the disk: ingesting its folder again adds it
 back, as `sync` keeps the store equal to the folder. The chat removes its own uploads from the
-archive folder as well (assistant/uploads.py).
+archive folder as well (assistant/app/uploads.py).
 
 Crash safety: each file's record is marked before its chunks are deleted (Store.delete_files),
 so a run killed half way leaves a file that the next removal finishes and the next ingestion of
@@ -20,15 +20,16 @@ from typing import Any
 from assistant.index.locks import writing
 from assistant.index.store import Store
 from assistant.settings import Settings
-from ingest.pipeline import file_key, is_under, publish
+from ingest.files import file_key, is_under
 from ingest.report import FileResult, IngestReport
+from ingest.writer import publish
 
 
 def remove(paths: Iterable[str | Path], settings: Settings | None = None, *, wait: bool = False,
            **overrides: Any) -> IngestReport:
     """Remove the stored files at `paths` (a file, or every stored file under a folder) and
     their chunks. A path that matches nothing stored is reported as failed; the rest go.
-    StoreBusyError if another process is writing the store (assistant/locks.py), unless
+    StoreBusyError if another process is writing the store (assistant/index/locks.py), unless
     `wait`: then after it."""
     settings = (settings or Settings.load()).replace(**overrides)
     with writing(settings, "a removal", wait):

@@ -79,3 +79,30 @@ def chat_server(sample_store: Path, tmp_path_factory: pytest.TempPathFactory):
     archive = tmp_path_factory.mktemp("uploads") / "archive"
     with serve(build_app(Pool(Settings(store=sample_store, archive_dir=archive)))) as served:
         yield served
+
+
+# The fast tier (`make test-fast`: pytest -m "not slow") leaves out, besides tests marked slow by
+# hand, those that need the corpora, the browser, a server (HTTP, Chroma, llama.cpp), the bundled
+# LLM, a store of their own (the sample store is built once for all), the `assistant` command in a
+# subprocess, or the crash loops. Marked here by what a test uses, so that test files need not say.
+# test_cli.py runs the command in subprocesses; test_ingest.py builds stores, some with encoder
+# processes (4 to 75 s a test on 2 busy cores).
+SLOW_FILES = {"test_browser.py", "test_crash.py", "test_cli.py", "test_ingest.py"}
+SLOW_FIXTURES = {"shared", "browser", "chat_server", "chat", "guarded", "writable_server", "llama_server",
+                 "chroma_server", "server", "archive_copy", "big_store", "hostile_store"}
+SLOW_TESTS = {"test_counting_tokens_while_encoding_is_thread_safe",  # encoders racing: 20-45 s
+              "test_the_python_api_example_runs_as_written",  # a fresh interpreter ingests the sample
+              "test_wrong_passwords_are_slowed_down"}  # waits out the login throttle
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        uses = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        name = getattr(item, "originalname", item.name)
+        if "shared" in uses:
+            item.add_marker(pytest.mark.shared)
+        # test_cli_*: runs the command in a subprocess; a parameter "local": the bundled LLM backend.
+        if item.path.name in SLOW_FILES or uses & SLOW_FIXTURES or name in SLOW_TESTS \
+                or name.startswith("test_cli_") or any(v == "local" for v in params.values() if isinstance(v, str)):
+            item.add_marker(pytest.mark.slow)

@@ -118,9 +118,9 @@ def dump(store: str, out: str, queries: list[str], vectors: list[list[float]], f
         for q in queries:
             for name, kw in (("hybrid", {}), ("since", {"since": "2023-01-10"})):
                 searches[f"{name}:{q}"] = [[p.id, round(p.score, 4)] for p in a.search(q, k=8, **kw)]
-    result = {"count": s.count(), "ids": got["ids"],
-              "chunks": {i: [d, m] for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])},
-              "vectors": {i: [float(x) for x in v] for i, v in zip(got["ids"], got["embeddings"])},
+    result = {"count": s.count(), "ids": got.ids,
+              "chunks": {i: [d, m.to_metadata()] for i, d, m in zip(got.ids, got.texts, got.metas)},
+              "vectors": {i: [float(x) for x in v] for i, v in zip(got.ids, got.vectors)},
               "files": files, "snapshot_ids": sorted(snap.ids), "searches": searches}
     with open(out, "w") as fh:
         json.dump(result, fh)

@@ -6,6 +6,7 @@ import pytest
 
 from assistant import Assistant, QuestionError
 from assistant.service import condense
+from assistant.types import AnswerStream
 from evals.questions import load_sample, matches
 
 from conftest import ROOT
@@ -59,6 +60,27 @@ def test_refusal_is_the_prompt_sentence(assistant: Assistant) -> None:
     answer = assistant.ask("Who won the 2022 football World Cup?")
     refusal = (ROOT / "prompts" / "refusal.txt").read_text().strip()
     assert answer.refused and answer.text == refusal and answer.citations == []
+
+
+def test_a_stream_gives_text_pieces_then_the_answer(assistant: Assistant) -> None:
+    question = "When did the UN Special Rapporteur visit Sennport?"
+    stream = assistant.stream(question)
+    pieces = list(stream)
+    assert len(pieces) > 1 and all(isinstance(p, str) for p in pieces)
+    assert "".join(pieces) == stream.answer.text and stream.answer.question == question
+    assert stream.answer.to_dict() == assistant.ask(question).to_dict()
+    early = assistant.stream(question)
+    assert next(early) == pieces[0] and early.answer.text == stream.answer.text  # .answer runs the rest
+    assert list(early) == []
+    with pytest.raises(QuestionError, match="empty"):
+        assistant.stream(" ")  # at the call, before anything is iterated
+
+
+def test_an_answer_stream_that_never_answers_says_so() -> None:
+    stream = AnswerStream(iter(["a ", "b"]))
+    assert list(stream) == ["a ", "b"]
+    with pytest.raises(RuntimeError, match="without an Answer"):
+        _ = stream.answer
 
 
 def test_search_returns_ranked_passages(assistant: Assistant) -> None:

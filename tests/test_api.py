@@ -57,7 +57,7 @@ def test_search_returns_what_the_cli_prints(http, local) -> None:
 
 def test_files_lists_what_the_store_holds(http, local) -> None:
     r = http.get("/api/files")
-    assert r.status_code == 200 and r.json() == {"files": local.files()}
+    assert r.status_code == 200 and r.json() == {"files": [f.to_dict() for f in local.files()]}
     assert len(r.json()["files"]) == http.get("/api/status").json()["files"] == 12
 
 

@@ -84,7 +84,7 @@ def test_ingest_and_answer_through_a_chroma_server(chroma_server: str, archive_c
     a = Assistant(settings=settings)
     answer = a.ask("Who chairs the Inter-Ministerial Task Force on Detention Reform?")
     assert not answer.refused and any(c.doc_id == "b04" for c in answer.citations)
-    assert a.status()["chunks"] == report.chunks_in_store
+    assert a.status().chunks == report.chunks_in_store
     assert any((tmp_path / "cache").rglob("meta.json"))
 
     from ingest import remove
@@ -149,7 +149,7 @@ def test_a_server_stopped_mid_query_is_a_clear_error_and_the_assistant_recovers(
     server.start()  # same port, same data: the same Assistant answers again, no restart
     again = a.ask(question)
     assert again.to_dict() == before.to_dict()
-    assert a.status()["chunks"] > 0
+    assert a.status().chunks > 0
 
 
 def test_the_chat_starts_an_empty_archive_on_a_server_without_one(chroma_server: str, archive_copy: Path,
@@ -164,7 +164,7 @@ def test_the_chat_starts_an_empty_archive_on_a_server_without_one(chroma_server:
         Assistant(settings=settings)
     assert new_store(settings) is True and new_store(settings) is False
     a = Assistant(settings=settings)
-    assert a.status()["chunks"] == 0 and a.ask("Who chairs the task force?").refused
+    assert a.status().chunks == 0 and a.ask("Who chairs the task force?").refused
     assert ingest([archive_copy / "news"], settings).ok
     a.retriever.recheck()
     assert not a.ask("Who chairs the Inter-Ministerial Task Force on Detention Reform?").refused

@@ -91,3 +91,19 @@ def test_ingestion_counts_word_pieces_without_loading_the_model() -> None:
             "print(e.count_tokens(['two words', 'Straße naïve']), e.max_tokens, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == [*str(e.count_tokens(["two words", "Straße naïve"])).split(), "256", "False"]
+
+
+def test_the_in_process_encoder_embeds_as_the_model_does() -> None:
+    """Ingestion's writer sees both encoders through one interface (ingest.encoder.Encoder): the
+    in-process one embeds each batch when it is submitted, with the model's own vectors."""
+    import numpy as np
+
+    from assistant.index.embedding import LazyEmbedder
+    from ingest.encoder import InProcessEncoder
+
+    texts = ["The harbour report was filed.", "Ferry workers read it."]
+    encoder = InProcessEncoder(LazyEmbedder("all-MiniLM-L6-v2", "auto"))
+    future = encoder.submit(texts, 8)
+    assert future.done() and encoder.processes == 0
+    assert np.array_equal(future.result(), load_embedder("all-MiniLM-L6-v2").encode(texts, 8))
+    encoder.close()

@@ -4,7 +4,8 @@ the relevance gate's sweep reports, and that the hand labels hold."""
 import json
 from pathlib import Path
 
-from evals.answers import UNANSWERABLE, absent_questions, gate_sweep, summary, written_questions
+from evals.answer_report import gate_sweep, summary
+from evals.answers import UNANSWERABLE, absent_questions, written_questions
 from evals.labels import Label, check, problems
 
 

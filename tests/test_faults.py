@@ -22,7 +22,9 @@ import numpy as np
 import pytest
 
 from assistant import Assistant, StoreError, StoreMismatchError
-from assistant.index.snapshot import Snapshot, _whole
+from assistant.index.meta import ChunkMeta
+from assistant.index.snapshot import Snapshot
+from assistant.index.snapshot_files import whole
 from assistant.index.store import Store
 from assistant.settings import Settings
 from ingest import ingest
@@ -41,8 +43,8 @@ def big_store(sample_store: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     s.bump_generation()
     s.upsert([f"filler-{i}" for i in range(FILLERS)], vectors, [f"zq{i} xv{i} wq{i}" for i in range(FILLERS)],
-             [{"file": "/filler", "path": "/filler", "doc_id": f"filler-{i}", "title": f"Zq {i}",
-               "kind": "txt", "chunk": i} for i in range(FILLERS)])
+             [ChunkMeta("/filler", "/filler", f"filler-{i}", title=f"Zq {i}", kind="txt", chunk=i)
+              for i in range(FILLERS)])
     Snapshot.rebuild(s)
     assert any(_hnsw_count(seg) > 0 for seg in _segments(store)), "Chroma wrote no HNSW index"
     return store
@@ -144,12 +146,12 @@ def test_a_damaged_snapshot_is_rebuilt_and_answers_stay_right(big_store: Path, h
     assert a.ask(QUESTION, since="2020").to_dict() == healthy["since"]
     assert a.ask(QUESTION).to_dict() == healthy["answer"]
     assert [(p.id, round(p.score, 5)) for p in a.search(QUESTION, k=10)] == healthy["search"]
-    assert _whole(snap(store), json.loads((snap(store) / "meta.json").read_text()))
+    assert whole(snap(store), json.loads((snap(store) / "meta.json").read_text()))
 
 
 def test_the_snapshot_checksums_catch_a_changed_file(big_store: Path, tmp_path: Path) -> None:
     store = damaged_copy(big_store, tmp_path, SNAPSHOT_DAMAGE["keyword scores garbled"])
-    assert not _whole(snap(store), json.loads((snap(store) / "meta.json").read_text()))
+    assert not whole(snap(store), json.loads((snap(store) / "meta.json").read_text()))
 
 
 def relabel(store: Path, model: str) -> None:

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant, QuestionError
+from assistant.index.meta import DATE_NUM
 from assistant.index.snapshot import Filters
 from assistant.service import make_filters
 
@@ -45,7 +46,7 @@ def test_filtered_dense_search_equals_chromas_where(assistant: Assistant) -> Non
     ours = assistant.retriever.search(query, k=8, mode="dense", filters=make_filters(since="2022-01-01"))
     vector = assistant.embedder.encode([query])[0]
     theirs = assistant.store.chunks.query(query_embeddings=[vector], n_results=8,
-                                          where={"date_num": {"$gte": 20220101}})
+                                          where={DATE_NUM: {"$gte": 20220101}})
     # Chroma's distances are ~1e-3 off exact cosine, so near-ties may swap: compare scores by
     # id, and membership away from the cut-off.
     chroma = {i: 1 - d for i, d in zip(theirs["ids"][0], theirs["distances"][0])}

@@ -25,9 +25,10 @@ QUOTE = ("The Government rejects the report because, in its view, the OHCHR reli
 def ask(store: Path, replies, question: str = WHY, piece: int = 3, **kw) -> tuple[Answer, list[str], ScriptedLLM]:
     llm = ScriptedLLM(replies, piece=piece)
     a = Assistant(store=store, llm=llm, **kw)
-    items = list(a.stream(question))
-    assert isinstance(items[-1], Answer) and all(isinstance(i, str) for i in items[:-1])
-    return items[-1], items[:-1], llm
+    stream = a.stream(question)
+    pieces = list(stream)
+    assert all(isinstance(i, str) for i in pieces)
+    return stream.answer, pieces, llm
 
 
 def test_the_prompt_holds_rules_example_numbered_passages_and_question(sample_store: Path) -> None:
@@ -149,3 +150,16 @@ def test_a_grammar_is_sent_only_to_models_that_take_one(sample_store: Path) -> N
     grammar = constrained.grammars[0]
     assert grammar and REFUSAL in grammar and '" [" number "]"' in grammar
     assert grammar == cite_grammar(grammar.count('| "') + 1, REFUSAL)
+
+
+def test_the_answerer_keeps_nothing_between_questions_and_prepare_shows_the_prompt(sample_store: Path) -> None:
+    llm = ScriptedLLM([f"{QUOTE} [1].", f"{QUOTE} [1]."])
+    a = Assistant(store=sample_store, llm=llm)
+    before = dict(vars(a.answerer))
+    a.ask(WHY)
+    assert vars(a.answerer) == before  # no per-question state: one instance serves concurrent requests
+    prepared = a.answerer.prepare(WHY, a.search(WHY, a.settings.top_k))
+    assert prepared.packed is not None and prepared.packed.messages == llm.calls[0]
+    assert max(prepared.scored.relevance) >= a.settings.min_relevance
+    a.ask(WHY)
+    assert llm.calls[1] == llm.calls[0]

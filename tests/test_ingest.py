@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import StoreMismatchError
+from assistant.index.meta import FILE, TEXT, ChunkMeta
 from assistant.index.store import Store
 from assistant.settings import Settings
 from ingest import ingest
@@ -17,8 +18,24 @@ def chunks_by_file(settings: Settings) -> dict[str, set[str]]:
     got = store.chunks.get(include=["metadatas"])
     out: dict[str, set[str]] = {}
     for cid, meta in zip(got["ids"], got["metadatas"]):
-        out.setdefault(meta["file"], set()).add(cid)
+        out.setdefault(meta[FILE], set()).add(cid)
     return out
+
+
+def test_chunk_metadata_is_stored_as_it_always_was(archive_copy: Path, settings: Settings) -> None:
+    """Stores written before ChunkMeta read back the same: the same keys, empty values left out,
+    and every stored record is exactly ChunkMeta.to_metadata() plus the text."""
+    assert ingest([archive_copy], settings).ok
+    got = Store.open(settings).chunks.get(include=["metadatas"])
+    keys = {"file", "path", "doc_id", "title", "date", "date_num", "source", "url", "kind", "doc_hash",
+            "page", "chunk", TEXT}
+    for meta in got["metadatas"]:
+        assert set(meta) <= keys and {"file", "path", "doc_id", "kind", "doc_hash", "chunk", TEXT} <= set(meta)
+        assert {**ChunkMeta.from_metadata(meta).to_metadata(), TEXT: meta[TEXT]} == meta
+    assert any("date_num" in m and "source" in m for m in got["metadatas"])  # pages: the PDF test below
+    assert ChunkMeta("f", "f", "d", title="", source=None, page=None).to_metadata() == \
+        {"file": "f", "path": "f", "doc_id": "d", "chunk": 0}
+    assert ChunkMeta.from_metadata({}) == ChunkMeta("", "", "")
 
 
 def test_ingest_then_reingest_embeds_nothing(archive_copy: Path, settings: Settings) -> None:
@@ -42,7 +59,7 @@ def test_changed_file_replaces_its_chunks(archive_copy: Path, settings: Settings
     after = chunks_by_file(settings)
     assert after[key] and after[key] != before[key]
     assert {k: v for k, v in after.items() if k != key} == {k: v for k, v in before.items() if k != key}
-    text = " ".join(t for t, _ in Store.open(settings).get(sorted(after[key])).values())
+    text = " ".join(c.text for c in Store.open(settings).get(sorted(after[key])).values())
     assert "harbour ferry strike" in text
 
 
@@ -91,8 +108,8 @@ def test_pdf_chunks_keep_their_page_numbers(tmp_path: Path, settings: Settings) 
               ["The first page covers the budget.", "The second page covers the detention centres."])
     report = ingest([tmp_path / "docs"], settings)
     assert report.ok
-    metas = Store.open(settings).everything()
-    pages = {m["page"]: d for m, d in zip(metas["metadatas"], metas["documents"])}
+    got = Store.open(settings).everything()
+    pages = {m.page: t for m, t in zip(got.metas, got.texts)}
     assert "budget" in pages[1] and "detention" in pages[2]
 
 
@@ -234,16 +251,15 @@ def test_an_encoder_process_that_dies_fails_the_run_clearly() -> None:
 
 def test_the_encoder_process_builds_the_same_store(archive_copy: Path, tmp_path: Path) -> None:
     """Large runs encode in child processes (ingest/encoder.py): same chunks, same vectors."""
-    import numpy as np
-
     inline = Settings(store=tmp_path / "inline", embed_process="off")
     child = Settings(store=tmp_path / "child", embed_process="on")
     assert ingest([archive_copy], inline).ok and ingest([archive_copy], child).ok
     a = Store.open(inline).everything()
     b = Store.open(child).everything()
-    assert dict(zip(a["ids"], a["documents"])) == dict(zip(b["ids"], b["documents"]))
-    va = dict(zip(a["ids"], np.asarray(a["embeddings"])))
-    cos = [float(va[i] @ v) for i, v in zip(b["ids"], np.asarray(b["embeddings"]))]
+    assert dict(zip(a.ids, a.texts)) == dict(zip(b.ids, b.texts))
+    assert dict(zip(a.ids, a.metas)) == dict(zip(b.ids, b.metas))
+    va = dict(zip(a.ids, a.vectors))
+    cos = [float(va[i] @ v) for i, v in zip(b.ids, b.vectors)]
     assert min(cos) > 0.99
     with pytest.raises(Exception, match="embed_process must be"):
         ingest([archive_copy], Settings(store=tmp_path / "bad", embed_process="maybe"))
@@ -253,8 +269,6 @@ def test_texts_are_read_from_stores_that_kept_them_in_chroma_documents(archive_c
                                                                        settings: Settings) -> None:
     """Stores written before texts moved to a metadata field hold them in Chroma's documents;
     searches and snapshots read them either way, and new writes leave documents empty."""
-    from assistant.index.store import TEXT
-
     assert ingest([archive_copy], settings).ok
     store = Store.open(settings)
     got = store.chunks.get(include=["documents", "metadatas", "embeddings"])
@@ -265,10 +279,12 @@ def test_texts_are_read_from_stores_that_kept_them_in_chroma_documents(archive_c
                         documents=[f"old {i}" for i in range(len(got["ids"]))])
     store.chunks.update(ids=got["ids"][:1], metadatas=[{**got["metadatas"][0], TEXT: "new"}])
     everything = store.everything()
-    assert TEXT not in everything["metadatas"][0] and old
-    texts = dict(zip(everything["ids"], everything["documents"]))
+    assert old and everything.metas[0] == ChunkMeta.from_metadata(got["metadatas"][0])
+    texts = dict(zip(everything.ids, everything.texts))
     assert texts[got["ids"][0]] == "new" and texts[got["ids"][1]] == "old 1"
-    assert store.get(got["ids"][1:2]) == {got["ids"][1]: ("old 1", got["metadatas"][1])}
+    (cid, chunk), = store.get(got["ids"][1:2]).items()
+    assert (cid, chunk.id, chunk.text) == (got["ids"][1], got["ids"][1], "old 1")
+    assert chunk.meta.to_metadata() == got["metadatas"][1]  # as stored, less the text
 
 
 def test_a_store_deleted_and_built_again_in_one_process_is_written_to_disk(archive_copy: Path,

@@ -26,7 +26,7 @@ def by_name(report: IngestReport) -> dict[str, tuple[str, str]]:
 
 
 def stored_text(settings: Settings) -> str:
-    return " ".join(Store.open(settings).everything()["documents"])
+    return " ".join(Store.open(settings).everything().texts)
 
 
 def ingest_within(seconds: float, *args: object, **kwargs: object) -> IngestReport:

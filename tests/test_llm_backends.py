@@ -25,6 +25,12 @@ WHY = "Why did Marvala reject the 2023 OHCHR report?"
 REFUSAL = (ROOT / "prompts" / "refusal.txt").read_text().strip()
 
 
+def streamed(a: Assistant) -> list:
+    """The text pieces of a streamed answer to WHY, then its Answer."""
+    stream = a.stream(WHY)
+    return [*stream, stream.answer]
+
+
 def check_contract(items: list, archive: Path | None = None) -> Answer:
     """What every backend's stream must satisfy, whatever the model wrote."""
     answer = items[-1]
@@ -45,22 +51,26 @@ def check_contract(items: list, archive: Path | None = None) -> Answer:
 @pytest.mark.slow
 def test_local_backend_streams_a_cited_answer_or_refuses(sample_store: Path) -> None:
     a = Assistant(store=sample_store, llm="local")
-    items = list(a.stream(WHY))
+    items = streamed(a)
     answer = check_contract(items)
     assert answer.backend == "local" and len(items) > 5  # token by token, not all at once
     # Under the citation grammar the model must cite or give the refusal sentence.
     assert answer.citations or answer.text == REFUSAL
     if answer.citations:
         assert all(Path(c.path).is_relative_to(SAMPLE) for c in answer.citations)
-        prompt_paths = [p.path for p in a.answerer.last.passages]
+        packed = a.answerer.prepare(WHY, a.search(WHY, a.settings.top_k)).packed  # the prompt it was sent
+        assert packed is not None
+        prompt_paths = [p.path for p in packed.passages]
         assert {c.path for c in answer.citations} <= set(prompt_paths)
 
 
 @pytest.mark.slow
 def test_local_backend_refuses_without_generating_when_nothing_is_relevant(sample_store: Path) -> None:
     a = Assistant(store=sample_store, llm="local")
-    answer = a.ask("Who won the 2022 football World Cup?")
-    assert answer.refused and answer.text == REFUSAL and a.answerer.last is None
+    question = "Who won the 2022 football World Cup?"
+    answer = a.ask(question)
+    assert answer.refused and answer.text == REFUSAL
+    assert a.answerer.prepare(question, a.search(question, a.settings.top_k)).packed is None  # no prompt
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +96,7 @@ def test_openai_backend_streams_from_a_real_server(sample_store: Path, llama_ser
     pieces = list(llm.stream([{"role": "user", "content": "Say hello."}], max_tokens=12))
     assert len(pieces) > 1 and "".join(pieces).strip()
     a = Assistant(store=sample_store, llm="openai", llm_url=llama_server)
-    items = list(a.stream(WHY))
+    items = streamed(a)
     answer = check_contract(items)
     assert answer.backend == "openai" and len(items) > 5
     assert answer.citations or answer.text == REFUSAL
@@ -106,7 +116,7 @@ def test_ollama_backend_speaks_the_native_api(sample_store: Path) -> None:
              "supplied by non-governmental organisations [1].")
     with OllamaStub([quote], piece=5) as stub:
         a = Assistant(store=sample_store, llm="ollama", llm_model="llama3.2", llm_url=stub.url)
-        items = list(a.stream(WHY))
+        items = streamed(a)
     answer = check_contract(items)
     assert len(items) > 10 and answer.grounded and answer.backend == "ollama"
     assert answer.citations[0].path.endswith("2023-08-16-mfa-statement-ohchr-report.md")

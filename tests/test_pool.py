@@ -19,4 +19,4 @@ def test_offered_backends_are_those_that_load(sample_store: Path) -> None:
     with pytest.raises(ConfigError, match="'no-such-backend' is not offered here .*Offered: extractive"):
         pool.get("no-such-backend")
     facets = pool.facets()
-    assert "Sennport Daily Ledger" in facets["sources"] and "" not in facets["sources"] and "md" in facets["kinds"]
+    assert "Sennport Daily Ledger" in facets.sources and "" not in facets.sources and "md" in facets.kinds

@@ -13,7 +13,7 @@ from assistant.app.ui_render import (
     sources_html,
     status_html,
 )
-from assistant.types import Answer, Citation, Claim
+from assistant.types import Answer, ArchiveFile, ArchiveStatus, Citation, Claim
 
 HOSTILE = Citation(n=1, doc_id="d", path="/arch/a.html", title="<script>alert(1)</script>",
                    text='Intro. <img src=x onerror="alert(2)"> The port closed in May. [x](javascript:alert(4))',
@@ -125,8 +125,8 @@ def test_filters_are_shown_under_the_answer() -> None:
 
 
 def test_the_archive_list_shows_the_latest_files_first_escaped_and_cut() -> None:
-    def f(path: str, when: str) -> dict:
-        return {"path": path, "kind": "md", "documents": 1, "chunks": 3, "bytes": 10, "ingested": when}
+    def f(path: str, when: str) -> ArchiveFile:
+        return ArchiveFile(path=path, kind="md", documents=1, chunks=3, bytes=10, ingested=when)
 
     files = [f("/a/old.md", "2024-01-01 10:00:00"), f("/a/<img src=x onerror=alert(1)>.md", "2025-05-05 09:00:00"),
              f("/b/new.md", "2025-05-05 09:00:00")]
@@ -141,7 +141,11 @@ def test_the_archive_list_shows_the_latest_files_first_escaped_and_cut() -> None
 
 
 def test_the_status_line_says_when_the_archive_is_being_written() -> None:
-    quiet = status_html({"documents": 3, "chunks": 9, "last_ingested": None, "writing": None})
+    def status(writing: dict | None) -> ArchiveStatus:
+        return ArchiveStatus(store="/s", files=2, documents=3, chunks=9, last_ingested=None,
+                             embed_model="m", llm="extractive", writing=writing)
+
+    quiet = status_html(status(None))
     assert "3 documents" in quiet and "being updated" not in quiet
-    busy = status_html({"documents": 3, "chunks": 9, "writing": {"purpose": "<b>an ingestion</b>", "pid": 7}})
+    busy = status_html(status({"purpose": "<b>an ingestion</b>", "pid": 7}))
     assert "being updated (&lt;b&gt;an ingestion&lt;/b&gt;)" in busy

@@ -86,6 +86,6 @@ def test_removing_uploads_takes_them_out_of_the_store_and_the_archive_folder(tmp
     assert "`assistant remove`" in rows["kept.md"][1] and not result.ok
     assert not (tmp_path / "archive" / "ferry.md").exists() and (other / "kept.md").exists()
     a = Assistant(settings=settings)
-    assert [f["path"] for f in a.files()] == [kept]
+    assert [f.path for f in a.files()] == [kept]
     assert a.ask("When did the Kestrel harbour ferry resume service?").refused
     assert not remove_uploads([], settings).ok

@@ -12,7 +12,7 @@ questions worded unlike the filings' tables, dense search leads (`dense_weight_w
 0.8). One fixed weight suited either cambodia or financebench, not both
 (evals/results/dense-weight.md); this rule suits both and news.
 
-Searches run on the local snapshot (assistant/snapshot.py): exact cosine over its copy of
+Searches run on the local snapshot (assistant/index/snapshot.py, search.py): exact cosine over its copy of
 the vectors and BM25, both restricted by the same mask when filtered (dates, sources, types),
 which is exact and faster than Chroma's `where`. Chroma stays the source of truth: the texts
 of the passages kept come from it.
@@ -25,7 +25,8 @@ import time
 
 from assistant.errors import ConfigError, QuestionError
 from assistant.index.embedding import Embedder
-from assistant.index.snapshot import Filters, Snapshot
+from assistant.index.search import Filters
+from assistant.index.snapshot import Snapshot
 from assistant.index.store import Store
 from assistant.settings import Settings
 from assistant.types import Passage
@@ -115,7 +116,7 @@ class Retriever:
         if window <= 0:
             ranked = ranked[:k]
             known = self.store.get([c for c, _ in ranked])  # texts for the k kept only
-            return [Passage.from_metadata(c, *known[c], score=s) for c, s in ranked if c in known]
+            return [Passage.from_metadata(c, known[c].text, known[c].meta, score=s) for c, s in ranked if c in known]
         return self._expand(snap, ranked, k, window)
 
     def fusion_weight(self, snap: Snapshot, query: str, sparse: list[tuple[str, float]]) -> float:
@@ -143,8 +144,8 @@ class Retriever:
         out = []
         for cid, ids, score in groups:
             if cid in known:
-                text = join_chunks([known[i][0] for i in ids if i in known])
-                out.append(Passage.from_metadata(cid, text, known[cid][1], score=score))
+                text = join_chunks([known[i].text for i in ids if i in known])
+                out.append(Passage.from_metadata(cid, text, known[cid].meta, score=score))
         return out
 
 

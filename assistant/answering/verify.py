@@ -20,6 +20,7 @@ import numpy as np
 from assistant.answering.citations import MARKER
 from assistant.index.embedding import Embedder
 from assistant.index.keyword import terms
+from assistant.index.text import units
 from assistant.types import Citation, Claim
 
 MEANING = 0.3
@@ -29,8 +30,6 @@ _SPACE_PUNCT = re.compile(r"\s+([.,;:!?])")
 def split_claims(text: str) -> list[tuple[str, list[int]]]:
     """(sentence without markers, the [n] it cites) for each sentence of an answer. A marker
     that opens a sentence ("... report. [1] Next") belongs to the sentence before it."""
-    from assistant.index.text import units
-
     out: list[tuple[str, list[int]]] = []
     for unit in units(text, keep_markers=True):
         lead = re.match(r"(?:\s*\[\d+\])+", unit)
@@ -64,8 +63,6 @@ class Verifier:
 
     def support(self, claims: list[str], passages: list[tuple[str, str]]) -> list[list[Support]]:
         """support[i][j]: how well passage j, a (title, text) pair, supports claim i."""
-        from assistant.index.text import units
-
         windows: list[list[list[str]]] = []
         for _title, text in passages:
             sents = units(text) or [text]

@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 
 from assistant.app.pool import Pool
 from assistant.errors import AssistantError, ConfigError, QuestionError, StoreError
-from assistant.types import Answer, Passage, search_results
+from assistant.types import Answer, AnswerStream, Passage, search_results
 
 MODEL_ALIAS = "report-assistant"  # the default backend, for clients that need a model name
 
@@ -93,12 +93,12 @@ def router(pool: Pool) -> APIRouter:
 
     @r.get("/api/status")
     def status() -> dict[str, Any]:
-        return pool.status()
+        return pool.status().to_dict()
 
     @r.get("/api/files")
     def files() -> dict[str, Any]:
         """Every ingested file, as `assistant status --files --json` lists them."""
-        return {"files": pool.files()}
+        return {"files": [f.to_dict() for f in pool.files()]}
 
     @r.get("/api/file")
     def file(path: str) -> StreamingResponse:
@@ -137,16 +137,16 @@ def router(pool: Pool) -> APIRouter:
             raise QuestionError("The last message must be the user's question.")
         history = [{"role": m.role, "content": m.text()} for m in turns[:-1]]
         filters = req.filters.kwargs() if req.filters else {}
+        # Fails here, before any byte is sent, on a bad question (a 400) or an unreachable LLM.
         stream = assistant.stream(turns[-1].text(), history, **filters)
-        first = next(stream)  # here, so that a bad question is a 400 before any byte is sent
         cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if not req.stream:
-            answer = first if isinstance(first, Answer) else _last(stream)
+            answer = stream.answer
             return {"id": cid, "object": "chat.completion", "created": created, "model": model,
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
                                  "finish_reason": "stop", "logprobs": None}],
                     "usage": _usage(turns, answer), **_extras(answer)}
-        return StreamingResponse(_sse(first, stream, cid, created, model), media_type="text/event-stream",
+        return StreamingResponse(_sse(stream, cid, created, model), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     known = {route.path for route in r.routes if hasattr(route, "path")}
@@ -166,15 +166,6 @@ def router(pool: Pool) -> APIRouter:
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-def _last(stream: Iterator[str | Answer]) -> Answer:
-    answer = None
-    for item in stream:
-        if isinstance(item, Answer):
-            answer = item
-    assert answer is not None  # Assistant.stream ends with the Answer
-    return answer
-
-
 def _extras(answer: Answer) -> dict[str, Any]:
     info = answer.to_dict()
     return {"citations": info.pop("citations"),
@@ -189,22 +180,17 @@ def _usage(turns: list[Message], answer: Answer) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": done, "total_tokens": prompt + done}
 
 
-def _sse(first: str | Answer, rest: Iterator[str | Answer], cid: str, created: int, model: str) -> Iterator[str]:
+def _sse(stream: AnswerStream, cid: str, created: int, model: str) -> Iterator[str]:
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
-    item: str | Answer = first
-    items = iter(rest)
     try:
-        while True:
-            if isinstance(item, Answer):
-                yield chunk({}, "stop", **_extras(item))
-                break
-            yield chunk({"content": item})
-            item = next(items)
+        for piece in stream:
+            yield chunk({"content": piece})
+        yield chunk({}, "stop", **_extras(stream.answer))
     except AssistantError as e:  # after the first byte the status is sent: the error goes in-band
         yield f"data: {json.dumps({'error': _error_body(e, 400)['error']})}\n\n"
     yield "data: [DONE]\n\n"

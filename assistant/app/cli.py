@@ -15,7 +15,7 @@ from assistant.answering.evidence import excerpt, matching_sentence
 from assistant.answering.llms import BACKENDS
 from assistant.errors import AssistantError
 from assistant.settings import Settings
-from assistant.types import search_results
+from assistant.types import Answer, Citation, search_results
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -105,7 +105,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 def _check_input(text: str, args: argparse.Namespace) -> None:
     """Bad input fails at once, before the store is opened and the model loaded."""
-    from assistant.service import check_question, make_filters
+    from assistant.answering.query import check_question, make_filters
 
     check_question(text)
     make_filters(**_filters(args))
@@ -120,13 +120,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
         whole = assistant.ask(args.question, **_filters(args))
         print(json.dumps(whole.to_dict(), ensure_ascii=False, indent=2))
         return 0
-    answer: Any = None
-    for item in assistant.stream(args.question, **_filters(args)):  # text as it is generated
-        if isinstance(item, str):
-            print(_printable(item), end="", flush=True)
-        else:
-            answer = item
+    stream = assistant.stream(args.question, **_filters(args))
+    for piece in stream:  # text as it is generated
+        print(_printable(piece), end="", flush=True)
     print()
+    answer = stream.answer
     if answer.backend != "extractive" and not answer.refused:
         print(f"\n{_grounding(answer)}")
     for c in answer.citations:
@@ -138,7 +136,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_source(mark: str, c: Any) -> None:
+def _print_source(mark: str, c: Citation) -> None:
     print(f"\n{mark} {_source_line(c.title, c.date, c.source, c.page, c.url or c.path)}")
     print(f"    {_printable(excerpt(c.text, c.supporting, 300))}")  # the evidence first
 
@@ -174,23 +172,24 @@ def cmd_status(args: argparse.Namespace) -> int:
     s = archive_status(store, settings)
     files = archive_files(store) if args.files else []
     if args.json:
-        print(json.dumps({**s, "ingested_files": files} if args.files else s, indent=1))
+        out = s.to_dict()
+        if args.files:
+            out["ingested_files"] = [f.to_dict() for f in files]
+        print(json.dumps(out, indent=1))
         return 0
-    last = s["last_ingested"]
-    when = datetime.fromtimestamp(last).isoformat(" ", "seconds") if last else "never"
-    print(f"{s['store']}: {s['files']} files, {s['documents']} documents, {s['chunks']} chunks; "
-          f"last ingestion {when}.")
-    if s["writing"]:
-        print(f"Being written now by {describe(s['writing'])}.")
-    if half := s["half_removed"]:
+    when = datetime.fromtimestamp(s.last_ingested).isoformat(" ", "seconds") if s.last_ingested else "never"
+    print(f"{s.store}: {s.files} files, {s.documents} documents, {s.chunks} chunks; last ingestion {when}.")
+    if s.writing:
+        print(f"Being written now by {describe(s.writing)}.")
+    if half := s.half_removed:
         print(f"{len(half)} files were being removed when the removal stopped; `assistant remove` them again "
               f"to finish, or ingest their folder to keep them: "
               + ", ".join(_printable(k) for k in half[:5]) + (" ..." if len(half) > 5 else ""))
     if files:
         print(f"\n{'ingested':19}  {'documents':>9}  {'chunks':>6}  {'size':>8}  path")
         for f in files:
-            print(f"{f['ingested'] or '':19}  {f['documents']:>9}  {f['chunks']:>6}  {_size(f['bytes']):>8}  "
-                  f"{_printable(f['path'])}")
+            print(f"{f.ingested or '':19}  {f.documents:>9}  {f.chunks:>6}  {_size(f.bytes):>8}  "
+                  f"{_printable(f.path)}")
     return 0
 
 
@@ -207,7 +206,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _grounding(answer: Any) -> str:
+def _grounding(answer: Answer) -> str:
     """How far a generated answer rests on its citations, said plainly."""
     weak = [c for c in answer.claims if not c.supported]
     if answer.grounded:

@@ -3,13 +3,35 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from assistant.errors import AssistantError, ConfigError
 from assistant.service import Assistant
 from assistant.settings import Settings
+from assistant.types import ArchiveFile, ArchiveStatus
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Facets:
+    """The sources and document types the archive holds: the choices of the chat's filters."""
+
+    sources: list[str]
+    kinds: list[str]
+
+
+@dataclass
+class ServerStatus:
+    """The archive's status and what this server offers on it (GET /api/status)."""
+
+    archive: ArchiveStatus
+    backends: list[str]
+    facets: Facets
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.archive.to_dict(), "backends": self.backends, **asdict(self.facets)}
 
 
 class Pool:
@@ -49,13 +71,13 @@ class Pool:
         for assistant in self._by_name.values():
             assistant.retriever.recheck()
 
-    def facets(self) -> dict[str, list[str]]:
+    def facets(self) -> Facets:
         """The sources and document types the archive holds, for filters."""
         snap = self.default.retriever.snapshot
-        return {"sources": [s for s in snap.source_names if s], "kinds": [k for k in snap.kind_names if k]}
+        return Facets(sources=[s for s in snap.source_names if s], kinds=[k for k in snap.kind_names if k])
 
-    def status(self) -> dict[str, Any]:
-        return {**self.default.status(), "backends": self.names, **self.facets()}
+    def status(self) -> ServerStatus:
+        return ServerStatus(self.default.status(), self.names, self.facets())
 
-    def files(self) -> list[dict[str, Any]]:
+    def files(self) -> list[ArchiveFile]:
         return self.default.files()

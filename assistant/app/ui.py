@@ -18,7 +18,6 @@ from assistant.app.ui_render import Turn
 from assistant.app.uploads import accepted_types, ingest_uploads, remove_uploads, uploaded
 from assistant.errors import AssistantError
 from assistant.service import Assistant
-from assistant.types import Answer
 
 TITLE = "Report archive assistant"
 EXAMPLES = ["Why did Marvala reject the 2023 OHCHR report?",
@@ -59,13 +58,11 @@ def build(assistant: Assistant | Pool) -> Any:
         try:
             stream = pool.get(backend).stream(message, history, since=since or None, until=until or None,
                                               source=sources or None, kind=kinds or None)
-            for item in stream:
-                if isinstance(item, Answer):
-                    turn.answer = item
-                else:
-                    text += item
-                    chat[-1] = {"role": "assistant", "content": render.partial_html(text)}
-                    yield chat, turns, gr.skip(), "", gr.skip()
+            for piece in stream:
+                text += piece
+                chat[-1] = {"role": "assistant", "content": render.partial_html(text)}
+                yield chat, turns, gr.skip(), "", gr.skip()
+            turn.answer = stream.answer
         except AssistantError as e:
             turn.error = str(e)
         turns.append(turn)
@@ -103,10 +100,10 @@ def build(assistant: Assistant | Pool) -> Any:
 
     def refresh() -> tuple[Any, ...]:
         facets, files = pool.facets(), pool.files()
-        ours = set(uploaded([str(f["path"]) for f in files], pool.settings))
-        choices = sorted((Path(str(f["path"])).name, str(f["path"])) for f in files if f["path"] in ours)
-        return (render.status_html(pool.status()), gr.Dropdown(choices=facets["sources"]),
-                gr.Dropdown(choices=facets["kinds"]), render.files_html(files),
+        ours = set(uploaded([f.path for f in files], pool.settings))
+        choices = sorted((Path(f.path).name, f.path) for f in files if f.path in ours)
+        return (render.status_html(pool.default.status()), gr.Dropdown(choices=facets.sources),
+                gr.Dropdown(choices=facets.kinds), render.files_html(files),
                 gr.Dropdown(choices=choices, value=[]))
 
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 86400)) as app:

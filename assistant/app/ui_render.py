@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from assistant.answering.evidence import excerpt, spans
-from assistant.types import Answer, Citation
+from assistant.types import Answer, ArchiveFile, ArchiveStatus, Citation
 
 # A citation marker: [3], or several numbers in one pair of brackets: [1, 2].
 MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
@@ -210,13 +210,13 @@ def _card(c: Citation, turn: int, opened: bool, near: bool = False) -> str:
 
 
 # -- archive status, ingestion, export -----------------------------------------------------
-def status_html(status: dict[str, Any]) -> str:
-    last = status.get("last_ingested")
+def status_html(status: ArchiveStatus) -> str:
+    last = status.last_ingested
     when = datetime.fromtimestamp(last).strftime("%Y-%m-%d %H:%M") if last else "never"
-    busy = status.get("writing")
+    busy = status.writing
     note = f' · <span class="writing">being updated ({esc(str(busy.get("purpose", "")))})</span>' if busy else ""
-    return (f'<div class="archive-status"><b>Archive:</b> {int(status.get("documents", 0)):,} documents · '
-            f'{int(status.get("chunks", 0)):,} chunks · last ingestion {esc(when)}{note}</div>')
+    return (f'<div class="archive-status"><b>Archive:</b> {status.documents:,} documents · '
+            f'{status.chunks:,} chunks · last ingestion {esc(when)}{note}</div>')
 
 
 def ingest_html(rows: Sequence[tuple[str, str, str]], summary: str) -> str:
@@ -231,15 +231,15 @@ def ingest_html(rows: Sequence[tuple[str, str, str]], summary: str) -> str:
 FILES_SHOWN = 200  # rows in the sidebar's list; `assistant status --files` lists them all
 
 
-def files_html(files: Sequence[dict[str, Any]], limit: int = FILES_SHOWN) -> str:
+def files_html(files: Sequence[ArchiveFile], limit: int = FILES_SHOWN) -> str:
     """The sidebar's list of ingested files (`Assistant.files()`), the latest ingested first."""
     if not files:
         return '<div class="archive-files"><p>Nothing ingested yet.</p></div>'
-    latest = sorted(files, key=lambda f: str(f["path"]))
-    latest.sort(key=lambda f: str(f.get("ingested") or ""), reverse=True)  # stable: by path within a time
+    latest = sorted(files, key=lambda f: f.path)
+    latest.sort(key=lambda f: f.ingested or "", reverse=True)  # stable: by path within a time
     rows = "".join(
-        f'<tr><td title="{esc(f["path"])}">{esc(_base(str(f["path"])))}</td><td>{int(f["documents"]):,}</td>'
-        f'<td>{int(f["chunks"]):,}</td><td>{esc(str(f.get("ingested") or "")[:10])}</td></tr>'
+        f'<tr><td title="{esc(f.path)}">{esc(_base(f.path))}</td><td>{f.documents:,}</td>'
+        f'<td>{f.chunks:,}</td><td>{esc((f.ingested or "")[:10])}</td></tr>'
         for f in latest[:limit])
     more = len(files) - limit
     note = f"<p>… and {more:,} more (<code>assistant status --files</code> lists them all).</p>" if more > 0 else ""

@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -44,6 +44,16 @@ def cpu_has_bf16() -> bool:
 
 
 QUERY_BUCKET = 16  # word pieces; see Embedder.encode_query
+
+
+class TokenCounter(Protocol):
+    """What chunking needs of a model: word pieces per text, and the most it reads. Embedder and
+    LazyEmbedder (which needs only the tokenizer for this) both are one."""
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    def count_tokens(self, texts: list[str]) -> list[int]: ...
 
 
 class LazyEmbedder:

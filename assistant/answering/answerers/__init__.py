@@ -1,7 +1,7 @@
 """Answer backends by name: one registry, lazy imports, a clear error for unknown names.
 
 `extractive` quotes the passages (no LLM); every other name is an LLM backend
-(assistant.llms) wrapped in the GenerativeAnswerer, which checks its citations.
+(assistant.answering.llms) wrapped in the GenerativeAnswerer, which checks its citations.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Serve a GGUF model (default: the bundled SmolLM2-135M) over llama.cpp's OpenAI-compatible HTTP
 API on 127.0.0.1, for the `openai` backend and its tests:
 
-    python -m assistant.llms.server --port 8080
+    python -m assistant.answering.llms.server --port 8080
     assistant ask "..." --llm openai --llm-url http://127.0.0.1:8080/v1
 """
 
