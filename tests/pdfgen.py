@@ -27,15 +27,21 @@ def write_pdf(path: Path, pages: list[str], title: str = "") -> Path:
                        f"/Resources << /Font << /F1 3 0 R >> >> /Contents {5 + 2 * i} 0 R >>".encode())
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
     objects.append(f"<< /Title ({_escape(title)}) >>".encode())
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
+    out = assemble(objects, info=len(objects))
+    path.write_bytes(out)
+    return path
+
+
+def assemble(objects: list[bytes], info: int | None = None) -> bytes:
+    """A PDF file of these objects (numbered from 1; the first is the catalog), with its xref
+    table and trailer; `info`: the number of the document information object."""
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
     for i, obj in enumerate(objects, 1):
         offsets.append(len(out))
         out += f"{i} 0 obj\n".encode() + obj + b"\nendobj\n"
     xref = len(out)
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info {len(objects)} 0 R >>\n"
-            f"startxref\n{xref}\n%%EOF\n").encode()
-    path.write_bytes(bytes(out))
-    return path
+    extra = f" /Info {info} 0 R" if info else ""
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{extra} >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)

@@ -25,6 +25,7 @@ from assistant.settings import Settings
 from ingest import ingest
 
 from conftest import ROOT
+from pdfgen import assemble
 
 # -- bombs ---------------------------------------------------------------------------------------
 
@@ -104,15 +105,7 @@ def pdf_pages_bomb(path: Path, fanout: int = 1000) -> Path:
     ]
     stream = b"BT /F1 12 Tf 72 720 Td (The ferry timetable, once more.) Tj ET"
     objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for i, obj in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += f"{i} 0 obj\n".encode() + obj + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    path.write_bytes(bytes(out))
+    path.write_bytes(assemble(objects))
     return path
 
 

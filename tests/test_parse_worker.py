@@ -17,7 +17,7 @@ from ingest import ingest
 from ingest.limits import Limits
 from ingest.readers.pdf import read_pdf
 
-from pdfgen import write_pdf
+from pdfgen import assemble, write_pdf
 
 
 def page_bomb(inflated_mb: int) -> bytes:
@@ -30,15 +30,7 @@ def page_bomb(inflated_mb: int) -> bytes:
             b"/Resources << /Font << /F1 5 0 R >> >> >>",
             b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
             b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for i, body in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return bytes(out)
+    return assemble(objs)
 
 
 def test_a_page_bomb_over_the_memory_cap_fails_alone(tmp_path: Path) -> None:
