@@ -5,6 +5,7 @@ import contextlib
 import io
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,20 @@ def block(language: str, containing: str) -> str:
     found = [b for b in re.findall(rf"```{language}\n(.*?)```", README, flags=re.S) if containing in b]
     assert len(found) == 1, f"{len(found)} {language} blocks contain {containing!r}"
     return found[0]
+
+
+def test_the_first_example_runs_as_written(sample_store: Path) -> None:
+    """The README's opening `assistant ask`, on the store `make chat` builds (the session's copy
+    of the sample archive here; .venv/bin/assistant is this interpreter's `-m assistant`)."""
+    first = next(line for line in README.splitlines() if line.startswith("$ .venv/bin/assistant ask"))
+    argv = shlex.split(first[2:])
+    assert argv[0] == ".venv/bin/assistant" and argv[-2:] == ["--store", ".store/sample"]
+    run = subprocess.run([sys.executable, "-m", "assistant", *argv[1:-1], str(sample_store)], capture_output=True,
+                         text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-2000:]
+    shown = README.split(first, 1)[1].split("```", 1)[0]  # the output the README shows
+    assert shown.strip().splitlines()[0][:60] in run.stdout
+    assert "[1] Statement of the Ministry of Foreign Affairs" in run.stdout
 
 
 def test_the_python_api_example_runs_as_written(tmp_path: Path) -> None:
