@@ -56,28 +56,24 @@ def parse(target: str, path: Path, data: bytes, limits: Limits) -> list[Document
         if _worker is None or not _worker.alive():
             _worker = _Worker()
         worker = _worker
+        failure = None
         try:
             worker.conn.send((target, path, data, limits))
             wait = max(0.0, (limits.deadline or time.monotonic()) - time.monotonic()) + 1.0
-            if not worker.conn.poll(wait):
-                raise _Killed(f"parsing took over {limits.file_seconds:g} s, the limit (setting max_file_seconds)")
-            status, value = worker.conn.recv()
-        except _Killed as e:
-            worker.stop()
-            _worker = None
-            raise IngestError(str(e)) from None
+            if worker.conn.poll(wait):
+                status, value = worker.conn.recv()
+            else:
+                failure = f"parsing took over {limits.file_seconds:g} s, the limit (setting max_file_seconds)"
         except (EOFError, OSError):  # the worker died: out of memory, or the parser crashed
+            failure = (f"the parser ran out of its {limits.parse_mb:g} MB of memory or crashed on this file "
+                       "(setting max_parse_mb); a file built to exhaust memory does this")
+        if failure is not None:  # the next file gets a fresh worker
             worker.stop()
             _worker = None
-            raise IngestError(f"the parser ran out of its {limits.parse_mb:g} MB of memory or crashed on this "
-                              "file (setting max_parse_mb); a file built to exhaust memory does this") from None
+            raise IngestError(failure)
     if status == "error":
         raise IngestError(value)
     return list(value)
-
-
-class _Killed(Exception):
-    pass
 
 
 def _serve(conn: Connection) -> None:
