@@ -27,8 +27,9 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-ingest: install  ## ingest the sample archive (a no-op when nothing changed)
+ingest: install  ## ingest the sample archive (a no-op when nothing changed), with the chat's example questions
 	$(BIN)/assistant ingest examples/archive --store $(STORE)
+	cp examples/example-questions.txt $(STORE)/example-questions.txt
 
 chat: ingest  ## the chat and the HTTP API on http://$(HOST):$(PORT)
 	$(BIN)/assistant chat --store $(STORE) --host $(HOST) --port $(PORT)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from assistant.answering.answerers import make_answerer
+from assistant.answering.asking import Asking
 from assistant.answering.llms.base import ChatModel
 from assistant.answering.query import History, check_question, condense, make_filters, turns
 from assistant.answering.retrieve import Retriever
@@ -69,28 +70,8 @@ class Assistant:
         anything has been streamed."""
         question = check_question(question)
         filters = make_filters(since, until, source, kind)
-        standalone = self.standalone(question, history)
-        passages = self.retriever.search(standalone, self.settings.top_k, filters=filters or None)
-        return AnswerStream(self._answering(question, standalone, passages)).start()
-
-    def _answering(self, question: str, standalone: str, passages: list[Passage]) -> Iterator[str | Answer]:
-        """The answerer's stream, its Answer told the question as asked."""
-        for item in self.answerer.stream(standalone, passages):
-            if isinstance(item, Answer):
-                item.question = question
-                item.standalone_question = standalone if standalone != question else None
-            yield item
-
-    def standalone(self, question: str, history: History | None) -> str:
-        """The question rewritten to stand alone, when it follows earlier turns: by the LLM
-        (prompts/condense.txt) where there is one, else by `condense`, which needs none."""
-        earlier = turns(history)
-        rewrite = getattr(self.answerer, "condense", None)
-        if earlier and rewrite is not None:
-            out = rewrite(question, earlier)
-            if out:
-                return check_question(out)
-        return condense(question, history)
+        asking = Asking(self.settings, self.retriever, self.answerer)
+        return AnswerStream(asking.run(question, turns(history), filters)).start()
 
     def with_llm(self, name: str | None) -> Assistant:
         """This assistant answering with another backend; the store, the embedding model and

@@ -121,6 +121,10 @@ class Settings:
                             default="")
     archive_dir: Path | None = _doc("Folder that documents uploaded in the chat are saved into, then "
                                     "ingested from; default: `archive` beside the store folder.", default=None)
+    example_questions: Path | None = _doc("File of example questions the chat offers, one a line (`#` "
+                                          "comments and blank lines ignored, at most 8); default: "
+                                          "`example-questions.txt` in the store folder (none for a "
+                                          "Chroma server).", default=None)
     ui_concurrency: int = _doc("Chat answers computed at once; more requests wait in a queue, so the "
                                "app stays responsive.", default=4)
     allowed_hosts: str = _doc("Host names the chat and the HTTP API answer to, comma-separated, "

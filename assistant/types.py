@@ -88,6 +88,8 @@ class Answer:
     backend: str = ""
     # A refusal's closest passages, for a reader to look at: no claim rests on them.
     related: list[Citation] = field(default_factory=list)
+    # The sentence, also at the end of `text`, saying how old the sources are, when they are old.
+    age_note: str | None = None
 
     @property
     def grounded(self) -> bool:
@@ -104,6 +106,7 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "claims": [c.to_dict() for c in self.claims],
             "related": [c.to_dict() for c in self.related],
+            "age_note": self.age_note,
         }
 
 

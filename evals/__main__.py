@@ -32,8 +32,14 @@ def main() -> None:
     a.add_argument("--limit", type=int, help="only the first N answerable questions (all unanswerable ones)")
     a.add_argument("--stores", type=Path, default=Path(".store/evals"), help="where stores are built and reused")
     a.add_argument("--out", type=Path, default=Path("evals/results"))
+    from evals import staff
+
+    staff.arguments(sub.add_parser("staff", help="run a staff question set (evals/staff/) on a corpus"))
     args = p.parse_args()
     offline_env()
+    if args.command == "staff":
+        staff.main(args)
+        return
     if args.command == "answers":
         from evals import answers
 

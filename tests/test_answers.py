@@ -49,7 +49,7 @@ def test_every_answer_sentence_is_quoted_from_the_passage_it_cites(assistant: As
 
     answer = assistant.ask("Why did Marvala reject the 2023 OHCHR report?")
     by_n = {c.n: " ".join(c.text.replace("**", "").split()) for c in answer.citations}
-    pieces = re.findall(r"(.+?) \[(\d+)\](?: |$)", answer.text)
+    pieces = re.findall(r"(.+?) \[(\d+)\](?: \([^()]+\))?(?: |$)", answer.text)  # "[1] (16 Aug 2023)"
     assert pieces and len(pieces) <= assistant.settings.answer_sentences
     for sentence, n in pieces:
         assert sentence.strip() in by_n[int(n)]
@@ -104,19 +104,23 @@ def test_unusable_questions_are_refused_clearly(assistant: Assistant, bad: str, 
         assistant.ask(bad)
 
 
-def test_follow_up_questions_carry_the_previous_question() -> None:
+def test_follow_up_questions_carry_the_previous_questions_topic() -> None:
+    """The earlier question's content words, not the whole question: its "why" would make the
+    follow-up's search look for the reasons again."""
     history = [{"role": "user", "content": "Why did Marvala reject the OHCHR report?"},
                {"role": "assistant", "content": "..."}]
     assert condense("Who criticised that decision?", history) == \
-        "Who criticised that decision? (Why did Marvala reject the OHCHR report?)"
+        "Who criticised that decision? Marvala reject OHCHR report"
     assert condense("Who chairs the task force?", history) == "Who chairs the task force?"
     assert condense("Who criticised that decision?", None) == "Who criticised that decision?"
+    history += [{"role": "user", "content": "Who responded to that?"}, {"role": "assistant", "content": "..."}]
+    assert condense("And when?", history) == "And when? Marvala reject OHCHR report responded"
 
 
 def test_a_follow_up_is_answered_in_context(assistant: Assistant) -> None:
     first = "When did the UN Special Rapporteur visit Sennport?"
     answer = assistant.ask("Who invited her for that visit?", history=[(first, "7 March 2022")])
-    assert answer.standalone_question and first in answer.standalone_question
+    assert answer.standalone_question == "Who invited her for that visit? UN Special Rapporteur visit Sennport"
     assert not answer.refused
 
 

@@ -20,7 +20,7 @@ def test_ask_json_contract(sample_store: Path) -> None:
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert set(data) == {"question", "answer", "refused", "grounded", "standalone_question", "backend",
-                         "citations", "claims", "related"}
+                         "citations", "claims", "related", "age_note"}
     assert data["refused"] is False and "[1]" in data["answer"] and data["grounded"] is True and data["backend"] == "extractive"
     for c in data["citations"]:
         assert set(c) == {"n", "doc_id", "path", "title", "date", "source", "url", "page", "text", "supporting"}

@@ -138,7 +138,7 @@ def test_an_unusable_rewrite_falls_back_to_the_documented_rule(sample_store: Pat
     first = "When did the UN Special Rapporteur visit Sennport?"
     answer = a.ask("Who invited her for that visit?", history=[{"role": "user", "content": first},
                                                                 {"role": "assistant", "content": "In 2022."}])
-    assert answer.standalone_question == f"Who invited her for that visit? ({first})"
+    assert answer.standalone_question == "Who invited her for that visit? UN Special Rapporteur visit Sennport"
 
 
 def test_a_grammar_is_sent_only_to_models_that_take_one(sample_store: Path) -> None:

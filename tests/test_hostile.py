@@ -185,9 +185,9 @@ def check_quoted(answer: Answer) -> None:
         return " ".join(re.sub(r"\s*\[\d+\]", "", text.replace("**", "")).split())
 
     by_n = {c.n: plain(c.text) for c in answer.citations}
-    pieces = re.findall(r"(\S.*?) \[(\d+)\](?= |$)", answer.text)
-    assert pieces and " ".join(f"{s} [{n}]" for s, n in pieces) == answer.text
-    for sentence, n in pieces:
+    pieces = re.findall(r"(\S.*?) \[(\d+)\]( \([^()]+\))?(?= |$)", answer.text)  # "... [1] (16 Aug 2023)"
+    assert pieces and " ".join(f"{s} [{n}]{when}" for s, n, when in pieces) == answer.text
+    for sentence, n, _ in pieces:
         assert plain(sentence) in by_n[int(n)], (sentence, n)
 
 

@@ -15,9 +15,6 @@ MAX_QUESTION_CHARS = 2000
 _NUMERIC_DATE = re.compile(r"\d{4}(?:-\d{1,2}){0,2}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 and C1, tab and newlines aside
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# Words that point back into the conversation ("Who criticised that decision?").
-_REFERRING = {"that", "this", "those", "these", "it", "its", "they", "them", "their", "he", "him",
-              "his", "she", "her", "there", "then", "such"}
 
 History = Sequence[tuple[str, str]] | Sequence[dict[str, str]]
 
@@ -115,9 +112,9 @@ def _text(value: str) -> str:
 
 def condense(question: str, history: History | None) -> str:
     """A follow-up made standalone without an LLM: when the question refers back ("that",
-    "they", ...), the previous question is appended, so retrieval sees what it refers to."""
-    previous = user_turns(history)
-    words = set(re.findall(r"[a-z']+", question.lower()))
-    if previous and words & _REFERRING:
-        return f"{question} ({previous[-1]})"
-    return question
+    "they", "And in 2020?"), the earlier questions' content words are added (followup.py), so
+    retrieval sees what it refers to."""
+    from assistant.answering.followup import topic
+
+    earlier = user_turns(history)
+    return f"{question} {topic(question, earlier)}".strip()

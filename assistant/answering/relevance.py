@@ -5,24 +5,35 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from assistant.answering import cues
+from assistant.answering.intent import Intent, read
 from assistant.index.embedding import Embedder
 from assistant.index.keyword import terms
 from assistant.index.text import units
 from assistant.types import Citation, Passage
 
 MEANING, COVERAGE = 0.65, 0.35
-REASON_BONUS = 0.05
+YEAR_DATE_BONUS = 0.06  # rank: the document is dated in a year the question names
+YEAR_RANK_PENALTY = 0.15  # a dated entry (of a timeline) of another year than the conversation's
+# A follow-up's answer should say something new (maximal marginal relevance): a sentence ranks
+# lower by REPEAT_WEIGHT times its cosine with the nearest sentence of the last answer, above
+# REPEAT_FROM (unrelated sentences sit below it).
+REPEAT_WEIGHT, REPEAT_FROM = 0.7, 0.4
+# A follow-up's context makes the documents the last answer cited (and those soon after) more
+# relevant than the question's few words can say: their sentences gain this, score and rank.
+NEAR_BONUS = 0.12
+SENTENCE_COVERAGE = 0.1
+FOCUS_WEIGHT = 0.3
+BARE_WEIGHT = 0.25  # the rank's meaning: this share from the sentence alone, the rest with its title
+OLD_PENALTY = 0.06  # a question about how things are now prefers recent sources
 # A refusal shows the closest passages from RELATED_FLOOR up: below it a passage shares little
 # with the question (on news dev, the written off-topic questions' best passages score 0.36 at
 # the median; every question the archive answers, 0.5 or more).
 RELATED, RELATED_FLOOR = 3, 0.4
-_WHY = re.compile(r"^\s*why\b|\b(?:reason|reasons|grounds) (?:for|why)\b", re.I)
-_REASON = re.compile(r"\b(?:because|due to|owing to|reasons?|contention|relian\w*|reli(?:ed|es) on|"
-                     r"citing|on the grounds|as a result of|in order to)\b", re.I)
 _YEAR = re.compile(r"\b(?:1[6-9]|20)\d\d\b")
 _MIN_WORDS = 5
 _HEADING_WORDS = 10  # shorter than this and without final punctuation: a heading or byline
@@ -36,7 +47,26 @@ class Sentence:
     passage: int  # index into the passages
     position: int  # order within the passage
     text: str
-    score: float = 0.0
+    score: float = 0.0  # relevance: what the refusal gate reads
+    rank: float = 0.0  # relevance plus the answer-kind cues: what orders an answer's sentences
+    # Its passage lacks a year the question names: shown among a refusal's closest passages,
+    # never quoted as the answer (a report of 2022's winner does not say who won in 2025).
+    off_year: bool = False
+    fits: bool = False  # it gives the kind of answer the question asks for (cues.py)
+    scene: bool = False  # it only sets the scene for this kind of question (a meeting's logistics)
+
+
+@dataclass
+class Hints:
+    """What the conversation tells the scoring besides the question: the kind of answer wanted,
+    sentences the last answer already gave, and passages from the documents it cited."""
+
+    intent: Intent | None = None
+    avoid: set[str] = field(default_factory=set)  # the last answer's sentences
+    focus: str | None = None  # a follow-up as asked ("Who responded to that?"), beside its expanded query
+    topic: str = ""  # what the earlier turns were about (their content words)
+    near: set[int] = field(default_factory=set)  # indexes into the passages
+    old: set[int] = field(default_factory=set)  # passages too old for a question about now
 
 
 @dataclass
@@ -48,13 +78,19 @@ class Scored:
 
     @property
     def relevance(self) -> list[float]:
-        """Each passage's relevance: the score of its best sentence (0 where it has none)."""
-        return [s.score if s else 0.0 for s in self.best]
+        """Each passage's relevance as an answer: the score of its best sentence (0 where it
+        has none, or is about another year than the question)."""
+        return [s.score if s and not s.off_year else 0.0 for s in self.best]
 
     @property
     def top(self) -> Sentence | None:
-        """The best sentence of all."""
-        return max(self.sentences, key=lambda s: s.score, default=None)
+        """The most relevant sentence that may answer."""
+        return max(self.answering, key=lambda s: s.score, default=None)
+
+    @property
+    def answering(self) -> list[Sentence]:
+        """The sentences an answer may quote."""
+        return [s for s in self.sentences if not s.off_year]
 
 
 def is_sentence(text: str) -> bool:
@@ -77,21 +113,21 @@ class Relevance:
     def sentences(self, passages: list[Passage]) -> list[Sentence]:
         """The quotable sentences of the passages, unscored."""
         return [Sentence(p, pos, sent) for p, passage in enumerate(passages)
-                for pos, sent in enumerate(units(passage.text))
+                for pos, sent in enumerate(units(passage.text, headings=False))
                 if is_sentence(sent) and self._refusal not in sent.lower()]
 
-    def score(self, question: str, passages: list[Passage]) -> Scored:
+    def score(self, question: str, passages: list[Passage], hints: Hints | None = None) -> Scored:
         """A sentence's score adds two signals. Meaning: the cosine between the question and the
         sentence read with its document's title. Coverage: the IDF-weighted share of the
         question's terms that the sentence's passage (with its title) contains; a term the
         archive never uses weighs the most, so questions about things the archive lacks score
         low. Coverage is taken over the passage because the sentence that answers often does not
-        repeat the question's words ("main contention was ..."). Why-questions want a reason:
-        sentences that give one get REASON_BONUS. A year the question names must appear in the
-        passage (text, title or date): embeddings barely tell 2025 from 2022."""
+        repeat the question's words ("main contention was ..."). A year the question names is
+        looked for in the passage (text, title or date; embeddings barely tell 2025 from 2022):
+        a passage without it is ranked lower. The rank adds the answer-kind cues (cues.py)."""
         sents = self.sentences(passages)
         if sents:
-            self._score(question, passages, sents)
+            self._score(question, passages, sents, hints or Hints())
         best: list[Sentence | None] = [None] * len(passages)
         for s in sents:
             top = best[s.passage]
@@ -99,24 +135,67 @@ class Relevance:
                 best[s.passage] = s
         return Scored(sents, best)
 
-    def _score(self, question: str, passages: list[Passage], sents: list[Sentence]) -> None:
-        vectors = self.embedder.encode([question] + [f"{passages[s.passage].title}: {s.text}" for s in sents])
-        meaning = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
+    def _score(self, question: str, passages: list[Passage], sents: list[Sentence], hints: Hints) -> None:
+        said = sorted(hints.avoid)
+        focus = [hints.focus] if hints.focus else []
+        texts = [question, *focus, *said] + [f"{passages[s.passage].title}: {s.text}" for s in sents]
+        vectors = self.embedder.encode(texts)
+        own, prior, vectors = vectors[:1 + len(focus)], vectors[1 + len(focus):1 + len(focus) + len(said)], \
+            vectors[1 + len(focus) + len(said):]
+        # A follow-up: mostly its expanded query, partly its own few words ("Who responded to that?").
+        weights_q = np.array([1.0 - FOCUS_WEIGHT, FOCUS_WEIGHT]) if focus else np.array([1.0])
+        meaning = np.clip(vectors @ own.T, 0.0, 1.0) @ weights_q
+        # Repeats are judged on the sentence alone: a title shared with the last answer's source
+        # would make every sentence of it look said already.
+        bare = self.embedder.encode([s.text for s in sents])
+        repeats = (bare @ prior.T).max(axis=1) if said else np.zeros(len(sents))
+        # The rank reads the sentence without its title too: a short sentence of a well-titled
+        # document ("Issued by ...") should not lead on its title's strength.
+        bare_meaning = np.clip(bare @ own.T, 0.0, 1.0) @ weights_q
         q_terms = set(terms(question))
         weights = {t: self.idf(t) for t in q_terms}
         total = sum(weights.values()) or 1.0
-        coverage = [sum(weights[t] for t in q_terms.intersection(terms(f"{p.title}\n{p.text}"))) / total
-                    for p in passages]
-        years = set(_YEAR.findall(question))
+        # A year counts as covered when the document is dated in it ("this year" in a 2021 text).
+        coverage = [sum(weights[t] for t in q_terms.intersection(terms(f"{p.title}\n{(p.date or '')[:4]}\n{p.text}")))
+                    / total for p in passages]
+        intent = hints.intent or read(question)
+        years = set(intent.years)
+        topic_years = years | set(_YEAR.findall(hints.topic))
         dated = [years <= set(_YEAR.findall(f"{p.title}\n{p.date or ''}\n{p.text}")) for p in passages]
-        why = bool(_WHY.search(question))
-        for sent, cos in zip(sents, meaning):
-            if not dated[sent.passage]:
-                sent.score = 0.0  # about another year
-                continue
+        # A document dated in a year the question names is about that year; one that names the
+        # year in passing ("since the previous review in 2019") may not be.
+        in_year = [bool(years) and (p.date or "")[:4] in years for p in passages]
+        for sent, cos, repeat, alone in zip(sents, meaning, repeats, bare_meaning):
             sent.score = MEANING * float(cos) + COVERAGE * coverage[sent.passage]
-            if why and _REASON.search(sent.text):
-                sent.score += REASON_BONUS
+            # The rank also weighs the sentence's own coverage: in a long list (a timeline) every
+            # entry shares the passage's coverage, though few are about the question.
+            own_terms = q_terms.intersection(terms(sent.text))
+            sent.rank = sent.score + SENTENCE_COVERAGE * sum(weights[t] for t in own_terms) / total \
+                + BARE_WEIGHT * MEANING * float(alone - cos)
+            lede = sent.position == 0 and passages[sent.passage].chunk == 0
+            cue = cues.bonus(intent, sent.text, lede)
+            sent.rank += cue
+            sent.fits = cue >= cues.BONUS
+            sent.scene = cues.sets_scene(intent, sent.text)
+            sent.off_year = not dated[sent.passage]
+            if in_year[sent.passage]:
+                sent.rank += YEAR_DATE_BONUS
+            # Saying again what the last answer said (in its words or others') is no answer to a follow-up.
+            # ... though a date or a number asked for may sit in a sentence already given ("And by
+            # when?"): then half.
+            detail = intent.kind in ("when", "count") and cue >= cues.BONUS
+            sent.rank -= REPEAT_WEIGHT * max(0.0, float(repeat) - REPEAT_FROM) * (0.5 if detail else 1.0)
+            named = set(_YEAR.findall(sent.text[:24]))
+            if topic_years and named and not named & topic_years:
+                # A dated entry (of a timeline, say) of another year: about that year. Not an
+                # answer to a question naming years; for a follow-up, ranked lower.
+                sent.off_year = sent.off_year or bool(years)
+                sent.rank -= YEAR_RANK_PENALTY
+            if sent.passage in hints.near:
+                sent.rank += NEAR_BONUS
+                sent.score += NEAR_BONUS
+            if sent.passage in hints.old:
+                sent.rank -= OLD_PENALTY
 
     def relevance(self, question: str, passages: list[Passage]) -> list[float]:
         """Each passage's relevance to the question (Scored.relevance)."""

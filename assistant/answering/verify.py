@@ -25,6 +25,9 @@ from assistant.types import Citation, Claim
 
 MEANING = 0.3
 _SPACE_PUNCT = re.compile(r"\s+([.,;:!?])")
+# The extractive answer writes each source's date after its marker: "... [1] (16 Aug 2023)".
+_DATE_AFTER = re.compile(r"\s*\((?:\d{1,2} )?(?:[A-Z][a-z]{2} )?\d{4}\)")
+_DATED = re.compile(rf"(\[\d+\]){_DATE_AFTER.pattern}")
 
 
 def split_claims(text: str) -> list[tuple[str, list[int]]]:
@@ -32,14 +35,14 @@ def split_claims(text: str) -> list[tuple[str, list[int]]]:
     that opens a sentence ("... report. [1] Next") belongs to the sentence before it."""
     out: list[tuple[str, list[int]]] = []
     for unit in units(text, keep_markers=True):
-        lead = re.match(r"(?:\s*\[\d+\])+", unit)
+        lead = re.match(rf"(?:\s*\[\d+\](?:{_DATE_AFTER.pattern})?)+", unit)
         if lead and out:
-            out[-1][1].extend(int(n) for n in re.findall(r"\d+", lead.group()))
+            out[-1][1].extend(int(n) for n in re.findall(r"\[(\d+)\]", lead.group()))
             unit = unit[lead.end():]
         cites: list[int] = []
         for m in MARKER.finditer(unit):
             cites.extend(int(n) for n in re.findall(r"\d+", m.group(2)))
-        clean = _SPACE_PUNCT.sub(r"\1", " ".join(MARKER.sub("", unit).split())).strip()
+        clean = _SPACE_PUNCT.sub(r"\1", " ".join(MARKER.sub("", _DATED.sub(r"\1", unit)).split())).strip()
         if clean.strip(" .,;:!?-"):
             out.append((clean, cites))
         elif out and cites:

@@ -1,4 +1,5 @@
-"""The staff chat's layout and event handlers (Gradio); HTML comes from ui_render, serving from server."""
+"""The staff chat's layout and event handlers (Gradio); HTML comes from ui_render and ui_archive,
+words for internals from ui_words, serving from server."""
 
 from __future__ import annotations
 
@@ -12,16 +13,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from assistant.app import ui_archive as archived
 from assistant.app import ui_render as render
 from assistant.app.pool import Pool
 from assistant.app.ui_render import Turn
+from assistant.app.ui_words import backend_label, example_questions, kind_choices
 from assistant.app.uploads import accepted_types, ingest_uploads, remove_uploads, uploaded
 from assistant.errors import AssistantError
 from assistant.service import Assistant
 
 TITLE = "Report archive assistant"
-EXAMPLES = ["Why did Marvala reject the 2023 OHCHR report?",
-            "When did the UN Special Rapporteur visit Sennport?"]
 _EXPORTS = Path(tempfile.gettempdir()) / "report-assistant-exports"
 EXPORT_KEEP_S = 86400  # Gradio serves its own copy of each; ours are pruned after a day
 
@@ -39,12 +40,18 @@ def _export(turns: list[Turn]) -> str:
     return str(path)
 
 
+def model_name(assistant: Assistant) -> str | None:
+    """The LLM an assistant answers with (None for quoting): its answerer's llm.model."""
+    return getattr(getattr(assistant.answerer, "llm", None), "model", None)
+
+
 def build(assistant: Assistant | Pool) -> Any:
     """The chat as a gr.Blocks (mount it with assistant.app.server, which adds HEAD and CSS)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
     pool = assistant if isinstance(assistant, Pool) else Pool(assistant.settings, assistant)
+    models = {name: model_name(pool.get(name)) for name in pool.names}
 
     def respond(message: str, turns: list[Turn], chat: list[dict[str, Any]], since: str, until: str,
                 sources: list[str], kinds: list[str], backend: str | None) -> Iterator[tuple[Any, ...]]:
@@ -68,8 +75,9 @@ def build(assistant: Assistant | Pool) -> Any:
         turns.append(turn)
         n = len(turns) - 1
         note = render.filters_note(since, until, sources or (), kinds or ())
-        chat[-1] = {"role": "assistant", "content": render.answer_html(turn.answer, n, note) if turn.answer
-                    else render.error_html(turn.error or "No answer.")}
+        chat[-1] = {"role": "assistant", "content": render.error_html(turn.error or "No answer.")
+                    if turn.answer is None else
+                    render.answer_html(turn.answer, n, note, models.get(turn.answer.backend))}
         yield (chat, turns, render.sources_html(turns), "",
                gr.DownloadButton(value=_export(turns), interactive=True))
 
@@ -83,33 +91,33 @@ def build(assistant: Assistant | Pool) -> Any:
 
     def upload(files: list[str] | None, progress: Any = tracker) -> tuple[Any, ...]:
         if not files:
-            return render.ingest_html([], "Choose files first."), *refresh()
+            return archived.ingest_html([], "Choose files first."), *refresh()
         progress(0, desc="Saving the files")
         result = ingest_uploads([(Path(f).name, f) for f in files], pool.settings,
-                                on_start=lambda: progress(0.05, desc="Ingesting"))
+                                on_start=lambda: progress(0.05, desc="Adding to the archive"))
         pool.store_changed()  # the next question sees the new documents, not a snapshot up to 2 s old
-        return render.ingest_html(result.rows, result.summary), *refresh()
+        return archived.ingest_html(result.rows, result.summary), *refresh()
 
     def remove(paths: list[str] | str | None) -> tuple[Any, ...]:
         paths = [paths] if isinstance(paths, str) else paths
         if not paths:  # none chosen, or the confirmation declined
-            return render.ingest_html([], "Nothing removed: choose uploaded files, then confirm."), *refresh()
+            return archived.ingest_html([], "Nothing removed: choose uploaded files, then confirm."), *refresh()
         result = remove_uploads(paths, pool.settings)
         pool.store_changed()  # the next question no longer finds them
-        return render.ingest_html(result.rows, result.summary), *refresh()
+        return archived.ingest_html(result.rows, result.summary), *refresh()
 
     def refresh() -> tuple[Any, ...]:
         facets, files = pool.facets(), pool.files()
         ours = set(uploaded([f.path for f in files], pool.settings))
         choices = sorted((Path(f.path).name, f.path) for f in files if f.path in ours)
-        return (render.status_html(pool.default.status()), gr.Dropdown(choices=facets.sources),
-                gr.Dropdown(choices=facets.kinds), render.files_html(files),
+        return (archived.status_html(pool.default.status()), gr.Dropdown(choices=facets.sources),
+                gr.Dropdown(choices=kind_choices(facets.kinds)), archived.files_html(files),
                 gr.Dropdown(choices=choices, value=[]))
 
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 86400)) as app:
         turns = gr.State([])
         with gr.Row(equal_height=True):
-            gr.Markdown(f"## {TITLE}")
+            gr.Markdown(f"## {TITLE}", elem_id="title")
             status = gr.HTML(elem_id="archive-status")
         with gr.Row():
             with gr.Column(scale=3):
@@ -123,7 +131,8 @@ def build(assistant: Assistant | Pool) -> Any:
                     clear = gr.Button("New conversation", variant="secondary", size="sm")
                     export = gr.DownloadButton("Export as Markdown", value=None, interactive=False,
                                                size="sm", elem_id="export")
-                with gr.Accordion("Filters and backend", open=False, elem_id="filters"):
+                with gr.Accordion("Filters" if len(pool.names) == 1 else "Filters and answers", open=False,
+                                  elem_id="filters"):
                     with gr.Row():
                         since = gr.Textbox(label="Since", placeholder="YYYY, YYYY-MM or YYYY-MM-DD",
                                            elem_id="since")
@@ -133,9 +142,12 @@ def build(assistant: Assistant | Pool) -> Any:
                         sources = gr.Dropdown(label="Sources", multiselect=True, choices=[], elem_id="source")
                         kinds = gr.Dropdown(label="Document types", multiselect=True, choices=[],
                                             elem_id="kind")
-                    backend = gr.Dropdown(label="Answers from", choices=pool.names, value=pool.names[0],
-                                          visible=len(pool.names) > 1, elem_id="backend")
-                gr.Examples(EXAMPLES, inputs=box)
+                    backend = gr.Dropdown(label="Answers", value=pool.names[0], elem_id="backend",
+                                          choices=[(backend_label(n, models[n]), n) for n in pool.names],
+                                          visible=len(pool.names) > 1)
+                examples = example_questions(pool.settings)  # the archive's own; none without its file
+                if examples:
+                    gr.Examples(examples, inputs=box, label="Examples", elem_id="examples")
             with gr.Column(scale=2):
                 panel = gr.HTML(render.sources_html([]), elem_id="sources", label="Sources")
         with gr.Sidebar(open=False, label="Archive"):

@@ -1,8 +1,9 @@
 """The chat's HTML and Markdown: answers with clickable [n] markers, sources, highlighted passages.
 
-Documents are untrusted: every string that comes from one is escaped here, and only http(s)
-URLs ever become links. Gradio's sanitizer runs on chat messages as a second line of defence.
-Nothing here imports Gradio, so it is tested as plain functions.
+Documents are untrusted: every string that comes from one is escaped here (passages are
+rendered by ui_passages, raw HTML off), and only http(s) URLs ever become links. Gradio's
+sanitizer runs on chat messages as a second line of defence. Nothing here imports Gradio, so
+it is tested as plain functions. Words for internals come from ui_words.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from assistant.answering.evidence import excerpt, spans
-from assistant.types import Answer, ArchiveFile, ArchiveStatus, Citation
+from assistant.app.ui_passages import is_markdown, passage_html, snippet_html
+from assistant.app.ui_words import answered_by, kind_word
+from assistant.types import Answer, Citation
 
 # A citation marker: [3], or several numbers in one pair of brackets: [1, 2].
 MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+# The cited source's date, which an answer may carry right after a marker: "[1] (3 Aug 2023)".
+CITED_DATE = re.compile(r"[ \t]?\((?=[^()\n]{0,40}\b\d{4}\b)[^()\n]{1,40}\)")
 SNIPPET_CHARS = 180
 
 
@@ -67,13 +71,15 @@ def filters_note(since: str | None = None, until: str | None = None, sources: Se
                  kinds: Sequence[str] = ()) -> str:
     """The filters an answer was searched with, in words ("" when none)."""
     parts = [f"since {since}" if since else "", f"until {until}" if until else "",
-             "sources: " + ", ".join(sources) if sources else "", "types: " + ", ".join(kinds) if kinds else ""]
+             "sources: " + ", ".join(sources) if sources else "",
+             "types: " + ", ".join(map(kind_word, kinds)) if kinds else ""]
     return "; ".join(p for p in parts if p)
 
 
-def answer_html(answer: Answer, turn: int, filters: str = "") -> str:
+def answer_html(answer: Answer, turn: int, filters: str = "", model: str | None = None) -> str:
     """The answer with each [n] a link that opens passage n, unsupported claims flagged;
-    `filters` (from filters_note) is shown under it, so nobody forgets they were on."""
+    `filters` (from filters_note) is shown under it, so nobody forgets they were on; `model`:
+    the LLM that wrote it, if one did."""
     shown = f'<div class="answer-notes">Filtered: {esc(filters)}</div>' if filters else ""
     if answer.refused:
         near = ('<div class="answer-notes">The closest passages are under Sources: they do not answer '
@@ -84,16 +90,20 @@ def answer_html(answer: Answer, turn: int, filters: str = "") -> str:
     spans, missing = _unsupported_spans(text, answer)
     out: list[str] = []
     cursor = 0
-    cuts = sorted({0, len(text), *[p for s in spans for p in s],
-                   *[p for m in MARKER.finditer(text) for p in m.span()]})
-    markers = {m.start(): m for m in MARKER.finditer(text)}
+    # Each marker with the date that may follow it: one unit, never flagged apart.
+    markers = {m.start(): (m, CITED_DATE.match(text, m.end())) for m in MARKER.finditer(text)}
+    cuts = sorted({0, len(text), *[p for s in spans for p in s], *markers,
+                   *[(date or m).end() for m, date in markers.values()]})
     for start, end in zip(cuts, cuts[1:]):
         if start < cursor:
             continue
         if start in markers:
-            m = markers[start]
+            m, date = markers[start]
             out.append(_markers(m.group(1), turn, titles))
-            cursor = m.end()
+            if date:
+                space = " " if date.group()[0] in " \t" else ""
+                out.append(f'{space}<span class="cite-date">{esc(date.group().strip())}</span>')
+            cursor = (date or m).end()
             continue
         piece = esc(text[start:end]).replace("\n", "<br>")
         flagged = any(a <= start and end <= b for a, b in spans)
@@ -112,7 +122,7 @@ def answer_html(answer: Answer, turn: int, filters: str = "") -> str:
                      f"by the passages they cite</span>"
                      + "".join(f'<br>· <span class="unsupported">{esc(c.text)}</span>' for c in missing))
     if answer.backend:
-        notes.append(f"Answered by: {esc(answer.backend)}")
+        notes.append(esc(answered_by(answer.backend, model)))
     foot = f'<div class="answer-notes">{" · ".join(notes)}</div>' if notes else ""
     return f'<div class="answer">{body}</div>{foot}'
 
@@ -162,17 +172,6 @@ def link_html(c: Citation) -> str:
             f'title="{esc(c.path)}">{esc(name)}</a>')
 
 
-def highlight(text: str, sentences: Sequence[str]) -> str:
-    """The passage, escaped, with each supporting sentence in <mark>."""
-    out, cursor = [], 0
-    for start, end in spans(text, sentences):
-        out.append(esc(text[cursor:start]))
-        out.append(f'<mark class="support">{esc(text[start:end])}</mark>')
-        cursor = end
-    out.append(esc(text[cursor:]))
-    return "".join(out)
-
-
 def sources_html(turns: Sequence[Turn], turn: int | None = None, opened: int | None = None) -> str:
     """The sources of one answer (the latest by default); passage `opened` shown in full."""
     if turn is None:
@@ -196,61 +195,22 @@ def _card(c: Citation, turn: int, opened: bool, near: bool = False) -> str:
     title = (f'<a class="cite source-title" href="#cite-{turn}-{c.n}"><b>[{c.n}]</b> '
              f"{esc(c.title or c.path)}</a>")
     meta = f'<div class="source-meta">{meta_line(c)}</div>'
+    markdown = is_markdown(c.path)
     if not opened:
-        snippet = excerpt(c.text, c.supporting, SNIPPET_CHARS)  # the evidence first
+        snippet = snippet_html(c.text, c.supporting, markdown, SNIPPET_CHARS)  # every piece of evidence
         return f'<div class="source" id="source-{turn}-{c.n}">{title}{meta}' \
-               f'<div class="source-snippet">{esc(snippet)}</div></div>'
+               f'<div class="source-snippet">{snippet}</div></div>'
     count = len(c.supporting)
     what = "sentence" if count == 1 else f"{count} sentences"
     note = (f'<div class="support-note">Highlighted: the {what} '
             f'{"closest to the question" if near else "the answer rests on"}.</div>') if count else ""
     return (f'<div class="source open" id="source-{turn}-{c.n}">{title}{meta}'
             f'<div class="source-link">{link_html(c)}</div>{note}'
-            f'<blockquote class="passage">{highlight(c.text, c.supporting)}</blockquote></div>')
+            f'<blockquote class="passage {"md" if markdown else "plain"}">'
+            f"{passage_html(c.text, c.supporting, markdown)}</blockquote></div>")
 
 
-# -- archive status, ingestion, export -----------------------------------------------------
-def status_html(status: ArchiveStatus) -> str:
-    last = status.last_ingested
-    when = datetime.fromtimestamp(last).strftime("%Y-%m-%d %H:%M") if last else "never"
-    busy = status.writing
-    note = f' · <span class="writing">being updated ({esc(str(busy.get("purpose", "")))})</span>' if busy else ""
-    return (f'<div class="archive-status"><b>Archive:</b> {status.documents:,} documents · '
-            f'{status.chunks:,} chunks · last ingestion {esc(when)}{note}</div>')
-
-
-def ingest_html(rows: Sequence[tuple[str, str, str]], summary: str) -> str:
-    """Per-file results of an upload: (file name, status, reason)."""
-    items = "".join(f'<tr class="st-{esc(status)}"><td>{esc(name)}</td><td>{esc(status)}</td>'
-                    f"<td>{esc(reason)}</td></tr>" for name, status, reason in rows)
-    table = f'<table class="ingest"><tr><th>file</th><th>result</th><th>why</th></tr>{items}</table>' \
-        if rows else ""
-    return f'<div class="ingest-report"><p>{esc(summary)}</p>{table}</div>'
-
-
-FILES_SHOWN = 200  # rows in the sidebar's list; `assistant status --files` lists them all
-
-
-def files_html(files: Sequence[ArchiveFile], limit: int = FILES_SHOWN) -> str:
-    """The sidebar's list of ingested files (`Assistant.files()`), the latest ingested first."""
-    if not files:
-        return '<div class="archive-files"><p>Nothing ingested yet.</p></div>'
-    latest = sorted(files, key=lambda f: f.path)
-    latest.sort(key=lambda f: f.ingested or "", reverse=True)  # stable: by path within a time
-    rows = "".join(
-        f'<tr><td title="{esc(f.path)}">{esc(_base(f.path))}</td><td>{f.documents:,}</td>'
-        f'<td>{f.chunks:,}</td><td>{esc((f.ingested or "")[:10])}</td></tr>'
-        for f in latest[:limit])
-    more = len(files) - limit
-    note = f"<p>… and {more:,} more (<code>assistant status --files</code> lists them all).</p>" if more > 0 else ""
-    return (f'<div class="archive-files"><p>{len(files):,} files</p><table><tr>'
-            f"<th>file</th><th>docs</th><th>chunks</th><th>ingested</th></tr>{rows}</table>{note}</div>")
-
-
-def _base(path: str) -> str:
-    return re.split(r"[\\/]", path)[-1] or path
-
-
+# -- export ----------------------------------------------------------------------------------
 def export_markdown(turns: Sequence[Turn], title: str = "Conversation") -> str:
     """The conversation with each answer's citations, as a Markdown document. Every text from a
     question or a document is HTML-escaped: Markdown viewers pass raw HTML through, and a

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -27,9 +28,11 @@ class Filters:
     until: int | None = None
     sources: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
+    # Only the documents these chunks belong to (a follow-up looks in what the last answer cited).
+    documents_of: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.since or self.until or self.sources or self.kinds)
+        return bool(self.since or self.until or self.sources or self.kinds or self.documents_of)
 
 
 class SnapshotSearch:
@@ -81,7 +84,29 @@ class SnapshotSearch:
             wanted = {k.lower().lstrip(".") for k in filters.kinds}
             codes = [i for i, n in enumerate(self.kind_names) if n in wanted]
             keep &= np.isin(self.kinds, codes)
+        if filters.documents_of:
+            rows = [self._row[c] for c in filters.documents_of if c in self._row]
+            keep &= np.isin(self.docs, self.docs[rows]) if rows else False
         return keep
+
+    def document(self, cid: str) -> int | None:
+        """The code of the document chunk `cid` belongs to (None for an unknown chunk)."""
+        row = self._row.get(cid)
+        return None if row is None else int(self.docs[row])
+
+    def date_of(self, cid: str) -> int:
+        """Chunk `cid`'s document date as YYYYMMDD (0: undated or unknown)."""
+        row = self._row.get(cid)
+        return 0 if row is None else int(self.dates[row])
+
+    @property
+    def newest_year(self) -> int | None:
+        """The year of the archive's newest dated document (None when nothing is dated)."""
+        # A date in the future is a typo or an embargo, not what "newest" means for the note.
+        this_year = date.today().year
+        years = self.dates // 10000
+        known = years[(years > 0) & (years <= this_year)]
+        return int(known.max()) if len(known) else None
 
     def keyword(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) for the best k chunks that share a term with the query."""

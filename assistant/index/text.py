@@ -48,15 +48,19 @@ def sentences(text: str) -> list[str]:
     return [u for _, u in sentences_with_breaks(text)]
 
 
+_HEADING = re.compile(r"^\s*#{1,6}\s")
+_ITALIC_LINE = re.compile(r"^\s*[*_](?![*_\s]).*[^*_\s][*_]\s*$")  # an editorial note, byline or caption
 _ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|#{1,6})\s+")  # list item or heading line
 # A source's own bracketed numbers ("... as reported [12]") would read as this answer's
 # citations, and a hostile document can plant them on purpose: quotations drop them.
 _SOURCE_MARKER = re.compile(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]")
 
 
-def units(text: str, keep_markers: bool = False) -> list[str]:
-    """Answerable units of a passage: sentences, with list items and headings kept apart.
-    Bracketed numbers are dropped unless `keep_markers` (an answer's own [n] citations)."""
+def units(text: str, keep_markers: bool = False, headings: bool = True) -> list[str]:
+    """Answerable units of a passage: sentences, with list items and headings kept apart
+    (headings and whole-italic lines, editorial notes and bylines, left out unless `headings`:
+    a title is no answer). Bracketed numbers are dropped unless `keep_markers` (an answer's
+    own [n] citations)."""
     out: list[str] = []
     for para in re.split(r"\n\s*\n", text):
         lines: list[str] = []
@@ -66,6 +70,8 @@ def units(text: str, keep_markers: bool = False) -> list[str]:
             else:  # a soft-wrapped continuation
                 lines[-1] += " " + line
         for line in lines:
+            if not headings and (_HEADING.match(line) or _ITALIC_LINE.match(line)):
+                continue
             clean = EMPHASIS.sub("", _ITEM.sub("", line))
             clean = " ".join((clean if keep_markers else _SOURCE_MARKER.sub("", clean)).split())
             out.extend(split_sentences(clean))

@@ -7,7 +7,9 @@ from collections.abc import Callable, Iterator
 
 from assistant.answering import prompts
 from assistant.answering.answerers.base import pieces
-from assistant.answering.relevance import Relevance, Sentence, related
+from assistant.answering.compose import one_per_document
+from assistant.answering.dating import shown
+from assistant.answering.relevance import Hints, Relevance, Sentence, related
 from assistant.index.embedding import Embedder
 from assistant.settings import Settings
 from assistant.types import Answer, Citation, Claim, Passage
@@ -23,38 +25,48 @@ class ExtractiveAnswerer:
         self.refusal = prompts.load("refusal", settings.prompts_dir)
         self.relevance = Relevance(embedder, idf, self.refusal)
 
-    def stream(self, question: str, passages: list[Passage]) -> Iterator[str | Answer]:
+    def stream(self, question: str, passages: list[Passage], hints: Hints | None = None) -> Iterator[str | Answer]:
         """The answer is complete at once: it streams sentence by sentence, then the Answer."""
-        answer = self.answer(question, passages)
+        answer = self.answer(question, passages, hints)
         yield from pieces(answer.text)
         yield answer
 
-    def answer(self, question: str, passages: list[Passage]) -> Answer:
-        """The best passage's sentences within MARGIN of the best score, then other passages'
-        (near-repeats skipped), at most `answer_sentences`, grouped by passage and in document
-        order so that it reads as the sources do. Below `min_relevance`: the refusal."""
-        scored = self.relevance.score(question, passages)
+    def answer(self, question: str, passages: list[Passage], hints: Hints | None = None) -> Answer:
+        """The direct answer first: the sentence ranked best for the kind of answer the question
+        wants (cues.py), then the others whose rank is within MARGIN of it, the best passage's
+        first (near-repeats skipped), at most `answer_sentences`; each followed by its [n] and
+        its source's date. Below `min_relevance`: the refusal, with the closest passages."""
+        scored = self.relevance.score(question, passages, hints)
         best = scored.top
         if best is None or best.score < self.settings.min_relevance:
             return Answer(question=question, text=self.refusal, refused=True, backend=self.name,
                           related=related(passages, scored))
-        chosen = self._select(scored.sentences, best)
-        # Passages in order of their best sentence; sentences in document order.
-        order = list(dict.fromkeys(s.passage for s in sorted(chosen, key=lambda s: -s.score)))
-        numbers = {p: n for n, p in enumerate(order, 1)}
-        chosen.sort(key=lambda s: (numbers[s.passage], s.position))
-        text = " ".join(f"{s.text} [{numbers[s.passage]}]" for s in chosen)
-        citations = [Citation.from_passage(numbers[p], passages[p]) for p in order]
-        for cit, p in zip(citations, order):
-            cit.supporting = [s.text for s in chosen if s.passage == p]
+        chosen = self._select(scored.answering, best.score)
+        # One source per document (and page), numbered as first quoted: its passages joined.
+        docs = list(dict.fromkeys(_document(passages[s.passage]) for s in chosen))
+        numbers = {p: docs.index(_document(passages[p])) + 1 for p in {s.passage for s in chosen}}
+        text = " ".join(f"{s.text} {marker(numbers[s.passage], passages[s.passage])}" for s in chosen)
+        citations = []
+        for n, _ in enumerate(docs, 1):
+            own = [passages[p] for p in sorted(numbers, key=lambda p: passages[p].chunk) if numbers[p] == n]
+            cit = Citation.from_passage(n, one_per_document(own, self.settings.context_chunks)[0])
+            cit.supporting = [s.text for s in chosen if numbers[s.passage] == n]
+            citations.append(cit)
         # Each claim is a verbatim sentence of the passage it cites: supported by construction.
         claims = [Claim(s.text, [numbers[s.passage]], 1.0, True) for s in chosen]
         return Answer(question=question, text=text, citations=citations, claims=claims, backend=self.name)
 
-    def _select(self, sentences: list[Sentence], best: Sentence) -> list[Sentence]:
-        floor = max(self.settings.min_relevance, best.score - MARGIN)
-        ranked = sorted((s for s in sentences if s.score >= floor),
-                        key=lambda s: (s.passage != best.passage, -s.score))
+    def _select(self, sentences: list[Sentence], best: float) -> list[Sentence]:
+        """The lead (the best ranked of the relevant sentences, of those that give the kind of
+        answer asked for where any does) first, then those within MARGIN
+        of the best score or of the lead's rank: its passage's first, then the rest, by rank."""
+        relevant = [s for s in sentences if s.score >= self.settings.min_relevance]
+        # The opening sentence gives the kind of answer asked for, where one does.
+        plain = [s for s in relevant if not s.scene] or relevant
+        lead = max([s for s in plain if s.fits and s.score >= best - MARGIN] or plain, key=lambda s: s.rank)
+        eligible = [s for s in relevant if (s.score >= best - MARGIN or s.rank >= lead.rank - MARGIN)
+                    and (s is lead or not s.scene)]  # scene-setting: not at all
+        ranked = sorted(eligible, key=lambda s: (s is not lead, s.passage != lead.passage, -s.rank))
         chosen: list[Sentence] = []
         seen: list[set[str]] = []
         for s in ranked:
@@ -66,3 +78,13 @@ class ExtractiveAnswerer:
             if len(chosen) == self.settings.answer_sentences:
                 break
         return chosen
+
+
+def _document(p: Passage) -> tuple[str, str, int | None]:
+    return p.path, p.doc_id, p.page
+
+
+def marker(n: int, passage: Passage) -> str:
+    """A quoted sentence's citation: "[n]", and its source's date where it has one."""
+    when = shown(passage.date)
+    return f"[{n}] ({when})" if when else f"[{n}]"

@@ -11,7 +11,7 @@ from assistant.answering.citations import MarkerStream, cite_grammar
 from assistant.answering.context import Packed, Prompts, answer_messages, condense_messages
 from assistant.answering.llms.base import ChatModel, complete
 from assistant.answering.refusals import says_cannot_answer
-from assistant.answering.relevance import Relevance, Scored, related
+from assistant.answering.relevance import Hints, Relevance, Scored, related
 from assistant.answering.verify import Verifier
 from assistant.index.embedding import Embedder
 from assistant.settings import Settings
@@ -40,8 +40,8 @@ class GenerativeAnswerer:
         self.relevance = Relevance(embedder, idf, self.prompts.refusal)
         self.verifier = Verifier(embedder, settings.support_threshold)
 
-    def answer(self, question: str, passages: list[Passage]) -> Answer:
-        *_, answer = self.stream(question, passages)
+    def answer(self, question: str, passages: list[Passage], hints: Hints | None = None) -> Answer:
+        *_, answer = self.stream(question, passages, hints)
         assert isinstance(answer, Answer)
         return answer
 
@@ -52,15 +52,15 @@ class GenerativeAnswerer:
         kept = [passages[i] for i in ranked if scores[i] >= self.settings.min_relevance]
         return kept[: self.settings.llm_passages]
 
-    def prepare(self, question: str, passages: list[Passage]) -> Prepared:
+    def prepare(self, question: str, passages: list[Passage], hints: Hints | None = None) -> Prepared:
         """The gate's scores and the prompt `stream` sends for this question (no LLM call)."""
-        scored = self.relevance.score(question, passages)
+        scored = self.relevance.score(question, passages, hints)
         chosen = self.select(passages, scored)
         packed = answer_messages(question, chosen, self.prompts, self.llm.context_window,
                                  self.settings.llm_max_tokens) if chosen else None
         return Prepared(scored, packed)
 
-    def stream(self, question: str, passages: list[Passage]) -> Iterator[str | Answer]:
+    def stream(self, question: str, passages: list[Passage], hints: Hints | None = None) -> Iterator[str | Answer]:
         """1. The gate (`prepare`): when no passage reaches `min_relevance` the answer is the
         refusal and the LLM is not called; else the passages that do, most relevant first (at
         most `llm_passages`), are numbered and packed into the prompt (context.py).
@@ -68,7 +68,7 @@ class GenerativeAnswerer:
         order of first citation, others dropped, so the streamed text is the final text.
         3. Each sentence is checked against the passages it cites (verify.py); an answer that
         says it cannot answer and makes no supported claim is marked refused."""
-        prepared = self.prepare(question, passages)
+        prepared = self.prepare(question, passages, hints)
         packed = prepared.packed
         if packed is None:
             yield self.prompts.refusal

@@ -1,0 +1,143 @@
+"""The read path of one question, from the question as asked to the streamed Answer:
+
+1. a follow-up borrows its topic from the earlier turns (an LLM backend rewrites it instead,
+   prompts/condense.txt) and looks first in the documents the last answer quoted (followup.py);
+2. a question of several parts is split (intent.py) and each part answered on its own;
+3. retrieval: a year the question names is a preference, searched among the documents dated
+   that year besides the whole archive, never a gate;
+4. one source per document; the answerer, told what kind of answer is wanted;
+5. the answer's age: a note when its sources are old (dating.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date, timedelta
+
+from assistant.answering import compose, dating, intent
+from assistant.answering.answerers.base import Answerer, pieces
+from assistant.answering.followup import FollowUp, follow_up
+from assistant.answering.query import check_question
+from assistant.answering.relevance import Hints
+from assistant.answering.retrieve import Retriever
+from assistant.index.search import Filters
+from assistant.settings import Settings
+from assistant.types import Answer, Passage
+
+NEAR_K = 3  # passages from the documents the last answer quoted, searched first; as many again
+SOON_AFTER = 31  # from documents dated up to this many days after them
+YEAR_K = 4  # passages from documents dated in a year the question names, per year
+
+
+class Asking:
+    def __init__(self, settings: Settings, retriever: Retriever, answerer: Answerer) -> None:
+        self.settings = settings
+        self.retriever = retriever
+        self.answerer = answerer
+
+    def run(self, question: str, turns: list[tuple[str, str]], filters: Filters) -> Iterator[str | Answer]:
+        """The answer's text in pieces, then the Answer (question and standalone set)."""
+        snap = self.retriever.snapshot
+        context = follow_up(question, turns, snap)
+        rewrite = getattr(self.answerer, "condense", None)
+        standalone = question
+        rewritten = rewrite(question, turns) if turns and rewrite is not None else None
+        if rewritten:  # an LLM backend: its condenser, as before
+            standalone = check_question(rewritten)
+            context = replace(context, topic="") if context else None
+        elif context:  # no LLM, or its rewrite was unusable: the topic of the earlier turns
+            standalone = context.query(question)
+        parts = intent.parts(question)
+        if len(parts) == 1:
+            stream = self._part(standalone, question, filters, context)
+        else:
+            stream = self._parts(question, parts, filters, context)
+        for item in stream:
+            if isinstance(item, Answer):
+                item.question = question
+                item.standalone_question = standalone if standalone != question else None
+                note = self._age(item, intent.read(question))
+                if note:
+                    item.text += f"\n\n{note}"
+                    item.age_note = note
+                    yield f"\n\n{note}"
+            yield item
+
+    def _part(self, query: str, asked: str, filters: Filters, context: FollowUp | None) -> Iterator[str | Answer]:
+        passages, hints = self._gather(query, asked, filters, context)
+        stream = self.answerer.stream
+        yield from stream(query, passages, hints)
+
+    def _parts(self, question: str, parts: list[intent.Part], filters: Filters,
+               context: FollowUp | None) -> Iterator[str | Answer]:
+        """Each part answered in full, then the labelled whole (a part's answer is short)."""
+        labelled = []
+        for part in parts:
+            query = context.query(part.question) if context else part.question
+            passages, hints = self._gather(query, part.question, filters, context)
+            answer = self.answerer.answer(query, passages, hints)
+            labelled.append((part.label, answer))
+        whole = compose.combine(question, labelled, self._refusal(), self.answerer.name)
+        yield from pieces(whole.text)
+        yield whole
+
+    def _gather(self, query: str, asked: str, filters: Filters,
+                context: FollowUp | None) -> tuple[list[Passage], Hints]:
+        """The passages to answer from, and what the scoring should know about them."""
+        k = self.settings.top_k
+        snap = self.retriever.snapshot
+        wanted = intent.read(asked)
+        found: list[Passage] = []
+        if context and context.cited:
+            near = replace(filters, documents_of=context.cited)
+            found += self.retriever.search(query, NEAR_K, filters=near)
+            found += self._soon_after(query, filters, context.cited)
+        near_docs = {snap.document(p.id) for p in found}
+        if wanted.years and not (filters.since or filters.until):
+            for year in wanted.years[:3]:
+                dated = replace(filters, since=int(year) * 10000, until=int(year) * 10000 + 9999)
+                found += self.retriever.search(query, YEAR_K, filters=dated)
+        found += self.retriever.search(query, k, filters=filters or None)
+        unique: dict[str, Passage] = {}
+        for p in found:  # each at its first place
+            unique.setdefault(p.id, p)
+        # Scored chunk by chunk, as retrieved (a joined document would cover more of the question
+        # than any of its passages does); the extractive answer joins a document's quoted ones.
+        passages = list(unique.values())[: k + NEAR_K]
+        near_set = {i for i, p in enumerate(passages) if snap.document(p.id) in near_docs}
+        hints = Hints(wanted, context.said if context else set(), focus=asked if context else None, near=near_set,
+                      topic=context.topic if context else "")
+        if wanted.present and snap.newest_year:
+            hints.old = {i for i, p in enumerate(passages)
+                         if (dating.year_of(p.date) or snap.newest_year) < snap.newest_year - dating.NOW_YEARS}
+        return passages, hints
+
+    def _soon_after(self, query: str, filters: Filters, cited: tuple[str, ...]) -> list[Passage]:
+        """Passages of documents dated from the last answer's sources to SOON_AFTER days later:
+        responses and reactions ("Who responded to that?") follow what they answer."""
+        snap = self.retriever.snapshot
+        dated = [d for d in (snap.date_of(c) for c in cited) if d % 100]  # a whole date only
+        if not dated or filters.since or filters.until:
+            return []
+        lo = _as_date(min(dated))
+        hi = _as_date(max(dated)) + timedelta(days=SOON_AFTER)
+        window = replace(filters, since=_as_int(lo), until=_as_int(hi))
+        return self.retriever.search(query, NEAR_K, filters=window)
+
+    def _age(self, answer: Answer, wanted: intent.Intent) -> str | None:
+        if answer.refused or not answer.citations:
+            return None
+        return dating.age_note([c.date for c in answer.citations], self.retriever.snapshot.newest_year,
+                               wanted.present)
+
+    def _refusal(self) -> str:
+        return str(getattr(self.answerer, "refusal", "The archive does not hold the answer to this question."))
+
+
+def _as_date(yyyymmdd: int) -> date:
+    return date(yyyymmdd // 10000, yyyymmdd // 100 % 100 or 1, yyyymmdd % 100 or 1)
+
+
+def _as_int(day: date) -> int:
+    return day.year * 10000 + day.month * 100 + day.day

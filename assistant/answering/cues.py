@@ -1,0 +1,104 @@
+"""Does a sentence give the kind of answer the question wants? A small bonus to its rank when
+it does: a reason or verdict for why, a named person or body for who, a date for when, a
+number for how many, someone's words for what-did-X-say. The bonus orders sentences (the
+direct answer first); it never lets a sentence past the refusal gate, which reads the plain
+relevance score.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.answering.intent import Intent
+
+BONUS = 0.1  # the sentence gives the kind of answer asked for
+STRONG_BONUS = 0.12  # ... a name, a date or a number
+VERDICT_BONUS = 0.04  # ... and, for why, also the verdict the reason is for ("dismissed it as biased")
+SPEAKER_BONUS = 0.04  # for what-did-X-say, the sentence names X
+LEDE_BONUS = 0.02  # a document's opening sentence: news leads with what happened and why
+SCENE_PENALTY = 0.1  # the sentence only sets the scene (a meeting's logistics, a title)
+
+_REASON = re.compile(r"\b(?:because|due to|owing to|reasons?|contention|relian\w*|reli(?:ed|es) on|citing|"
+                     r"on the grounds|as a result of|in order to|saying|argu(?:ed|ing|es)|claim(?:ed|ing|s) that|"
+                     r"accus(?:ed|ing))\b", re.I)
+_VERDICT = re.compile(r"\b(?:dismiss|reject|denounc|condemn|describ|brand|label|call|den(?:y|ie))\w*\b[^.;]{0,80}?"
+                      r"\b(?:as|saying|because)\b", re.I)
+_MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|"
+          r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
+_DATE = re.compile(rf"\b(?:\d{{1,2}}\s+{_MONTH}\b|{_MONTH}\.?\s+\d{{1,2}}\b|{_MONTH}\s+(?:1[89]|20)\d\d|"
+                   rf"(?:1[89]|20)\d\d-\d\d|(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day|"
+                   rf"(?:in|since|by) (?:1[89]|20)\d\d|"
+                   rf"(?:by|in|on|until|before|after|since|from|than|this|next|last|early|late|mid-)\s*{_MONTH}|"
+                   rf"(?:this|next|last) (?:year|month|week|spring|summer|autumn|winter))\b")
+_NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                     r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozens?)\b", re.I)
+# A person: two or three capitalised words that name no body ("Amara Veldt", "Chin Malin");
+# a role: the words that say what a person or body does.
+_CAPS = re.compile(r"\b[A-Z][a-z'’-]+(?: [A-Z][a-z'’-]+){1,3}\b")
+_BODY = re.compile(r"\b(?:Ministry|Office|Council|Committee|Commission|Centre|Center|League|Republic|Act|Assembly|"
+                   r"Nations|Union|Court|Party|Government|Mission|Department|Agency|Watch|Collective|Rights|Human|"
+                   r"Report|Review|Post|Times|Daily|Ledger|News|Kingdom|Foreign|National|International|The|In|On|At|"
+                   r"January|February|March|April|May|June|July|August|September|October|November|December)\b")
+_ROLES = (r"(?:minister|spokes(?:person|man|woman)|director|secretary|president|chair(?:man|woman|person)?|"
+          r"deputy|ambassador|rapporteur|commissioner|official|coordinator|lawyer|head|leader|delegate|"
+          r"representative|general|expert|activist|founder|member)")
+_ROLE_AFTER = re.compile(rf",\s+(?:the\s+|a\s+|an\s+)?(?:[\w'’-]+\s+){{0,4}}{_ROLES}\b", re.I)
+_ROLE_BEFORE = re.compile(rf"\b{_ROLES},?\s+(?:of\s+[\w ]{{1,30}}?\s+)?$", re.I)
+_SAYS_AFTER = re.compile(r",?\s+(?:said|says|told|noted|answered|replied|responded|added|argued|stated|wrote|"
+                         r"stressed|insisted|warned|urged|asked|explained)\b")
+_SPEECH = re.compile(r"\b(?:said|says|say|told|stated|states|noted|added|stressed|argued|insisted|warned|"
+                     r"declared|announced|responded|replied|answered|urged|called|wrote|according to)\b|[\"“”]", re.I)
+_SCENE = re.compile(r"\b(?:meeting was|in attendance|attended by|titled|entitled|held at|took place|"
+                    r"was held|gathered|delegates from|the aim of the meeting)\b", re.I)
+
+
+def bonus(intent: Intent, sentence: str, lede: bool = False) -> float:
+    """The rank bonus (or penalty) for `sentence` as an answer to a question of this intent;
+    `lede`: it opens its document."""
+    found = {
+        "why": _REASON.search(sentence),
+        "when": _DATE.search(sentence),
+        "count": _NUMBER.search(_without_dates(sentence)),
+        "who": _person(sentence),
+        "said": _SPEECH.search(sentence),
+    }.get(intent.kind)
+    # A who, when or how-many question is not answered at all by a sentence without a name,
+    # a date or a number: those cues weigh more than a why's reason.
+    out = (STRONG_BONUS if intent.kind in ("who", "when", "count") else BONUS) if found else 0.0
+    if intent.kind == "said" and _names_speaker(intent, sentence):
+        out += SPEAKER_BONUS
+    if intent.kind == "why" and _VERDICT.search(sentence):
+        out = BONUS + VERDICT_BONUS
+    if sets_scene(intent, sentence):
+        out -= SCENE_PENALTY
+    return out + (LEDE_BONUS if lede else 0.0)
+
+
+def sets_scene(intent: Intent, sentence: str) -> bool:
+    """Does the sentence only set the scene (where a meeting was, who attended, a title) for a
+    question that asks why, who, or what someone said?"""
+    return intent.kind in ("why", "said", "who") and bool(_SCENE.search(sentence))
+
+
+def _names_speaker(intent: Intent, sentence: str) -> bool:
+    """Does the sentence name the one whose words are asked for (by any of their names' words)?"""
+    words = {w for s in intent.speakers for w in re.findall(r"\b[A-Z][\w'’-]{2,}", s)} - {"The", "UN"}
+    return any(re.search(rf"\b{re.escape(w)}\b", sentence) for w in words)
+
+
+def _person(sentence: str) -> bool:
+    """Does the sentence name a person as the one who acts: a name with a role beside it
+    ("Amara Veldt, executive director of ...", "spokesperson Dario Vensk") or with words said
+    ("Veldt said")?"""
+    for m in _CAPS.finditer(sentence):
+        if _BODY.search(m.group()):
+            continue
+        after, before = sentence[m.end():m.end() + 60], sentence[max(0, m.start() - 40):m.start()]
+        if _ROLE_AFTER.match(after) or _ROLE_BEFORE.search(before) or _SAYS_AFTER.match(after):
+            return True
+    return False
+
+
+def _without_dates(sentence: str) -> str:
+    """Years and days of the month are numbers that do not count anything."""
+    return re.sub(r"\b(?:1[6-9]|20)\d\d\b", " ", _DATE.sub(" ", sentence))

@@ -1,0 +1,159 @@
+"""What a question asks for, read from its wording without a model: the kind of answer it
+wants (a reason, a person or body, a date, a number, someone's words), the years it names,
+whether it refers back to an earlier turn, and whether it has several parts to answer apart
+("in 2020 and in 2023", "what did X and Y say").
+
+Every rule here is a preference the answerer weighs, never a gate: a question read wrongly
+still gets the passages' most relevant sentences, only in a less helpful order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+YEAR = re.compile(r"\b(?:1[6-9]|20)\d\d\b")
+_KINDS = (
+    ("why", re.compile(r"^\s*(?:and\s+)?why\b|\b(?:reasons?|grounds|cause) (?:for|why|of)\b|\bwhat (?:was|were|is|are) "
+                       r"the (?:reasons?|grounds|cause)\b", re.I)),
+    ("count", re.compile(r"\bhow (?:many|much)\b|\bwhat (?:number|share|percentage|proportion)\b|\bwhat is the "
+                         r"(?:population|number|total|size)\b", re.I)),
+    ("when", re.compile(r"^\s*(?:and\s+)?(?:(?:by|since|until|till|from)\s+)?when\b|"
+                        r"\bwhat (?:date|day|year|month)\b|\bin which year\b|\bon what date\b", re.I)),
+    ("said", re.compile(r"\bwhat did .+ (?:say|said|tell|state|claim|argue|call|write|note|add)\b|"
+                        r"\bwhat (?:does|do) .+ (?:say|claim|argue)\b|"
+                        r"\bhow did .+ (?:respond|react|reply|answer)\b", re.I)),
+    ("who", re.compile(r"^\s*(?:and\s+)?(?:who|whom|whose)\b|\bwho\b|\bwhich (?:person|official|minister|group|"
+                       r"organi[sz]ation|body|ministry|agency|ngo|country|state)\b", re.I)),
+)
+# Words that point back into the conversation ("Who criticised that decision?").
+_REFERRING = {"that", "this", "those", "these", "it", "its", "they", "them", "their", "he", "him",
+              "his", "she", "her", "there", "then", "such"}
+_OPENERS = re.compile(r"^\s*(?:and|also|what about|how about|but|so)\b", re.I)
+_PRESENT = re.compile(r"^\s*(?:what|who|how many|how much|which|where)\s+(?:is|are|does|do|has|have)\b|"
+                      r"\b(?:currently|today|now|at present|nowadays)\b", re.I)
+# "A and B" where both sides are names: capitalised words, optionally after "the"/"its".
+_WORD = r"[A-Z][\w'’.-]*"
+_NAME = rf"(?:(?:the|its|their)\s+)?{_WORD}(?:\s+(?:of\s+|for\s+|on\s+)?{_WORD})*"
+_NAME_PAIR = re.compile(rf"(?<![\w'’])({_NAME})\s*(?:,\s*({_NAME})\s*,?)?\s+(?:and|with|versus|vs\.?)\s+"
+                        rf"({_NAME})(?![\w'’])")
+_YR = r"(?:1[6-9]|20)\d\d"
+_YEAR_PAIR = re.compile(rf"\b((?:in\s+)?)({_YR})((?:\s*,\s*(?:in\s+)?{_YR})*)\s+"
+                        rf"(?:and|with|versus|vs\.?|compared (?:with|to))\s+(?:in\s+)?({_YR})\b", re.I)
+_ORDINAL = r"(?:first|second|third|fourth|fifth|sixth|last|previous|next|latest)"
+_ORDINAL_PAIR = re.compile(rf"\b((?:(?:at|in|on|for)\s+)?(?:its|the|their)\s+)({_ORDINAL})\s+"
+                           rf"(?:and|or|with|versus|vs\.?)\s+(?:(?:at|in|on|for)\s+)?(?:its|the|their\s+)?\s*"
+                           rf"({_ORDINAL})\b", re.I)
+_COMPARE_WITH = re.compile(r"^\s*how (?:did|does|do|has|have|was|were)\s+(.+?)\s+compare(?:d)?\s+(?:with|to|against)\s+"
+                           r"(.+?)\s*\??\s*$", re.I)
+_BETWEEN = re.compile(r"\b(?:between|from)\s+(?:1[6-9]|20)\d\d\s+(?:and|to)\s+(?:1[6-9]|20)\d\d\b", re.I)
+_COMPARE = re.compile(r"^\s*compare\s+", re.I)
+_QUESTION_WORDS = {"What", "Who", "When", "Why", "How", "Which", "Where", "Did", "Does", "Do", "Is", "Are", "Was",
+                   "Were", "Compare", "And", "The", "In", "On", "Has", "Have", "Can"}
+
+
+@dataclass
+class Part:
+    """One part of a question to answer on its own, under `label` (empty for a whole question)."""
+
+    label: str
+    question: str
+
+
+@dataclass
+class Intent:
+    kind: str  # why, who, when, count, said, or "" (anything else)
+    years: list[str] = field(default_factory=list)
+    present: bool = False  # asks how things are now ("What is the population ...?")
+    speakers: list[str] = field(default_factory=list)  # the names in "what did X say"
+
+
+def read(question: str) -> Intent:
+    kind = next((name for name, pattern in _KINDS if pattern.search(question)), "")
+    years = list(dict.fromkeys(YEAR.findall(question)))
+    speakers: list[str] = []
+    if kind == "said":
+        m = re.search(r"\b(?:did|does|do)\s+(.+?)\s+(?:say|said|tell|state|claim|argue|call|write|note|add|respond|"
+                      r"react|reply|answer)\b", question, re.I)
+        if m:
+            speakers = [m.group(1)]
+    return Intent(kind, years, bool(_PRESENT.search(question)) and not years, speakers)
+
+
+def refers_back(question: str) -> bool:
+    """Does the question lean on an earlier turn ("Who responded to that?", "And in 2020?")?"""
+    words = set(re.findall(r"[a-z']+", question.lower()))
+    return bool(words & _REFERRING) or bool(_OPENERS.match(question)) or len(words) <= 3
+
+
+def parts(question: str) -> list[Part]:
+    """The question's parts: one per year in "in 2020 and (in) 2023", one per name in "what did
+    X and Y say" or "compare X with Y"; a range ("between 2019 and 2023") is one part."""
+    if not _BETWEEN.search(question):
+        m = _YEAR_PAIR.search(question)
+        if m:
+            years = YEAR.findall(m.group(0))
+            return [Part(y, _clean(question[:m.start()] + m.group(1) + y + question[m.end():])) for y in years]
+    m = _COMPARE_WITH.search(question)
+    if m:
+        return _compared(m.group(1), m.group(2))
+    m = _ORDINAL_PAIR.search(question)
+    if m:
+        return [Part(o.capitalize(), _clean(question[:m.start()] + m.group(1) + o + question[m.end():]))
+                for o in (m.group(2), m.group(3))]
+    for m in _NAME_PAIR.finditer(question):
+        names = [n for n in m.groups() if n]
+        head = _drop_question_words(names[0])
+        start = m.start() + len(names[0]) - len(head)
+        names[0] = head
+        if not head or any(n.split()[0] in _QUESTION_WORDS for n in names[1:]):
+            continue
+        if re.search(r" (?:of|on|for) ", head) and not re.match(r"(?:the|its|their)\s", names[-1], re.I):
+            continue  # "the Ministry of Foreign Affairs and International Cooperation": one name
+        return [Part(_label(n), _clean(question[:start] + n + question[m.end():])) for n in names]
+    return [Part("", question)]
+
+
+def _compared(first: str, second: str) -> list[Part]:
+    """"How did A compare with B?": a part about A and one about B. B often leaves out what A
+    says ("the League's view of X ... with the Committee's"): it borrows it, or A's topic words."""
+    head = re.search(r"['’]s\s+(.+)$", first)
+    if re.search(r"['’]s?$", second) and head:
+        second = f"{second} {head.group(1)}"
+    else:
+        missing = [w for w in _topic_words(first) if w.lower() not in second.lower()]
+        second = f"{second} ({' '.join(missing)})" if missing else second
+    return [Part(_short_label(first), f"What about {first}?"), Part(_short_label(second), f"What about {second}?")]
+
+
+def _topic_words(text: str) -> list[str]:
+    stop = {"the", "a", "an", "of", "in", "on", "at", "to", "for", "what", "how", "and", "its", "their", "his", "her"}
+    return [w for w in re.findall(r"[\w'’-]+", text) if w.lower() not in stop and not YEAR.fullmatch(w)]
+
+
+def _short_label(part: str) -> str:
+    """A part's label: the year it names and its first name, else its first words."""
+    year = YEAR.search(part)
+    names = [n for n in re.findall(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*", part) if n not in _QUESTION_WORDS]
+    label = " ".join(x for x in (names[0] if names else "", year.group() if year else "") if x)
+    return re.sub(r"['’]s$", "", label) or " ".join(part.split()[:4])
+
+
+def _drop_question_words(name: str) -> str:
+    """"Compare Marvala" -> "Marvala": a capitalised question word is not part of a name."""
+    words = name.split()
+    while words and words[0] in _QUESTION_WORDS and words[0] != "The":
+        words.pop(0)
+    return " ".join(words)
+
+
+def _label(name: str) -> str:
+    return re.sub(r"^(?:the|its|their)\s+", "", name, flags=re.I)
+
+
+def _clean(question: str) -> str:
+    """A part's question: "Compare X" read as a question about X, spaces tidied."""
+    question = " ".join(question.split())
+    if _COMPARE.match(question):
+        question = "What about " + _COMPARE.sub("", question).rstrip("?.") + "?"
+    return question
