@@ -46,6 +46,9 @@ _ORDINAL_PAIR = re.compile(rf"\b((?:(?:at|in|on|for)\s+)?(?:its|the|their)\s+)({
                            rf"({_ORDINAL})\b", re.I)
 _COMPARE_WITH = re.compile(r"^\s*how (?:did|does|do|has|have|was|were)\s+(.+?)\s+compare(?:d)?\s+(?:with|to|against)\s+"
                            r"(.+?)\s*\??\s*$", re.I)
+_EACH_ACTS = re.compile(r"^\s*compare\b|\b(?:compare[sd]?|differ\w*|versus|vs\.?)\b|"
+                        r"\b(?:did|do|does|have|has)\b.+\b(?:say|said|tell|state|claim|argue|respond|react|reply|"
+                        r"answer|view|see|describe|think|call)\b", re.I)
 _BETWEEN = re.compile(r"\b(?:between|from)\s+(?:1[6-9]|20)\d\d\s+(?:and|to)\s+(?:1[6-9]|20)\d\d\b", re.I)
 _COMPARE = re.compile(r"^\s*compare\s+", re.I)
 _QUESTION_WORDS = {"What", "Who", "When", "Why", "How", "Which", "Where", "Did", "Does", "Do", "Is", "Are", "Was",
@@ -101,6 +104,10 @@ def parts(question: str) -> list[Part]:
     if m:
         return [Part(o.capitalize(), _clean(question[:m.start()] + m.group(1) + o + question[m.end():]))
                 for o in (m.group(2), m.group(3))]
+    # Names are parts only where each acts on its own ("what did X and Y say", "compare X with
+    # Y"): "Which products did CVS, Rite Aid and Target pull?" asks one question of a list.
+    if not _EACH_ACTS.search(question):
+        return [Part("", question)]
     for m in _NAME_PAIR.finditer(question):
         names = [n for n in m.groups() if n]
         head = _drop_question_words(names[0])
