@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from assistant.errors import ConfigError, QuestionError
 from assistant.index.embedding import Embedder
@@ -67,6 +68,7 @@ class Retriever:
         self._snapshot: Snapshot | None = None
         self._checked = 0.0
         self._reloading = threading.Lock()
+        self._last: tuple[str, Any] | None = None  # (query, vector): replaced whole, so thread-safe
 
     def recheck(self) -> None:
         """Look at the store's generation on the next search (an ingestion just finished)."""
@@ -103,7 +105,7 @@ class Retriever:
         mask = snap.mask(filters) if filters else None
         dense: list[tuple[str, float]] = []
         if mode in ("dense", "hybrid"):
-            vector = self.embedder.encode_query(query)
+            vector = self._vector(query)
             if mask is None and len(snap.ids) > EXACT_MAX:
                 dense = self.store.query(vector, depth)  # Chroma's HNSW index: sublinear
             else:
@@ -118,6 +120,16 @@ class Retriever:
             known = self.store.get([c for c, _ in ranked])  # texts for the k kept only
             return [Passage.from_metadata(c, known[c].text, known[c].meta, score=s) for c, s in ranked if c in known]
         return self._expand(snap, ranked, k, window)
+
+    def _vector(self, query: str) -> Any:
+        """The query's embedding; the last one is kept, since one question is searched several
+        times (within the last answer's documents, in the years it names, in the whole archive)."""
+        last = self._last
+        if last is not None and last[0] == query:
+            return last[1]
+        vector = self.embedder.encode_query(query)
+        self._last = (query, vector)
+        return vector
 
     def fusion_weight(self, snap: Snapshot, query: str, sparse: list[tuple[str, float]]) -> float:
         """The dense weight for this question: `dense_weight` when the best keyword match holds
