@@ -39,6 +39,7 @@ class Assistant:
                                    self.settings.dense_weight_weak_keywords, self.settings.keyword_coverage,
                                    self.settings.page_cap)
         self.answerer = make_answerer(self.settings, self.embedder, self._idf, model)
+        self.asking = Asking(self.settings, self.retriever, self.answerer)
 
     def _idf(self, term: str) -> float:
         return self.retriever.snapshot.idf(term)
@@ -70,8 +71,7 @@ class Assistant:
         anything has been streamed."""
         question = check_question(question)
         filters = make_filters(since, until, source, kind)
-        asking = Asking(self.settings, self.retriever, self.answerer)
-        return AnswerStream(asking.run(question, turns(history), filters)).start()
+        return AnswerStream(self.asking.run(question, turns(history), filters)).start()
 
     def with_llm(self, name: str | None) -> Assistant:
         """This assistant answering with another backend; the store, the embedding model and
@@ -81,6 +81,7 @@ class Assistant:
         other = copy.copy(self)
         other.settings = self.settings.replace(llm=name)
         other.answerer = make_answerer(other.settings, self.embedder, self._idf)
+        other.asking = Asking(other.settings, self.retriever, other.answerer)
         return other
 
     def status(self) -> ArchiveStatus:

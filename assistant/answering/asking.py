@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
 
-from assistant.answering import compose, dating, intent
+from assistant.answering import compose, dating, intent, prompts
 from assistant.answering.answerers.base import Answerer, pieces
 from assistant.answering.followup import FollowUp, follow_up
 from assistant.answering.query import check_question
@@ -35,6 +35,7 @@ class Asking:
         self.settings = settings
         self.retriever = retriever
         self.answerer = answerer
+        self.refusal = prompts.load("refusal", settings.prompts_dir)  # said of a part the archive lacks
 
     def run(self, question: str, turns: list[tuple[str, str]], filters: Filters) -> Iterator[str | Answer]:
         """The answer's text in pieces, then the Answer (question and standalone set)."""
@@ -78,7 +79,7 @@ class Asking:
             passages, hints = self._gather(query, part.question, filters, context)
             answer = self.answerer.answer(query, passages, hints)
             labelled.append((part.label, answer))
-        whole = compose.combine(question, labelled, self._refusal(), self.answerer.name)
+        whole = compose.combine(question, labelled, self.refusal, self.answerer.name)
         yield from pieces(whole.text)
         yield whole
 
@@ -130,9 +131,6 @@ class Asking:
             return None
         return dating.age_note([c.date for c in answer.citations], self.retriever.snapshot.newest_year,
                                wanted.present)
-
-    def _refusal(self) -> str:
-        return str(getattr(self.answerer, "refusal", "The archive does not hold the answer to this question."))
 
 
 def _as_date(yyyymmdd: int) -> date:
