@@ -132,6 +132,22 @@ class Settings:
                               "address) this machine's own name; a request naming any other host "
                               "is refused, so a web page cannot reach the server through DNS "
                               "rebinding. Example: `archive.example.org`.", default="")
+    state_url: str | None = _doc("Database of the app's own state (users, grants, sessions, conversations), "
+                                 "as an SQLAlchemy URL: default SQLite `state.db` in the store folder; "
+                                 "`postgresql://USER@HOST/DB` for several app servers sharing one Chroma "
+                                 "server. Env ASSISTANT_STATE_URL.", default=None)
+    audit_log: str | None = _doc("JSON-lines audit log of logins, questions, reads and changes: a file, "
+                                 "or `-` for standard output; default `audit.jsonl` in the store folder.",
+                                 default=None)
+    audit_questions: bool = _doc("Write question texts into the audit log (questions can be sensitive).",
+                                 default=False)
+    trusted_user_header: str = _doc("Header naming the signed-in user, set by an identity-aware proxy "
+                                    "(e.g. X-Forwarded-User); honoured only from `trusted_proxies`.", default="")
+    trusted_proxies: str = _doc("Addresses or CIDR ranges of the proxies whose `trusted_user_header` is "
+                                "believed, comma-separated (e.g. 127.0.0.1/32,10.0.0.0/8).", default="")
+    auto_create_users: bool = _doc("Create a user named by `trusted_user_header` as a reader with no "
+                                   "collections when it does not exist yet (else it is refused).", default=False)
+    session_hours: float = _doc("Hours a chat login lasts.", default=12.0)
 
     def __post_init__(self) -> None:
         for f in fields(self):  # Settings(store="dir") works like Settings(store=Path("dir"))
@@ -203,6 +219,14 @@ def _coerce(f: dataclasses.Field[Any], value: Any) -> Any:
     try:
         if value is None:
             return None
+        if kind.startswith("bool"):
+            if isinstance(value, str):
+                if value.strip().lower() in ("1", "true", "yes", "on"):
+                    return True
+                if value.strip().lower() in ("0", "false", "no", "off", ""):
+                    return False
+                raise ValueError(value)
+            return bool(value)
         if "Path" in kind:
             return Path(value).expanduser()
         if kind.startswith("int"):
