@@ -13,7 +13,7 @@ export HF_HUB_DISABLE_PROGRESS_BARS := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install chat ingest test test-fast lint typecheck clean browser
+.PHONY: install chat ingest test test-fast lint typecheck clean browser postgres proxy
 
 # CPU torch first: without it, sentence-transformers pulls a multi-GB CUDA build.
 $(BIN)/.installed: pyproject.toml
@@ -38,6 +38,19 @@ chat: ingest  ## the chat and the HTTP API on http://$(HOST):$(PORT)
 browser:
 	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+# Debian's PostgreSQL for the state database's tests (tests/pg.py runs a throwaway server; Debian
+# keeps initdb and pg_ctl in /usr/lib/postgresql/VERSION/bin, off the PATH).
+postgres:
+	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+# Debian's nginx, as the identity-aware proxy in front of the server in tests/test_proxy.py
+# (the test runs its own nginx on free ports; the system's service is never started).
+proxy:
+	command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null 2>&1 \
+		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
 
 lint: install
 	$(BIN)/ruff check .

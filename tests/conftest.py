@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,21 @@ def shared() -> Path:
 
 
 @pytest.fixture(scope="session")
+def pg_server() -> Iterator[object]:
+    """A real PostgreSQL server for the session (tests/pg.py): skipped where it is not installed
+    (`make postgres`), a failure under CI. `.new_database()` gives a fresh database's URL."""
+    from pg import postgres
+
+    try:
+        with postgres() as server:
+            yield server
+    except LookupError as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"{e}, and CI must have it")
+        pytest.skip(str(e))
+
+
+@pytest.fixture(scope="session")
 def chat_server(sample_store: Path, tmp_path_factory: pytest.TempPathFactory):
     """The chat and the HTTP API served for real on 127.0.0.1 (a free port) over the sample store."""
     from assistant.app.pool import Pool
@@ -89,7 +105,8 @@ def chat_server(sample_store: Path, tmp_path_factory: pytest.TempPathFactory):
 # processes (4 to 75 s a test on 2 busy cores).
 SLOW_FILES = {"test_browser.py", "test_crash.py", "test_cli.py", "test_ingest.py"}
 SLOW_FIXTURES = {"shared", "browser", "chat_server", "chat", "guarded", "writable_server", "llama_server",
-                 "chroma_server", "server", "archive_copy", "big_store", "hostile_store"}
+                 "chroma_server", "server", "archive_copy", "big_store", "hostile_store", "pg_server", "team",
+                 "team_store", "proxied", "nginx"}
 SLOW_TESTS = {"test_counting_tokens_while_encoding_is_thread_safe",  # encoders racing: 20-45 s
               "test_the_python_api_example_runs_as_written",  # a fresh interpreter ingests the sample
               "test_wrong_passwords_are_slowed_down"}  # waits out the login throttle

@@ -23,7 +23,7 @@ PACKAGES = ("assistant", "ingest", "evals", "benchmarks")
 # What may lean on what, from assistant: the write path sees the index and the plain root
 # modules only; so does the index itself (ingest imports it, so it must not pull in the read path).
 SHARED = ("assistant.index", "assistant.settings", "assistant.errors", "assistant.types")
-LAYERS = ("assistant.index", "assistant.answering", "assistant.app")
+LAYERS = ("assistant.index", "assistant.answering", "assistant.app", "assistant.accounts")
 ROOT_MODULES = {"assistant", "assistant.__main__", "assistant.errors", "assistant.settings", "assistant.types",
                 "assistant.service", "assistant.testing"}
 ROOT_ONLY = "assistant/ itself keeps only __init__, __main__, errors, settings, types, service and testing"
@@ -70,6 +70,10 @@ RULES = (
          pairs=(("assistant.__main__", "assistant.app.cli"),)),
     Rule("nothing in assistant/ or ingest/ imports evals/ or benchmarks/ (they measure the package, "
          "which never depends on them)", ("assistant", "ingest"), ("evals", "benchmarks")),
+    Rule("assistant/accounts/ (users, grants, sessions, the audit log) imports from assistant only itself, "
+         "settings, errors and types, and nothing from ingest/: the faces (app) sit on top of it",
+         ("assistant.accounts",), ("assistant", "ingest"),
+         ("assistant.accounts", "assistant.settings", "assistant.errors", "assistant.types")),
 )
 BOTH_PATHS = "only assistant/app/ imports both the read path (answering, service) and the write path (ingest/)"
 
@@ -247,6 +251,11 @@ BREACHES = [
      "assistant.settings (line 2) imports assistant.app.cli: breaks the rule: the root modules"),
     ("assistant/app/bad.py", "from evals.answers import suite\n",
      "assistant.app.bad (line 1) imports evals.answers: breaks the rule: nothing in assistant/ or ingest/"),
+    ("assistant/accounts/bad.py", "from assistant.index.store import Store\n",
+     "assistant.accounts.bad (line 1) imports assistant.index.store: breaks the rule: assistant/accounts/"),
+    ("assistant/accounts/bad.py", "def f():\n    from assistant.app import server\n",
+     "assistant.accounts.bad (line 2, inside a function) imports assistant.app.server: breaks the rule: "
+     "assistant/accounts/"),
     ("ingest/bad.py", "import benchmarks.ingest\n",
      "ingest.bad (line 1) imports benchmarks.ingest: breaks the rule: nothing in assistant/ or ingest/"),
 ]
