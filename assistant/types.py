@@ -25,12 +25,13 @@ class Passage:
     page: int | None = None
     score: float = 0.0
     chunk: int = 0  # position of the chunk within its document
+    collection: str = "main"  # the archive collection its file belongs to
 
     @classmethod
     def from_metadata(cls, id: str, text: str, meta: ChunkMeta, score: float = 0.0) -> Passage:
         return cls(id=id, text=text, doc_id=meta.doc_id, path=meta.path, title=meta.title, date=meta.date,
                    source=meta.source, url=meta.url, page=meta.page if meta.page and meta.page > 0 else None,
-                   score=score, chunk=meta.chunk)
+                   score=score, chunk=meta.chunk, collection=meta.collection)
 
 
 @dataclass
@@ -49,14 +50,19 @@ class Citation:
 
     # Sentences of `text` that support the answer's claims citing [n] (for highlighting).
     supporting: list[str] = field(default_factory=list)
+    collection: str = "main"  # the archive collection of the cited file
 
     @classmethod
     def from_passage(cls, n: int, p: Passage) -> Citation:
         return cls(n=n, doc_id=p.doc_id, path=p.path, title=p.title, text=p.text,
-                   date=p.date, source=p.source, url=p.url, page=p.page)
+                   date=p.date, source=p.source, url=p.url, page=p.page, collection=p.collection)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # The JSON contract (`assistant ask --json`, /api/ask) is pinned by tests/test_cli.py;
+        # the collection joins it when that pin does.
+        out = asdict(self)
+        del out["collection"]
+        return out
 
 
 @dataclass
@@ -117,8 +123,32 @@ def search_results(passages: list[Passage]) -> dict[str, Any]:
 
 
 @dataclass
+class CollectionStatus:
+    """One archive collection (a named group of files, the unit of read permissions) and what
+    it holds (`Assistant.collections()`, `assistant status`)."""
+
+    name: str
+    files: int
+    documents: int
+    chunks: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Facets:
+    """The sources and document types an archive holds, as a reader sees it: the choices of the
+    chat's filters (`Assistant.facets()`)."""
+
+    sources: list[str]
+    kinds: list[str]
+
+
+@dataclass
 class ArchiveStatus:
-    """What an archive holds (`Assistant.status()`, `assistant status`); `to_dict` is its JSON."""
+    """What an archive holds (`Assistant.status()`, `assistant status`), as far as its reader may
+    read; `to_dict` is its JSON."""
 
     store: str  # the store folder, or the Chroma server's URL
     files: int
@@ -129,6 +159,7 @@ class ArchiveStatus:
     llm: str
     writing: dict[str, Any] | None  # who holds the write lock now ({"pid", "purpose", "since"}), or None
     half_removed: list[str] = field(default_factory=list)  # files a stopped removal left behind
+    collections: list[CollectionStatus] = field(default_factory=list)  # each readable one, by name
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,6 +175,7 @@ class ArchiveFile:
     chunks: int
     bytes: int
     ingested: str | None  # local time, ISO: "2024-05-01 12:00:00"
+    collection: str = "main"  # the archive collection it belongs to
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,10 +1,11 @@
 """Query latency on a large store: hybrid, dense and filtered search, against Chroma's own `where`.
 
 Builds a store of at least 100k chunks from an existing one (real chunk texts and vectors,
-copied N times with a little noise on the vectors, so the index has realistic structure),
-then times real questions end to end: query embedding, exact dense and BM25 search on the
-snapshot, fusion, fetching texts from Chroma; and, as baselines in the same process, Chroma's
-own HNSW query and its `where` filter.
+copied N times with a little noise on the vectors, so the index has realistic structure; copy
+c goes to archive collection COLLECTIONS[c % 4]), then times real questions end to end: query
+embedding, exact dense and BM25 search on the snapshot, fusion, fetching texts from Chroma;
+filtered by date, source and archive collection (a reader's restriction, and a filter within
+it); and, as baselines in the same process, Chroma's own HNSW query and its `where` filter.
 
     python -m benchmarks.retrieval --source .store/evals/news-2023q4/ours --copies 4 \\
         --questions ../shared/corpora/news-2023q4/questions.jsonl
@@ -30,6 +31,8 @@ from assistant.index.snapshot import Snapshot
 from assistant.index.store import Store
 from assistant.settings import Settings
 
+COLLECTIONS = ("main", "drafts", "donor-x", "donor-y")
+
 
 def build(source: Path, copies: int, dest: Path) -> int:
     src = Store.open(Settings(store=source))
@@ -42,7 +45,8 @@ def build(source: Path, copies: int, dest: Path) -> int:
         noisy = vectors + rng.normal(0, 0.01, vectors.shape).astype(np.float32) if c else vectors
         noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
         store.upsert([f"{i}-{c}" for i in got.ids], noisy, got.texts,
-                     [replace(m, file=f"{m.file}#{c}") for m in got.metas])
+                     [replace(m, file=f"{m.file}#{c}", collection=COLLECTIONS[c % len(COLLECTIONS)])
+                      for m in got.metas])
     store.bump_generation()
     Snapshot.rebuild(store)
     return store.count()
@@ -80,6 +84,9 @@ def main() -> None:
         mid = int(np.median(dates[dates > 0])) if (dates > 0).any() else 20231101
         since, until = f"{mid // 10000}-{mid // 100 % 100:02d}-01", f"{mid // 10000}-{mid // 100 % 100:02d}"
         source = next((s for s in a.retriever.snapshot.source_names if s), "")
+        # A reader granted two of the four collections (half the chunks, with --copies 4), as the
+        # server restricts each request; and within it, one collection asked for.
+        reader = a.within(list(COLLECTIONS[::2]))
 
         def chroma_dense(q: str) -> Any:  # what the dense search would cost through Chroma's HNSW
             return a.store.query(a.embedder.encode([q])[0], 10)
@@ -97,10 +104,15 @@ def main() -> None:
             "bm25": timed(lambda q: a.retriever.search(q, 10, mode="bm25"), questions),
             "hybrid, date filter": timed(lambda q: a.search(q, k=10, since=since, until=until), questions),
             "hybrid, source filter": timed(lambda q: a.search(q, k=10, source=source), questions),
+            "hybrid, collections restricted (2 of 4)": timed(lambda q: reader.search(q, k=10), questions),
+            "hybrid, restricted + collection filter (1)": timed(
+                lambda q: reader.search(q, k=10, collection=COLLECTIONS[0]), questions),
+            "hybrid, collection filter (1 of 4)": timed(lambda q: a.search(q, k=10, collection=COLLECTIONS[1]),
+                                                        questions),
             "query embedding alone": timed(a.embedder.encode_query, questions),
             "chroma HNSW, dense only": timed(chroma_dense, questions),
             "chroma where (date), dense only": timed(chroma_where, questions),
-            "filter": {"since": since, "until": until, "source": source},
+            "filter": {"since": since, "until": until, "source": source, "readable": list(COLLECTIONS[::2])},
         }
     print(json.dumps(results, indent=1))
     # Ratios against Chroma's own dense query, timed in the same process: this machine is noisy.
@@ -109,6 +121,10 @@ def main() -> None:
     for name, r in results.items():
         if isinstance(r, dict) and "p50" in r:
             print(f"| {name} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p50'] / base:.2f} |")
+    dated = results["hybrid, date filter"]["p50"]
+    for name in ("hybrid, collections restricted (2 of 4)", "hybrid, collection filter (1 of 4)"):
+        print(f"{name}: p50 {results[name]['p50'] / dated:.2f}x the date filter's, "
+              f"{results[name]['p50'] / results['hybrid']['p50']:.2f}x unfiltered hybrid's")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1) + "\n")

@@ -28,12 +28,16 @@ class Batch:
 
 @dataclass
 class Prepared:
-    """A file whose chunks have all been handed over: what its manifest record will say."""
+    """A file whose chunks have all been handed over: what its manifest record will say (its
+    archive collection too). `reused`: its chunks that were stored before this run, which may
+    still be in another collection; `known`: it has a manifest record already."""
 
     key: str
     result: FileResult
     record: dict[str, Any]
     ids: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    known: bool = False
 
 
 @dataclass

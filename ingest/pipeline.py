@@ -6,6 +6,10 @@ content hash, so re-writing them is idempotent; a file's manifest record (its ha
 written only after all of its chunks are stored and its stale chunks deleted. A run killed
 at any point leaves files without a current record, and the next run redoes exactly those,
 embedding only chunk ids that are not already stored.
+
+Each file belongs to one archive collection (`collection=`; without it, a file keeps the one its
+record names, and a new file goes to main). A file already stored, unchanged, whose collection
+is to change is moved (its chunks' metadata changed, nothing embedded: ingest/move.py's order).
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from assistant.errors import IngestError
 from assistant.index.dates import parse_date
 from assistant.index.embedding import LazyEmbedder, TokenCounter
 from assistant.index.locks import writing
-from assistant.index.meta import ChunkMeta
+from assistant.index.manifest import MOVING, collection_of
+from assistant.index.meta import COLLECTION, MAIN, ChunkMeta, check_collection
 from assistant.index.store import Store
 from assistant.settings import Settings
 from ingest.chunking import chunk_text, fit
@@ -33,6 +38,7 @@ from ingest.encoder import open_encoder
 from ingest.files import discover, file_key, is_under, read_or_failure
 from ingest.handover import Aborted, Batch, Chunk, Prepared
 from ingest.limits import Limits
+from ingest.move import finish_moves
 from ingest.readers import reader_for
 from ingest.report import FileResult, IngestReport
 from ingest.writer import Writer, publish
@@ -41,14 +47,14 @@ EMBED_BATCH = 256  # chunks embedded and stored together; also the resume granul
 
 
 def chunk_document(doc: Document, key: str, settings: Settings, embedder: TokenCounter,
-                   limits: Limits | None = None, made: int = 0) -> list[Chunk]:
+                   limits: Limits | None = None, made: int = 0, collection: str = MAIN) -> list[Chunk]:
     """The document's chunks; with `limits`, refused (IngestError) as soon as they and the `made`
     chunks of the file's earlier documents are more than `max_chunks`."""
     doc_hash = doc.content_hash()
     date = parse_date(doc.date)
     base = ChunkMeta(file=key, path=key, doc_id=doc.doc_id if doc.kind == "jsonl" else key,
                      title=doc.title, date=date[0] if date else None, date_num=date[1] if date else None,
-                     source=doc.source, url=doc.url, kind=doc.kind, doc_hash=doc_hash[:16])
+                     source=doc.source, url=doc.url, kind=doc.kind, doc_hash=doc_hash[:16], collection=collection)
     prefix = f"{doc.title}\n" if doc.title else ""
     chunks: list[Chunk] = []
     for page, text in doc.pages:
@@ -63,7 +69,7 @@ def chunk_document(doc: Document, key: str, settings: Settings, embedder: TokenC
 
 
 def _prepare(path: Path, store: Store, records: dict[str, dict[str, Any]], settings: Settings,
-             embedder: TokenCounter) -> Iterator[Batch | Prepared | Aborted | FileResult]:
+             embedder: TokenCounter, collection: str | None) -> Iterator[Batch | Prepared | Aborted | FileResult]:
     """One file: its result if there is nothing to embed, else its new chunks in batches (so a
     large feed reaches the encoder record by record) and then its Prepared record."""
     key = file_key(path)
@@ -78,9 +84,17 @@ def _prepare(path: Path, store: Store, records: dict[str, dict[str, Any]], setti
     data, size = got
     sha = hashlib.sha256(data).hexdigest()
     old = records.get(key)
+    target = collection or collection_of(old)
     if old and old.get("sha256") == sha:
-        yield FileResult(key, "unchanged", documents=int(old.get("documents", 1)),
-                         chunks=int(old.get("chunks", 0)))
+        documents = int(old.get("documents", 1))
+        if collection_of(old) == target and not old.get(MOVING):
+            yield FileResult(key, "unchanged", documents=documents, chunks=int(old.get("chunks", 0)))
+            return
+        # The same content in another collection (or a move cut short): moved, not embedded again.
+        held = sorted(store.ids_for_file(key))
+        record = {k: v for k, v in old.items() if k != MOVING}
+        yield Prepared(key, FileResult(key, "moved", documents=documents, chunks=len(held)),
+                       {**record, COLLECTION: target}, held, reused=held, known=True)
         return
     result = FileResult(key, "updated" if old else "added")
     handed_over = False
@@ -92,13 +106,15 @@ def _prepare(path: Path, store: Store, records: dict[str, dict[str, Any]], setti
         docs = reader(path, data, limits)
         del data
         ids: list[str] = []
+        reused: list[str] = []  # stored before: they may be in another collection
         pending: list[Chunk] = []
         for i, doc in enumerate(docs):
-            chunks = chunk_document(doc, key, settings, embedder, limits, made=len(ids))
+            chunks = chunk_document(doc, key, settings, embedder, limits, made=len(ids), collection=target)
             ids += [c.id for c in chunks]
             pending += chunks
             if len(pending) >= EMBED_BATCH or (i == len(docs) - 1 and pending):
                 have = store.existing([c.id for c in pending])
+                reused += [c.id for c in pending if c.id in have]
                 todo = [c for c in pending if c.id not in have]
                 if todo:
                     result.embedded += len(todo)
@@ -116,15 +132,15 @@ def _prepare(path: Path, store: Store, records: dict[str, dict[str, Any]], setti
         return
     result.documents, result.chunks = len(docs), len(ids)
     record = {"sha256": sha, "size": size, "documents": len(docs), "chunks": len(ids),
-              "kind": path.suffix.lower().lstrip("."), "ingested_at": time.time()}
-    yield Prepared(key, result, record, ids)
+              "kind": path.suffix.lower().lstrip("."), "ingested_at": time.time(), COLLECTION: target}
+    yield Prepared(key, result, record, ids, reused=reused, known=old is not None)
 
 
-def _produce(files: list[Path], out: queue.Queue[Any], store: Store,
-             records: dict[str, dict[str, Any]], settings: Settings, embedder: TokenCounter) -> None:
+def _produce(files: list[Path], out: queue.Queue[Any], store: Store, records: dict[str, dict[str, Any]],
+             settings: Settings, embedder: TokenCounter, collection: str | None) -> None:
     try:
         for path in files:
-            for item in _prepare(path, store, records, settings, embedder):
+            for item in _prepare(path, store, records, settings, embedder, collection):
                 out.put(item)
     except BaseException as e:  # handed to the consumer, which re-raises it
         out.put(e)
@@ -132,10 +148,10 @@ def _produce(files: list[Path], out: queue.Queue[Any], store: Store,
 
 
 def _prepared(files: list[Path], store: Store, records: dict[str, dict[str, Any]], settings: Settings,
-              embedder: TokenCounter) -> Iterator[Batch | Prepared | Aborted | FileResult]:
+              embedder: TokenCounter, collection: str | None) -> Iterator[Batch | Prepared | Aborted | FileResult]:
     """Parsing and chunking run ahead of embedding, in a thread (tokenizers release the GIL)."""
     q: queue.Queue[Any] = queue.Queue(maxsize=4)
-    threading.Thread(target=_produce, args=(files, q, store, records, settings, embedder),
+    threading.Thread(target=_produce, args=(files, q, store, records, settings, embedder, collection),
                      daemon=True, name="ingest-parse").start()
     while (item := q.get()) is not None:
         if isinstance(item, BaseException):
@@ -144,21 +160,32 @@ def _prepared(files: list[Path], store: Store, records: dict[str, dict[str, Any]
 
 
 def ingest(paths: Iterable[str | Path], settings: Settings | None = None, *, prune: bool = False,
-           quiet: bool = True, wait: bool = False, **overrides: Any) -> IngestReport:
+           quiet: bool = True, wait: bool = False, collection: str | None = None,
+           **overrides: Any) -> IngestReport:
     """Bring the store in line with the files under `paths`; see the module docstring.
-    StoreBusyError if another process is writing the store (assistant/index/locks.py), unless
-    `wait`: then after it."""
+    `collection`: the archive collection the files go to (moving those stored in another);
+    None: each stays where its record says, new ones go to main. `prune`: also remove stored
+    files under `paths` that are gone from disk (only those of `collection`, when given).
+    ConfigError for a bad collection name. StoreBusyError if another process is writing the
+    store (assistant/index/locks.py), unless `wait`: then after it."""
+    if collection is not None:
+        check_collection(collection)
     settings = (settings or Settings.load()).replace(**overrides)
     with writing(settings, "an ingestion", wait):
-        return _ingest([Path(p) for p in paths], settings, prune, quiet, time.perf_counter())
+        return _ingest([Path(p) for p in paths], settings, prune, quiet, time.perf_counter(), collection)
 
 
-def _ingest(roots: list[Path], settings: Settings, prune: bool, quiet: bool, start: float) -> IngestReport:
+def _ingest(roots: list[Path], settings: Settings, prune: bool, quiet: bool, start: float,
+            collection: str | None) -> IngestReport:
     embedder = LazyEmbedder(settings.embed_model, settings.embed_dtype)
     store = Store.create(settings, embedder.dim)
     files, problems = discover(roots)
     report = IngestReport(files=problems, store=store.where)
     records = store.file_records()
+    finished = finish_moves(store, records)  # a move cut short, before anything else
+    if finished:
+        report.files += finished
+        records = store.file_records()
     bar = _progress(len(files), quiet)
 
     def show(embedded: int) -> None:
@@ -168,7 +195,7 @@ def _ingest(roots: list[Path], settings: Settings, prune: bool, quiet: bool, sta
     encoder = open_encoder(settings, files, embedder)
     writer = Writer(store, encoder, settings, EMBED_BATCH, show)
     try:
-        for item in _prepared(files, store, records, settings, embedder):
+        for item in _prepared(files, store, records, settings, embedder, collection):
             if isinstance(item, Batch):
                 writer.add(item)
                 continue
@@ -184,8 +211,8 @@ def _ingest(roots: list[Path], settings: Settings, prune: bool, quiet: bool, sta
     finally:
         encoder.close()
     bar.close()
-    report.files += _removed(roots, files, records, store, writer if prune else None)
-    if writer.changed:
+    report.files += _removed(roots, files, records, store, writer if prune else None, collection)
+    if writer.changed or finished:
         publish(store)
     report.chunks_in_store = store.count()
     report.seconds = time.perf_counter() - start
@@ -193,12 +220,14 @@ def _ingest(roots: list[Path], settings: Settings, prune: bool, quiet: bool, sta
 
 
 def _removed(roots: list[Path], files: list[Path], records: dict[str, dict[str, Any]],
-             store: Store, writer: Writer | None) -> list[FileResult]:
-    """Files in the store, under the given roots, that are no longer on disk."""
+             store: Store, writer: Writer | None, collection: str | None) -> list[FileResult]:
+    """Files in the store, under the given roots, that are no longer on disk (of `collection`
+    only, when given: a sync of one collection never removes another's files)."""
     present = {file_key(f) for f in files}
     prefixes = [file_key(r) for r in roots]
     gone = [key for key in sorted(records) if any(is_under(key, p) for p in prefixes)
-            and key not in present and not Path(key).exists()]
+            and key not in present and not Path(key).exists()
+            and (collection is None or collection_of(records[key]) == collection)]
     if writer is None or not gone:
         return [FileResult(key, "missing") for key in gone]
     writer.touch()

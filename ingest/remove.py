@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant.index.locks import writing
+from assistant.index.manifest import collection_of
+from assistant.index.meta import check_collection
 from assistant.index.store import Store
 from assistant.settings import Settings
 from ingest.files import file_key, is_under
@@ -26,26 +28,30 @@ from ingest.writer import publish
 
 
 def remove(paths: Iterable[str | Path], settings: Settings | None = None, *, wait: bool = False,
-           **overrides: Any) -> IngestReport:
+           collection: str | None = None, **overrides: Any) -> IngestReport:
     """Remove the stored files at `paths` (a file, or every stored file under a folder) and
-    their chunks. A path that matches nothing stored is reported as failed; the rest go.
-    StoreBusyError if another process is writing the store (assistant/index/locks.py), unless
-    `wait`: then after it."""
+    their chunks; with `collection`, only the files of that archive collection. A path that
+    matches nothing stored (there) is reported as failed; the rest go. StoreBusyError if another
+    process is writing the store (assistant/index/locks.py), unless `wait`: then after it."""
+    if collection is not None:
+        check_collection(collection)
     settings = (settings or Settings.load()).replace(**overrides)
     with writing(settings, "a removal", wait):
-        return _remove(list(paths), settings, time.perf_counter())
+        return _remove(list(paths), settings, time.perf_counter(), collection)
 
 
-def _remove(paths: list[str | Path], settings: Settings, start: float) -> IngestReport:
+def _remove(paths: list[str | Path], settings: Settings, start: float, collection: str | None) -> IngestReport:
     store = Store.open(settings)
     records = store.file_records()
     report = IngestReport(store=store.where, action="remove")
     keys: dict[str, None] = {}  # in order, once each (paths may overlap)
     for path in paths:
         root = file_key(Path(path).expanduser())
-        matched = [k for k in sorted(records) if is_under(k, root)]
+        matched = [k for k in sorted(records) if is_under(k, root)
+                   and (collection is None or collection_of(records[k]) == collection)]
         if not matched:
-            report.files.append(FileResult(str(path), "failed", "not in the store"))
+            where = "the store" if collection is None else f"the collection {collection!r}"
+            report.files.append(FileResult(str(path), "failed", f"not in {where}"))
         keys.update(dict.fromkeys(matched))
     if keys:
         store.bump_generation()  # readers' snapshots are stale from the first delete on

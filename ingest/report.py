@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-STATUSES = ("added", "updated", "unchanged", "failed", "skipped", "removed", "missing")
+# moved: put in another archive collection, nothing embedded (ingest/move.py)
+STATUSES = ("added", "updated", "unchanged", "moved", "failed", "skipped", "removed", "missing")
 
 
 @dataclass
@@ -23,7 +24,8 @@ class IngestReport:
     seconds: float = 0.0
     chunks_in_store: int = 0
     store: str = ""
-    action: str = "ingest"  # or "remove" (ingest/remove.py)
+    action: str = "ingest"  # or "remove" (ingest/remove.py), "move" (ingest/move.py)
+    collection: str = ""  # a move's target
 
     def _of(self, status: str) -> list[FileResult]:
         return [f for f in self.files if f.status == status]
@@ -49,6 +51,10 @@ class IngestReport:
         return self._of("skipped")
 
     @property
+    def moved(self) -> list[FileResult]:
+        return self._of("moved")
+
+    @property
     def removed(self) -> list[FileResult]:
         return self._of("removed")
 
@@ -59,7 +65,7 @@ class IngestReport:
 
     @property
     def documents(self) -> int:
-        return sum(f.documents for f in self.files if f.status in ("added", "updated", "unchanged"))
+        return sum(f.documents for f in self.files if f.status in ("added", "updated", "unchanged", "moved"))
 
     @property
     def chunks_embedded(self) -> int:
@@ -73,6 +79,14 @@ class IngestReport:
         def n(items: list[FileResult]) -> int:
             return sum(max(f.documents, 1) for f in items)
 
+        if self.action == "move":
+            lines = [f"Moved into the collection {self.collection!r} of {self.store}: {len(self.moved)} files, "
+                     f"{sum(f.chunks for f in self.moved)} chunks (nothing embedded); "
+                     f"{len(self.unchanged)} files were there already. {self.seconds:.1f} s."]
+            lines += [f"  moved:   {f.path}{f' ({f.reason})' if f.reason else ''}" for f in self.moved[:20]]
+            if len(self.moved) > 20:
+                lines.append(f"  ... and {len(self.moved) - 20} more")
+            return "\n".join(lines + [f"  failed:  {f.path}: {f.reason}" for f in self.failed])
         if self.action == "remove":
             lines = [f"Removed from {self.store}: {len(self.removed)} files, "
                      f"{sum(f.chunks for f in self.removed)} chunks; {self.chunks_in_store} chunks in the "
@@ -84,7 +98,8 @@ class IngestReport:
         lines = [
             f"Ingested into {self.store}: {n(self.added)} documents added, {n(self.updated)} updated, "
             f"{n(self.unchanged)} unchanged, {len(self.failed)} files failed, "
-            f"{len(self.skipped)} skipped, {len(self.removed)} removed.",
+            f"{len(self.skipped)} skipped, {len(self.removed)} removed"
+            + (f", {n(self.moved)} moved to another collection." if self.moved else "."),
             f"Chunks: {self.chunks_embedded} embedded, {self.chunks_in_store} in the store. "
             f"{self.seconds:.1f} s.",
         ]

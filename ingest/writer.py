@@ -11,6 +11,7 @@ from concurrent.futures import Future
 
 import numpy as np
 
+from assistant.index.meta import COLLECTION
 from assistant.index.store import Store
 from assistant.settings import Settings
 from ingest.encoder import Encoder
@@ -113,6 +114,16 @@ class Writer:
     def _commit(self, prep: Prepared) -> None:
         stale = self.store.ids_for_file(prep.key) - set(prep.ids)
         self.store.delete(sorted(stale))
+        # Chunks stored before this run keep their ids, and may be in another collection (a file
+        # moved, or a run cut short that put them elsewhere): changed in place, after the record
+        # is marked with the target, so that a run killed half way is finished by the next one.
+        target = prep.record[COLLECTION]
+        wrong = sorted(c for c, name in self.store.collections_of(prep.reused).items() if name != target) \
+            if prep.reused else []
+        if wrong:
+            if prep.known:
+                self.store.mark_moving([prep.key], target)
+            self.store.set_collection(wrong, target)
         self.store.put_file_record(prep.key, prep.record)
 
     def close(self) -> None:

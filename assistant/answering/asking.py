@@ -7,6 +7,10 @@
    that year besides the whole archive, never a gate;
 4. one source per document; the answerer, told what kind of answer is wanted;
 5. the answer's age: a note when its sources are old (dating.py).
+
+`filters` carry the reader's archive collections (`Filters.collections`); every search here
+keeps them, and what stands for "the archive" (its newest year, the documents the last answer
+quoted) is the archive within them.
 """
 
 from __future__ import annotations
@@ -40,7 +44,9 @@ class Asking:
     def run(self, question: str, turns: list[tuple[str, str]], filters: Filters) -> Iterator[str | Answer]:
         """The answer's text in pieces, then the Answer (question and standalone set)."""
         snap = self.retriever.snapshot
-        context = follow_up(question, turns, snap)
+        scope = filters.scope if filters.collections is not None else None
+        context = follow_up(question, turns, snap, snap.mask(scope) if scope else None)
+        newest = snap.newest_year_in(scope)
         rewrite = getattr(self.answerer, "condense", None)
         standalone = question
         rewritten = rewrite(question, turns) if turns and rewrite is not None else None
@@ -51,41 +57,43 @@ class Asking:
             standalone = context.query(question)
         parts = intent.parts(question)
         if len(parts) == 1:
-            stream = self._part(standalone, question, filters, context)
+            stream = self._part(standalone, question, filters, context, newest)
         else:
-            stream = self._parts(question, parts, filters, context)
+            stream = self._parts(question, parts, filters, context, newest)
         for item in stream:
             if isinstance(item, Answer):
                 item.question = question
                 item.standalone_question = standalone if standalone != question else None
-                note = self._age(item, intent.read(question))
+                note = self._age(item, intent.read(question), newest)
                 if note:
                     item.text += f"\n\n{note}"
                     item.age_note = note
                     yield f"\n\n{note}"
             yield item
 
-    def _part(self, query: str, asked: str, filters: Filters, context: FollowUp | None) -> Iterator[str | Answer]:
-        passages, hints = self._gather(query, asked, filters, context)
+    def _part(self, query: str, asked: str, filters: Filters, context: FollowUp | None,
+              newest: int | None) -> Iterator[str | Answer]:
+        passages, hints = self._gather(query, asked, filters, context, newest)
         stream = self.answerer.stream
         yield from stream(query, passages, hints)
 
     def _parts(self, question: str, parts: list[intent.Part], filters: Filters,
-               context: FollowUp | None) -> Iterator[str | Answer]:
+               context: FollowUp | None, newest: int | None) -> Iterator[str | Answer]:
         """Each part answered in full, then the labelled whole (a part's answer is short)."""
         labelled = []
         for part in parts:
             query = context.query(part.question) if context else part.question
-            passages, hints = self._gather(query, part.question, filters, context)
+            passages, hints = self._gather(query, part.question, filters, context, newest)
             answer = self.answerer.answer(query, passages, hints)
             labelled.append((part.label, answer))
         whole = compose.combine(question, labelled, self.refusal, self.answerer.name)
         yield from pieces(whole.text)
         yield whole
 
-    def _gather(self, query: str, asked: str, filters: Filters,
-                context: FollowUp | None) -> tuple[list[Passage], Hints]:
-        """The passages to answer from, and what the scoring should know about them."""
+    def _gather(self, query: str, asked: str, filters: Filters, context: FollowUp | None,
+                newest: int | None) -> tuple[list[Passage], Hints]:
+        """The passages to answer from, and what the scoring should know about them. `newest`:
+        the newest year of the archive the reader may read."""
         k = self.settings.top_k
         snap = self.retriever.snapshot
         wanted = intent.read(asked)
@@ -109,9 +117,9 @@ class Asking:
         near_set = {i for i, p in enumerate(passages) if snap.document(p.id) in near_docs}
         hints = Hints(wanted, context.said if context else set(), focus=asked if context else None, near=near_set,
                       topic=context.topic if context else "")
-        if wanted.present and snap.newest_year:
+        if wanted.present and newest:
             hints.old = {i for i, p in enumerate(passages)
-                         if (dating.year_of(p.date) or snap.newest_year) < snap.newest_year - dating.NOW_YEARS}
+                         if (dating.year_of(p.date) or newest) < newest - dating.NOW_YEARS}
         return passages, hints
 
     def _soon_after(self, query: str, filters: Filters, cited: tuple[str, ...]) -> list[Passage]:
@@ -126,11 +134,10 @@ class Asking:
         window = replace(filters, since=_as_int(lo), until=_as_int(hi))
         return self.retriever.search(query, NEAR_K, filters=window)
 
-    def _age(self, answer: Answer, wanted: intent.Intent) -> str | None:
+    def _age(self, answer: Answer, wanted: intent.Intent, newest: int | None) -> str | None:
         if answer.refused or not answer.citations:
             return None
-        return dating.age_note([c.date for c in answer.citations], self.retriever.snapshot.newest_year,
-                               wanted.present)
+        return dating.age_note([c.date for c in answer.citations], newest, wanted.present)
 
 
 def _as_date(yyyymmdd: int) -> date:

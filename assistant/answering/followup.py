@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from assistant.answering.intent import refers_back
 from assistant.index.search import SnapshotSearch
 from assistant.index.text import units
@@ -43,14 +45,18 @@ class FollowUp:
         return f"{question} {self.topic}".strip()
 
 
-def follow_up(question: str, turns: list[tuple[str, str]], snapshot: SnapshotSearch) -> FollowUp | None:
+def follow_up(question: str, turns: list[tuple[str, str]], snapshot: SnapshotSearch,
+              readable: np.ndarray | None = None) -> FollowUp | None:
     """The context for `question` when it leans on earlier `turns` ((question, answer) pairs),
     else None. The topic comes from the last question, and from the one before it too when the
-    last was itself a follow-up ("Who responded to that?" then "What did she say?")."""
+    last was itself a follow-up ("Who responded to that?" then "What did she say?"). The quoted
+    documents are looked for only among the `readable` chunks (a mask; None: all): a history is
+    the client's to write, and must not name a way into another collection."""
     if not turns or not refers_back(question):
         return None
     said = [s for s in (_plain(u) for u in units(_MARKERS.sub(" ", _LABEL.sub("", turns[-1][1])))) if s]
-    return FollowUp(topic(question, [q for q, _ in turns]), set(said), _sources(said[:MAX_SENTENCES], snapshot))
+    return FollowUp(topic(question, [q for q, _ in turns]), set(said),
+                    _sources(said[:MAX_SENTENCES], snapshot, readable))
 
 
 def topic(question: str, asked: list[str]) -> str:
@@ -74,12 +80,14 @@ def _plain(sentence: str) -> str:
     return " ".join(sentence.split())
 
 
-def _sources(sentences: list[str], snapshot: SnapshotSearch) -> tuple[str, ...]:
+def _sources(sentences: list[str], snapshot: SnapshotSearch, readable: np.ndarray | None) -> tuple[str, ...]:
     """The chunk each sentence was quoted from: its best keyword match, when that holds nearly
     all of the sentence's terms (a paraphrase by an LLM may find none)."""
     found: list[str] = []
+    if readable is not None and not readable.any():
+        return ()
     for sentence in sentences:
-        hits = snapshot.keyword(sentence, 1)
+        hits = snapshot.keyword(sentence, 1, readable)
         if hits and snapshot.coverage(sentence, hits[0][0]) >= FOUND and hits[0][0] not in found:
             found.append(hits[0][0])
     return tuple(found)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 
 from assistant.errors import QuestionError
 from assistant.index.dates import parse_date
+from assistant.index.meta import check_collection
 from assistant.index.search import Filters
 
 MAX_QUESTION_CHARS = 2000
@@ -35,13 +37,27 @@ def check_question(question: str) -> str:
 
 
 def make_filters(since: str | None = None, until: str | None = None,
-                 source: str | Sequence[str] | None = None, kind: str | Sequence[str] | None = None) -> Filters:
+                 source: str | Sequence[str] | None = None, kind: str | Sequence[str] | None = None,
+                 collection: str | Sequence[str] | None = None) -> Filters:
     """Filters from user input: dates as ISO text ("2023", "2023-08", "2023-08-14"); `until`
-    covers the whole year or month it names; sources and document types match exactly."""
+    covers the whole year or month it names; sources and document types match exactly, and so
+    do archive collections (QuestionError for a name no collection can have). As for sources,
+    no collection named (None, blanks) means any."""
     low, high = _bound(since, False), _bound(until, True)
     if low and high and low > high:
         raise QuestionError(f"The start date {since!r} is after the end date {until!r}.")
-    return Filters(low, high, _many(source), _many(kind))
+    names = tuple(check_collection(c, QuestionError) for c in _many(collection))
+    return Filters(low, high, _many(source), _many(kind), collections=names or None)
+
+
+def restrict(filters: Filters, readable: tuple[str, ...] | None) -> Filters:
+    """`filters` within the collections a reader may read (None: all): a collection asked for
+    outside them is dropped, never added, so asking only for those leaves nothing to find."""
+    if readable is None:
+        return filters
+    if filters.collections is None:
+        return replace(filters, collections=readable)
+    return replace(filters, collections=tuple(c for c in filters.collections if c in readable))
 
 
 def _bound(value: str | None, end: bool) -> int | None:

@@ -13,9 +13,10 @@ questions worded unlike the filings' tables, dense search leads (`dense_weight_w
 (evals/results/dense-weight.md); this rule suits both and news.
 
 Searches run on the local snapshot (assistant/index/snapshot.py, search.py): exact cosine over its copy of
-the vectors and BM25, both restricted by the same mask when filtered (dates, sources, types),
-which is exact and faster than Chroma's `where`. Chroma stays the source of truth: the texts
-of the passages kept come from it.
+the vectors and BM25, both restricted by the same mask when filtered (dates, sources, types,
+archive collections), which is exact and faster than Chroma's `where`. Chroma stays the source
+of truth: the texts of the passages kept come from it, and so does the last word on a chunk's
+collection (a chunk moved since the snapshot was made is dropped, not shown to the wrong reader).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 from assistant.errors import ConfigError, QuestionError
 from assistant.index.embedding import Embedder
+from assistant.index.rows import StoredChunk
 from assistant.index.search import Filters
 from assistant.index.snapshot import Snapshot
 from assistant.index.store import Store
@@ -103,6 +105,8 @@ class Retriever:
         depth = max(k, FUSION_DEPTH) if mode == "hybrid" or self.page_cap else k
         snap = self.snapshot  # one snapshot for the whole search: a mask fits only its own
         mask = snap.mask(filters) if filters else None
+        if mask is not None and not mask.any():
+            return []  # nothing the filters keep (no readable collection, say): nothing to embed
         dense: list[tuple[str, float]] = []
         if mode in ("dense", "hybrid"):
             vector = self._vector(query)
@@ -115,11 +119,12 @@ class Retriever:
             _fuse(dense, sparse, self.fusion_weight(snap, query, sparse))
         if self.page_cap:
             ranked = snap.spread(ranked, self.page_cap)
+        readable = None if filters is None or filters.collections is None else set(filters.collections)
         if window <= 0:
             ranked = ranked[:k]
-            known = self.store.get([c for c, _ in ranked])  # texts for the k kept only
+            known = _within(self.store.get([c for c, _ in ranked]), readable)  # texts for the k kept only
             return [Passage.from_metadata(c, known[c].text, known[c].meta, score=s) for c, s in ranked if c in known]
-        return self._expand(snap, ranked, k, window)
+        return self._expand(snap, ranked, k, window, readable)
 
     def _vector(self, query: str) -> Any:
         """The query's embedding; the last one is kept, since one question is searched several
@@ -139,7 +144,8 @@ class Retriever:
         covered = snap.coverage(query, sparse[0][0]) >= self.keyword_coverage
         return self.dense_weight if covered else self.dense_weight_weak_keywords
 
-    def _expand(self, snap: Snapshot, ranked: list[tuple[str, float]], k: int, window: int) -> list[Passage]:
+    def _expand(self, snap: Snapshot, ranked: list[tuple[str, float]], k: int, window: int,
+                readable: set[str] | None) -> list[Passage]:
         """Each hit with `window` chunks on either side (same document and page), so the
         passage holds the text around the match; chunks already shown are not repeated."""
         used: set[str] = set()
@@ -152,13 +158,20 @@ class Retriever:
             groups.append((cid, ids, score))
             if len(groups) == k:
                 break
-        known = self.store.get([i for _, ids, _ in groups for i in ids])
+        known = _within(self.store.get([i for _, ids, _ in groups for i in ids]), readable)
         out = []
         for cid, ids, score in groups:
             if cid in known:
                 text = join_chunks([known[i].text for i in ids if i in known])
                 out.append(Passage.from_metadata(cid, text, known[cid].meta, score=score))
         return out
+
+
+def _within(chunks: dict[str, StoredChunk], readable: set[str] | None) -> dict[str, StoredChunk]:
+    """The chunks whose collection, as Chroma has it now, is readable (None: all)."""
+    if readable is None:
+        return chunks
+    return {c: s for c, s in chunks.items() if s.meta.collection in readable}
 
 
 def join_chunks(texts: list[str]) -> str:

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from assistant.errors import AssistantError, ConfigError
 from assistant.service import Assistant
 from assistant.settings import Settings
-from assistant.types import ArchiveFile, ArchiveStatus
+from assistant.types import ArchiveFile, ArchiveStatus, Facets
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Facets:
-    """The sources and document types the archive holds: the choices of the chat's filters."""
-
-    sources: list[str]
-    kinds: list[str]
 
 
 @dataclass
@@ -71,10 +64,10 @@ class Pool:
         for assistant in self._by_name.values():
             assistant.retriever.recheck()
 
-    def facets(self) -> Facets:
-        """The sources and document types the archive holds, for filters."""
-        snap = self.default.retriever.snapshot
-        return Facets(sources=[s for s in snap.source_names if s], kinds=[k for k in snap.kind_names if k])
+    def facets(self, collections: Sequence[str] | None = None) -> Facets:
+        """The sources and document types the archive holds (in `collections` only, when given:
+        what a reader of those sees), for filters."""
+        return self.default.within(collections).facets()
 
     def status(self) -> ServerStatus:
         return ServerStatus(self.default.status(), self.names, self.facets())

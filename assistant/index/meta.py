@@ -3,13 +3,22 @@ ingestion, read by the store, the snapshot and the passages the read path return
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from assistant.errors import AssistantError, ConfigError
+
 # Keys that Chroma `where` clauses name (everything else is read through ChunkMeta).
 FILE = "file"
 DATE_NUM = "date_num"
+# The archive collection a chunk's file belongs to ("main", "drafts", ...): the unit of read
+# permissions. Not to be confused with `Settings.collection`, the Chroma collection that holds
+# every chunk. Main is stored as no key at all, as in stores written before collections existed.
+COLLECTION = "collection"
+MAIN = "main"
+_COLLECTION_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # Chunk texts go in this metadata field, not in Chroma's documents: a local Chroma puts every
 # document into a trigram full-text index (which a collection schema cannot turn off there)
 # that we never query, since keyword search is our own BM25; that index was half the cost of
@@ -24,7 +33,7 @@ class ChunkMeta:
     same today); `doc_id` names the document within it (a JSONL record, else the file);
     `date_num` is the date as YYYYMMDD for filters (0 for unknown parts); `doc_hash` is the
     start of the document's content hash; `page` is 1-based for paged formats; `chunk` is the
-    chunk's position in its document."""
+    chunk's position in its document; `collection` is the archive collection of its file."""
 
     file: str
     path: str
@@ -38,13 +47,17 @@ class ChunkMeta:
     doc_hash: str = ""
     page: int | None = None
     chunk: int = 0
+    collection: str = MAIN
 
     def to_metadata(self) -> dict[str, Any]:
         """The dict Chroma stores (without the text): empty values left out, since Chroma
-        metadata holds only str, int, float and bool. Keys and order as stores always had."""
+        metadata holds only str, int, float and bool. Keys and order as stores always had, and the
+        collection last, left out for main: a store that never uses collections is written as
+        before, and every reader takes a missing collection as main."""
         pairs = ((FILE, self.file), ("path", self.path), ("doc_id", self.doc_id), ("title", self.title),
                  ("date", self.date), (DATE_NUM, self.date_num), ("source", self.source), ("url", self.url),
-                 ("kind", self.kind), ("doc_hash", self.doc_hash), ("page", self.page), ("chunk", self.chunk))
+                 ("kind", self.kind), ("doc_hash", self.doc_hash), ("page", self.page), ("chunk", self.chunk),
+                 (COLLECTION, None if self.collection == MAIN else self.collection))
         return {k: v for k, v in pairs if v is not None and v != ""}
 
     @classmethod
@@ -57,4 +70,13 @@ class ChunkMeta:
                    str(get("title") or ""), get("date") or None,
                    int(date_num) if date_num is not None else None, get("source") or None, get("url") or None,
                    str(get("kind") or ""), str(get("doc_hash") or ""),
-                   int(page) if page is not None else None, int(get("chunk") or 0))
+                   int(page) if page is not None else None, int(get("chunk") or 0),
+                   str(get(COLLECTION) or MAIN))
+
+
+def check_collection(name: object, error: type[AssistantError] = ConfigError) -> str:
+    """An archive collection's name, checked: 1 to 64 letters, digits, '-', '_' and '.'
+    (it travels in CLI options, URLs and grants, so nothing that needs quoting)."""
+    if not isinstance(name, str) or not _COLLECTION_NAME.fullmatch(name):
+        raise error(f"Bad collection name {str(name)[:80]!r}: use 1 to 64 letters, digits, '-', '_' and '.'.")
+    return name

@@ -12,19 +12,27 @@ saved for that, since BM25's statistics change with every chunk added or removed
 saved snapshot is missing, damaged or from another collection, it is rebuilt from the whole
 store. meta.json records a CRC-32 of every file and of itself, so a damaged file is noticed
 instead of loaded (assistant/index/snapshot_files.py).
+
+A move to another archive collection changes chunks' metadata and keeps their ids, so a refresh
+also re-reads the chunks of every file whose manifest record is marked as moving, or names
+another collection than the snapshot's rows do (a move writes the record's target before any
+chunk changes: `Store.move_files`).
 """
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from assistant.index import snapshot_files
 from assistant.index.locks import saving
+from assistant.index.manifest import MOVING, REMOVING, collection_of
 from assistant.index.search import Filters, SnapshotSearch
 from assistant.index.snapshot_build import Rows, assemble, chunk_terms
+from assistant.index.snapshot_files import Saved
 from assistant.index.store import Store, local_cache_dir
 
 __all__ = ["Filters", "Snapshot"]
@@ -67,7 +75,8 @@ class Snapshot(SnapshotSearch):
             old = snapshot_files.saved(cls.folder(store), store.identity)
             if old is None:
                 return cls._rebuild(store)
-            known = old.row
+            moved = _moved_rows(old, store.file_records())
+            known = {c: row for c, row in old.row.items() if not moved[row]} if moved.any() else old.row
             listed = store.all_ids()
             unknown = [c for c in listed if c not in known]
             if len(unknown) > len(listed) // 2:
@@ -103,3 +112,17 @@ class Snapshot(SnapshotSearch):
         with _LOCK:
             snap = snapshot_files.load(cls, cls.folder(store), store.generation)
             return snap if snap is not None else cls.refresh(store)
+
+
+def _moved_rows(old: Saved, records: dict[str, dict[str, Any]]) -> np.ndarray:
+    """The saved rows whose chunks may have changed collection since: those of a file marked as
+    moving, or whose record names a collection other than the row's. Files without a live
+    record are left alone (new chunks, or chunks being removed: their ids tell)."""
+    code = {n: i for i, n in enumerate(old.collection_names)}
+    expected = np.full(len(old.doc_keys), -2, dtype=np.int64)  # -2: no opinion
+    for d, key in enumerate(old.doc_keys):
+        record = records.get(key.split("\0", 1)[0])
+        if record is not None and not record.get(REMOVING):
+            expected[d] = -1 if record.get(MOVING) else code.get(collection_of(record), -1)
+    wanted = expected[old.columns["docs"]] if len(expected) else np.zeros(0, dtype=np.int64)
+    return (wanted != -2) & (wanted != old.columns["collections"])

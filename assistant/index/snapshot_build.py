@@ -29,6 +29,7 @@ class Rows:
     positions: np.ndarray
     pages: np.ndarray
     vectors: np.ndarray
+    collections: list[str]
 
     @classmethod
     def read(cls, metas: Sequence[ChunkMeta], vectors: np.ndarray, dim: int = 0) -> Rows:
@@ -38,7 +39,7 @@ class Rows:
                    np.array([m.date_num or 0 for m in metas], dtype=np.int64),
                    np.array([m.chunk for m in metas], dtype=np.int32),
                    np.array([m.page or 0 for m in metas], dtype=np.int32),
-                   vectors if len(metas) else np.zeros((0, dim), np.float32))
+                   vectors if len(metas) else np.zeros((0, dim), np.float32), [m.collection for m in metas])
 
     @classmethod
     def saved(cls, old: Saved, rows: np.ndarray) -> Rows:
@@ -50,7 +51,8 @@ class Rows:
 
         return cls(names(old.doc_keys, cols["docs"]), names(old.source_names, cols["sources"]),
                    names(old.kind_names, cols["kinds"]), cols["dates"][rows], cols["positions"][rows],
-                   cols["pages"][rows], np.asarray(old.vectors[rows], dtype=np.float32))
+                   cols["pages"][rows], np.asarray(old.vectors[rows], dtype=np.float32),
+                   names(old.collection_names, cols["collections"]))
 
     @classmethod
     def merge(cls, take_first: np.ndarray, first: Rows, second: Rows) -> Rows:
@@ -72,7 +74,7 @@ class Rows:
         return cls(strings(first.doc_keys, second.doc_keys), strings(first.sources, second.sources),
                    strings(first.kinds, second.kinds), array(first.dates, second.dates),
                    array(first.positions, second.positions), array(first.pages, second.pages),
-                   array(first.vectors, second.vectors))
+                   array(first.vectors, second.vectors), strings(first.collections, second.collections))
 
 
 def chunk_terms(texts: list[str], metas: Sequence[ChunkMeta],
@@ -92,7 +94,7 @@ def chunk_terms(texts: list[str], metas: Sequence[ChunkMeta],
             for ids in tokens.ids], vocab
 
 
-def assemble(cls: type[S], generation: str, collection: str, ids: list[str], rows: Rows,
+def assemble(cls: type[S], generation: str, store_id: str, ids: list[str], rows: Rows,
              terms: list[np.ndarray], vocab: list[str]) -> S:
     """The snapshot of these chunks: columns coded, the keyword index built from the terms."""
     import bm25s
@@ -107,11 +109,14 @@ def assemble(cls: type[S], generation: str, collection: str, ids: list[str], row
     doc_code: dict[str, int] = {}
     docs = np.array([doc_code.setdefault(k, len(doc_code)) for k in rows.doc_keys], dtype=np.int32)
     source_names, kind_names = sorted(set(rows.sources)), sorted(set(rows.kinds))
+    collection_names = sorted(set(rows.collections))
     s_code = {n: i for i, n in enumerate(source_names)}
     k_code = {n: i for i, n in enumerate(kind_names)}
+    c_code = {n: i for i, n in enumerate(collection_names)}
     snap = cls(generation, ids, bm25, rows.dates,
                np.array([s_code[s] for s in rows.sources], dtype=np.int32), source_names,
                np.array([k_code[k] for k in rows.kinds], dtype=np.int32), kind_names,
-               rows.vectors, docs, rows.positions, rows.pages)
-    snap.terms, snap.vocab, snap.doc_keys, snap.collection = terms, vocab, list(doc_code), collection
+               rows.vectors, docs, rows.positions, rows.pages,
+               np.array([c_code[c] for c in rows.collections], dtype=np.int32), collection_names)
+    snap.terms, snap.vocab, snap.doc_keys, snap.store_id = terms, vocab, list(doc_code), store_id
     return snap

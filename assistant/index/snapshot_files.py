@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from assistant.index.meta import MAIN
 from assistant.index.search import SnapshotSearch
 
 S = TypeVar("S", bound=SnapshotSearch)
@@ -30,6 +31,7 @@ class Saved:
     doc_keys: list[str]
     source_names: list[str]
     kind_names: list[str]
+    collection_names: list[str]
 
 
 def save(snap: SnapshotSearch, folder: Path) -> None:
@@ -39,15 +41,17 @@ def save(snap: SnapshotSearch, folder: Path) -> None:
     if snap.ids:
         snap.bm25.save(str(tmp / "bm25"), show_progress=False)
     np.savez(tmp / "columns.npz", dates=snap.dates, sources=snap.sources, kinds=snap.kinds, docs=snap.docs,
-             positions=snap.positions, pages=snap.pages)
+             positions=snap.positions, pages=snap.pages, collections=snap.collections)
     np.save(tmp / "vectors.npy", snap.vectors)
     if snap.terms is not None:
         lengths = np.array([len(t) for t in snap.terms], dtype=np.int64)
         flat = np.concatenate(snap.terms) if snap.terms else np.zeros(0, np.int32)
         np.savez(tmp / "terms.npz", flat=flat.astype(np.int32), offsets=np.concatenate(([0], np.cumsum(lengths))))
         (tmp / "keys.json").write_text(json.dumps({"vocab": snap.vocab, "doc_keys": snap.doc_keys}))
-    meta = {"generation": snap.generation, "collection": snap.collection, "ids": snap.ids,
+    # "collection" is the Chroma collection's id (the key predates archive collections).
+    meta = {"generation": snap.generation, "collection": snap.store_id, "ids": snap.ids,
             "source_names": snap.source_names, "kind_names": snap.kind_names,
+            "collection_names": snap.collection_names,
             "files": {str(f.relative_to(tmp)): _crc(f) for f in sorted(tmp.rglob("*")) if f.is_file()}}
     (tmp / "meta.json").write_text(json.dumps({**meta, "check": _crc_text(meta)}))
     # Swap in whole, so a reader never sees half a snapshot.
@@ -60,41 +64,48 @@ def save(snap: SnapshotSearch, folder: Path) -> None:
 
 
 def load(cls: type[S], folder: Path, generation: str) -> S | None:
-    """The snapshot saved in `folder` if it is whole and of this generation, else None."""
+    """The snapshot saved in `folder` if it is whole and of this generation, else None. One saved
+    before archive collections (no column) is None too: the refresh that follows checks its
+    chunks' collections against the manifest (`saved` reads it as all main)."""
     import bm25s
 
     try:
         meta = json.loads((folder / "meta.json").read_text())
-        if meta["generation"] != generation or not whole(folder, meta):
+        if meta["generation"] != generation or "collection_names" not in meta or not whole(folder, meta):
             return None
         cols = np.load(folder / "columns.npz")
         bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False) if meta["ids"] else bm25s.BM25()
         snap = cls(meta["generation"], meta["ids"], bm25, cols["dates"], cols["sources"], meta["source_names"],
                    cols["kinds"], meta["kind_names"], np.load(folder / "vectors.npy", mmap_mode="r"),
-                   cols["docs"], cols["positions"], cols["pages"])
+                   cols["docs"], cols["positions"], cols["pages"], cols["collections"], meta["collection_names"])
         return snap if snap.consistent() else None
     except (OSError, ValueError, KeyError, TypeError):
         return None  # missing or damaged
 
 
-def saved(folder: Path, collection: str) -> Saved | None:
+def saved(folder: Path, store_id: str) -> Saved | None:
     """What a refresh reuses of the saved snapshot, whatever its generation: None where it is
-    missing, damaged, from another collection or saved before snapshots kept their terms."""
+    missing, damaged, from another Chroma collection or saved before snapshots kept their terms.
+    One saved before archive collections reads as all main."""
     try:
         meta = json.loads((folder / "meta.json").read_text())
-        if meta.get("collection") != collection or "terms.npz" not in meta["files"] or not whole(folder, meta):
+        if meta.get("collection") != store_id or "terms.npz" not in meta["files"] or not whole(folder, meta):
             return None
         keys = json.loads((folder / "keys.json").read_text())
         stored = np.load(folder / "terms.npz")
         flat, offsets = stored["flat"], stored["offsets"]
         cols = dict(np.load(folder / "columns.npz"))
+        names = meta.get("collection_names")
+        if names is None:
+            cols["collections"], names = np.zeros(len(meta["ids"]), dtype=np.int32), [MAIN]
         vectors = np.load(folder / "vectors.npy", mmap_mode="r")
         n = len(meta["ids"])
-        if len(offsets) != n + 1 or vectors.shape[0] != n or any(len(c) != n for c in cols.values()):
+        if len(offsets) != n + 1 or vectors.shape[0] != n or any(len(c) != n for c in cols.values()) \
+                or (n and not 0 <= int(cols["collections"].min()) <= int(cols["collections"].max()) < len(names)):
             return None
         return Saved({c: i for i, c in enumerate(meta["ids"])}, cols, vectors,
                      [flat[offsets[i]:offsets[i + 1]] for i in range(n)], keys["vocab"], keys["doc_keys"],
-                     meta["source_names"], meta["kind_names"])
+                     meta["source_names"], meta["kind_names"], names)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -25,7 +25,7 @@ from assistant.errors import NoStoreError, StoreError, StoreMismatchError
 from assistant.index import manifest
 from assistant.index.chroma import client, guarded
 from assistant.index.manifest import REMOVING
-from assistant.index.meta import FILE, TEXT, ChunkMeta
+from assistant.index.meta import COLLECTION, FILE, MAIN, TEXT, ChunkMeta
 from assistant.index.rows import Chunks, StoredChunk, stored_chunks
 from assistant.settings import Settings
 
@@ -176,6 +176,25 @@ class Store:
         return set(got["ids"])
 
     @guarded
+    def set_collection(self, ids: Sequence[str], collection: str) -> None:
+        """Chunks put in another archive collection: their metadata only (Chroma merges an
+        update's metadata into the record's), so nothing is embedded again and ids stay. Main is
+        no key at all (a None value deletes it), as ChunkMeta writes it."""
+        value = None if collection == MAIN else collection
+        for i in range(0, len(ids), WRITE_BATCH):
+            batch = list(ids[i:i + WRITE_BATCH])
+            self.chunks.update(ids=batch, metadatas=[{COLLECTION: value}] * len(batch))
+
+    @guarded
+    def collections_of(self, ids: Sequence[str]) -> dict[str, str]:
+        """id -> archive collection, for the ids that exist."""
+        found: dict[str, str] = {}
+        for i in range(0, len(ids), PAGE):
+            got = self.chunks.get(ids=list(ids[i:i + PAGE]), include=["metadatas"])
+            found.update((c, str((m or {}).get(COLLECTION) or MAIN)) for c, m in zip(got["ids"], got["metadatas"]))
+        return found
+
+    @guarded
     def existing(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for i in range(0, len(ids), WRITE_BATCH):
@@ -265,6 +284,29 @@ class Store:
             self.delete(sorted(got["ids"]))
             manifest.drop(self.files, batch)
         return {k: counts.get(k, 0) for k in keys}
+
+    @guarded
+    def move_files(self, keys: Sequence[str], collection: str) -> dict[str, int]:
+        """Files put in another archive collection, without embedding anything: each record is
+        marked with the target first, then its chunks' metadata changes (only those not there
+        yet, so finishing a move cut short writes only the rest), then the mark goes. A record
+        marked is finished by the next move or ingestion (`manifest.MOVING`). The number of
+        chunks each file has."""
+        counts: dict[str, int] = {}
+        for i in range(0, len(keys), FILE_BATCH):
+            batch = list(keys[i:i + FILE_BATCH])
+            manifest.mark_moving(self.files, batch, collection)
+            got = self.chunks.get(where={FILE: {"$in": batch}}, include=["metadatas"])
+            for m in got["metadatas"]:
+                counts[str(m[FILE])] = counts.get(str(m[FILE]), 0) + 1
+            self.set_collection([c for c, m in zip(got["ids"], got["metadatas"])
+                                 if (m.get(COLLECTION) or MAIN) != collection], collection)
+            manifest.moved(self.files, batch)
+        return {k: counts.get(k, 0) for k in keys}
+
+    @guarded
+    def mark_moving(self, keys: Sequence[str], collection: str) -> None:
+        manifest.mark_moving(self.files, keys, collection)
 
 
 def local_cache_dir(settings: Settings) -> Path:
