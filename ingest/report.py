@@ -75,26 +75,28 @@ class IngestReport:
     def ok(self) -> bool:
         return not self.failed
 
+    def _listing(self, head: str, label: str, items: list[FileResult], reasons: bool = False) -> str:
+        """A removal's or a move's summary: the head line, the first 20 files, then the failures."""
+        lines = [head] + [f"  {label} {f.path}{f' ({f.reason})' if reasons and f.reason else ''}"
+                          for f in items[:20]]
+        if len(items) > 20:
+            lines.append(f"  ... and {len(items) - 20} more")
+        return "\n".join(lines + [f"  failed:  {f.path}: {f.reason}" for f in self.failed])
+
     def summary(self) -> str:
         def n(items: list[FileResult]) -> int:
             return sum(max(f.documents, 1) for f in items)
 
         if self.action == "move":
-            lines = [f"Moved into the collection {self.collection!r} of {self.store}: {len(self.moved)} files, "
-                     f"{sum(f.chunks for f in self.moved)} chunks (nothing embedded); "
-                     f"{len(self.unchanged)} files were there already. {self.seconds:.1f} s."]
-            lines += [f"  moved:   {f.path}{f' ({f.reason})' if f.reason else ''}" for f in self.moved[:20]]
-            if len(self.moved) > 20:
-                lines.append(f"  ... and {len(self.moved) - 20} more")
-            return "\n".join(lines + [f"  failed:  {f.path}: {f.reason}" for f in self.failed])
+            head = (f"Moved into the collection {self.collection!r} of {self.store}: {len(self.moved)} files, "
+                    f"{sum(f.chunks for f in self.moved)} chunks (nothing embedded); "
+                    f"{len(self.unchanged)} files were there already. {self.seconds:.1f} s.")
+            return self._listing(head, "moved:  ", self.moved, reasons=True)
         if self.action == "remove":
-            lines = [f"Removed from {self.store}: {len(self.removed)} files, "
-                     f"{sum(f.chunks for f in self.removed)} chunks; {self.chunks_in_store} chunks in the "
-                     f"store. {self.seconds:.1f} s."]
-            lines += [f"  removed: {f.path}" for f in self.removed[:20]]
-            if len(self.removed) > 20:
-                lines.append(f"  ... and {len(self.removed) - 20} more")
-            return "\n".join(lines + [f"  failed:  {f.path}: {f.reason}" for f in self.failed])
+            head = (f"Removed from {self.store}: {len(self.removed)} files, "
+                    f"{sum(f.chunks for f in self.removed)} chunks; {self.chunks_in_store} chunks in the "
+                    f"store. {self.seconds:.1f} s.")
+            return self._listing(head, "removed:", self.removed)
         lines = [
             f"Ingested into {self.store}: {n(self.added)} documents added, {n(self.updated)} updated, "
             f"{n(self.unchanged)} unchanged, {len(self.failed)} files failed, "

@@ -293,3 +293,42 @@ def test_login_is_required_when_configured(browser, sample_store: Path) -> None:
         assert page.goto(served.url).status == 200
         ask(page, VISIT, answers_before=0)
         assert "7 March 2022" in page.locator("#chat .answer").inner_text()
+
+
+def test_a_team_member_logs_in_sees_their_collections_and_logs_out(browser, tmp_path: Path) -> None:
+    from assistant.accounts import Accounts
+    from ingest import ingest
+
+    from conftest import SAMPLE
+
+    store = tmp_path / "store"
+    assert ingest([SAMPLE / "news", SAMPLE / "statements"], Settings(store=store), collection="main").ok
+    assert ingest([SAMPLE / "reports"], Settings(store=store), collection="reports").ok
+    settings = Settings(store=store, archive_dir=tmp_path / "archive")
+    with Accounts.open(settings) as accounts:
+        accounts.add("ben", "reader", "ben's long password", read=["main"])
+    with serve(build_app(Pool(settings))) as served:
+        page = new_page(browser)
+        page.goto(served.url)
+        page.wait_for_selector("#login")
+        assert page.url.startswith(served.url + "/login") and "Marvala" not in page.inner_text("body")
+        page.fill("#name", "ben")
+        page.fill("#password", "wrong")
+        page.click("button[type=submit]")
+        assert "Wrong name or password" in page.inner_text("body")
+        page.fill("#password", "ben's long password")
+        shot(page, "team-login")
+        page.click("button[type=submit]")
+        page.wait_for_selector("#archive-status .archive-status")
+        assert "Signed in as ben (reader)" in page.inner_text("#user")
+        # Ben reads main only: the reports' documents are not counted, listed or answered from.
+        assert "11 documents" in page.inner_text("#archive-status")
+        ask(page, "What did the OHCHR report of August 2023 conclude about Marvala?", answers_before=0)
+        shown = page.inner_text("#chat") + page.inner_text("#sources")
+        assert "ohchr-report-marvala-summary" not in page.content()
+        assert "OHCHR report on the human rights situation" not in shown and "(summary)" not in shown
+        shot(page, "team-reader-answer")
+        page.click("#logout")
+        page.wait_for_selector("#login")
+        page.goto(served.url)
+        page.wait_for_selector("#login")  # the session is over: back to the login page

@@ -70,3 +70,33 @@ def test_the_example_settings_file_is_valid(tmp_path: Path) -> None:
     (tmp_path / "assistant.toml").write_text(toml)
     settings = Settings.load(tmp_path / "assistant.toml")
     assert settings.top_k == 8 and settings.retrieval == "hybrid" and settings.min_relevance == 0.55
+
+
+def test_the_team_set_up_runs_as_written(tmp_path: Path, monkeypatch) -> None:
+    """The README's set-up for a team, command by command (the chat left out: it serves until
+    stopped), on a fresh store; then each user sees what the README says they see."""
+    import getpass
+
+    from assistant.accounts import Accounts
+    from assistant.app.cli import main
+    from assistant.index.store import Store
+    from assistant.service import archive_files
+
+    lines = [line.split("#")[0].split() for line in block("sh", "assistant users add amara").splitlines()]
+    commands = [argv[1:] for argv in lines if argv and argv[0] == "assistant" and argv[1] != "chat"]
+    assert len(commands) == 5
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": "a long enough password")
+    monkeypatch.chdir(ROOT)
+    store = tmp_path / "store"
+    for argv in commands:
+        assert main([*argv, "--store", str(store), "-q"] if argv[0] == "ingest" else
+                    [*argv, "--store", str(store)]) == 0, argv
+    settings = Settings(store=store)
+    with Accounts.open(settings) as accounts:
+        ben, chen = accounts.get("ben"), accounts.get("chen")
+        assert accounts.check_password("amara", "a long enough password") is not None
+    assert ben is not None and chen is not None and chen.can_write("reports") and not ben.can_read("reports")
+    stored = Store.open(settings)
+    bens = archive_files(stored, ben.readable)
+    assert bens and {f.collection for f in bens} == {"main"} and not any("/reports/" in f.path for f in bens)
+    assert any("/reports/" in f.path for f in archive_files(stored, chen.readable))

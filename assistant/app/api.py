@@ -26,7 +26,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from assistant.app.pool import Pool
+from assistant.accounts import AuditLog
+from assistant.app.access import Access, Visit, cited
+from assistant.app.pool import Pool, ServerStatus
 from assistant.errors import AssistantError, ConfigError, QuestionError, StoreError
 from assistant.types import Answer, AnswerStream, Passage, search_results
 
@@ -39,9 +41,11 @@ class Filters(BaseModel):
     until: str | None = Field(None, description="inclusive; a year or month covers all of it")
     source: str | list[str] | None = None
     kind: str | list[str] | None = Field(None, description="document types: pdf, html, md, ...")
+    collection: str | list[str] | None = Field(None, description="only these collections (within yours)")
 
     def kwargs(self) -> dict[str, Any]:
-        return {"since": self.since, "until": self.until, "source": self.source, "kind": self.kind}
+        return {"since": self.since, "until": self.until, "source": self.source, "kind": self.kind,
+                "collection": self.collection}
 
 
 class AskRequest(Filters):
@@ -74,38 +78,53 @@ class ChatRequest(BaseModel):
     filters: Filters | None = Field(None, description="extension: the filters of /api/ask")
 
 
-def router(pool: Pool) -> APIRouter:
+def router(pool: Pool, audit: AuditLog) -> APIRouter:
+    """The routes; each reads only the collections its caller may read (assistant.app.access)."""
     r = APIRouter()
+    access = Access(pool, audit)
 
     @r.post("/api/ask")
-    def ask(req: AskRequest) -> dict[str, Any]:
-        assistant = pool.get(req.llm)
+    def ask(req: AskRequest, request: Request) -> dict[str, Any]:
+        visit = Visit.of(request)
         history: list[dict[str, str]] = []
         for turn in req.history:  # [question, answer] pairs become two messages
             history += [turn] if isinstance(turn, dict) else [{"role": "user", "content": turn[0]},
                                                               {"role": "assistant", "content": turn[1]}]
-        return assistant.ask(req.question, history=history, **req.kwargs()).to_dict()
+        answer = access.assistant(visit, req.llm).ask(req.question, history=history, **req.kwargs())
+        access.record(visit, "ask", "/api/ask", collections=cited(answer.citations), question=req.question)
+        return answer.to_dict()
 
     @r.post("/api/search")
-    def search(req: SearchRequest) -> dict[str, Any]:
-        passages: list[Passage] = pool.default.search(req.query, k=req.k, **req.kwargs())
+    def search(req: SearchRequest, request: Request) -> dict[str, Any]:
+        visit = Visit.of(request)
+        passages: list[Passage] = access.assistant(visit).search(req.query, k=req.k, **req.kwargs())
+        access.record(visit, "search", "/api/search", collections=cited(passages), question=req.query)
         return search_results(passages)
 
     @r.get("/api/status")
-    def status() -> dict[str, Any]:
-        return pool.status().to_dict()
+    def status(request: Request) -> dict[str, Any]:
+        visit = Visit.of(request)
+        seen = access.assistant(visit)
+        return ServerStatus(seen.status(), pool.names, pool.facets(visit.principal.readable)).to_dict() | {
+            "collections": [c.to_dict() for c in seen.collections()],
+            "user": {"name": visit.principal.name, "role": visit.principal.role.value}}
 
     @r.get("/api/files")
-    def files() -> dict[str, Any]:
-        """Every ingested file, as `assistant status --files --json` lists them."""
-        return {"files": [f.to_dict() for f in pool.files()]}
+    def files(request: Request) -> dict[str, Any]:
+        """Every ingested file the caller may read, as `assistant status --files --json` lists them."""
+        return {"files": [f.to_dict() for f in access.assistant(Visit.of(request)).files()]}
 
     @r.get("/api/file")
-    def file(path: str) -> StreamingResponse:
-        """An ingested file (only those the store holds), for the chat's source links."""
-        if path not in pool.default.store.ingested():
+    def file(path: str, request: Request) -> StreamingResponse:
+        """An ingested file (only those the store holds, in the caller's collections), for the chat's
+        source links."""
+        visit = Visit.of(request)
+        found = next((f for f in access.assistant(visit).files() if f.path == path), None)
+        if found is None:  # the same answer for a file elsewhere as for none: nothing to learn
+            access.record(visit, "file-read", "/api/file", 404)
             raise HTTPException(404, "The archive holds no such file.")
         handle = open_plain_file(path)
+        access.record(visit, "file-read", "/api/file", collections=[found.collection])
         target = Path(path)
         # Shown as text or PDF, never as HTML: a document's scripts must not run in this origin.
         kind = "application/pdf" if target.suffix.lower() == ".pdf" else \
@@ -126,12 +145,13 @@ def router(pool: Pool) -> APIRouter:
                                             "owned_by": "report-assistant"} for i in ids]}
 
     @r.post("/v1/chat/completions", response_model=None)
-    def chat_completions(req: ChatRequest) -> dict[str, Any] | StreamingResponse:
+    def chat_completions(req: ChatRequest, request: Request) -> dict[str, Any] | StreamingResponse:
         model = req.model or MODEL_ALIAS
         if model != MODEL_ALIAS and model not in pool.names:
             raise HTTPException(404, f"The model {model!r} does not exist. Models: "
                                      f"{', '.join([MODEL_ALIAS, *pool.names])}.")
-        assistant = pool.get(None if model == MODEL_ALIAS else model)
+        visit = Visit.of(request)
+        assistant = access.assistant(visit, None if model == MODEL_ALIAS else model)
         turns = [m for m in req.messages if m.role in ("user", "assistant")]
         if not turns or turns[-1].role != "user":
             raise QuestionError("The last message must be the user's question.")
@@ -142,10 +162,13 @@ def router(pool: Pool) -> APIRouter:
         cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if not req.stream:
             answer = stream.answer
+            access.record(visit, "ask", "/v1/chat/completions", collections=cited(answer.citations),
+                          question=turns[-1].text())
             return {"id": cid, "object": "chat.completion", "created": created, "model": model,
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
                                  "finish_reason": "stop", "logprobs": None}],
                     "usage": _usage(turns, answer), **_extras(answer)}
+        access.record(visit, "ask", "/v1/chat/completions", question=turns[-1].text())
         return StreamingResponse(_sse(stream, cid, created, model), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

@@ -1,4 +1,4 @@
-"""The `assistant` command: ingest, sync, remove, ask, search, chat, status, config."""
+"""The `assistant` command: ingest, sync, remove, move, ask, search, chat, status, config, users, audit."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 
 from assistant.answering.evidence import excerpt, matching_sentence
 from assistant.answering.llms import BACKENDS
+from assistant.app import cli_archive, cli_users
 from assistant.errors import AssistantError
 from assistant.settings import Settings
 from assistant.types import Answer, Citation, search_results
@@ -20,7 +21,11 @@ from assistant.types import Answer, Citation, search_results
 
 def _settings(args: argparse.Namespace) -> Settings:
     llm = {k: getattr(args, k, None) for k in ("llm", "llm_url", "llm_model")}
-    return Settings.load(args.config, store=args.store, chroma_url=args.chroma_url, **llm)
+    proxy = {k: getattr(args, k, None) for k in ("trusted_user_header", "trusted_proxies")}
+    if getattr(args, "auto_create_users", False):
+        proxy["auto_create_users"] = True
+    return Settings.load(args.config, store=args.store, chroma_url=args.chroma_url,
+                         state_url=getattr(args, "state_url", None), **llm, **proxy)
 
 
 def _common() -> argparse.ArgumentParser:
@@ -29,6 +34,8 @@ def _common() -> argparse.ArgumentParser:
                                    "~/.local/share/report-assistant/store)")
     p.add_argument("--chroma-url", help="use a Chroma server, e.g. http://127.0.0.1:8000")
     p.add_argument("--config", help="TOML settings file (default: $ASSISTANT_CONFIG or ./assistant.toml)")
+    p.add_argument("--state-url", help="database of users, grants and sessions (default: SQLite state.db in the "
+                                       "store folder), e.g. postgresql://assistant@db-host/assistant")
     return p
 
 
@@ -43,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("paths", nargs="+", metavar="PATH")
         if name == "ingest":
             p.add_argument("--prune", action="store_true", help="remove stored files that are gone")
+        cli_archive.add_collection_option(p, name)
         p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
         p.add_argument("--wait", action="store_true", help="if another process is writing the store, "
                        "wait for it instead of stopping (for scheduled runs)")
@@ -51,12 +59,15 @@ def parser() -> argparse.ArgumentParser:
                        "their folder again adds them back.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="as ingested; `assistant status --files` lists them")
     p.add_argument("--wait", action="store_true", help="if another process is writing the store, wait for it")
+    cli_archive.add_collection_option(p, "remove")
+    cli_archive.add_parsers(sub, common)
     filters = argparse.ArgumentParser(add_help=False)
     filters.add_argument("--since", help="only documents dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)")
     filters.add_argument("--until", help="only documents dated on or before (the whole year or month)")
     filters.add_argument("--source", action="append", help="only this source or publisher (repeatable)")
     filters.add_argument("--type", dest="kind", action="append", help="only this document type: pdf, "
                          "html, md, txt, docx, eml, jsonl (repeatable)")
+    filters.add_argument("--collection", action="append", help="only this archive collection (repeatable)")
     llm = argparse.ArgumentParser(add_help=False)
     llm.add_argument("--llm", metavar="NAME", help=f"answer backend: {', '.join(BACKENDS)} (default: extractive)")
     llm.add_argument("--llm-url", help="the LLM server's base URL, e.g. http://127.0.0.1:8080/v1 (openai, ollama)")
@@ -69,8 +80,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10, help="how many passages (default 10)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     text = "serve the staff chat and the HTTP API (/api, /v1)"
-    p = sub.add_parser("chat", parents=[common, llm], help=text, description=text + ". Login: set "
-                       "ASSISTANT_UI_USER and ASSISTANT_UI_PASSWORD (and optionally ASSISTANT_API_KEY).")
+    p = sub.add_parser("chat", parents=[common, llm], help=text, description=text + ". Login: the users "
+                       "of `assistant users`, or ASSISTANT_UI_USER and ASSISTANT_UI_PASSWORD (and optionally "
+                       "ASSISTANT_API_KEY) as one admin, or a sign-in proxy's header.")
+    p.add_argument("--trusted-user-header", metavar="HEADER", help="header naming the signed-in user, set by "
+                   "an identity-aware proxy (e.g. X-Forwarded-User); believed only from --trusted-proxy")
+    p.add_argument("--trusted-proxy", dest="trusted_proxies", metavar="CIDR", help="the proxy's addresses, "
+                   "comma-separated (e.g. 127.0.0.1/32)")
+    p.add_argument("--auto-create", dest="auto_create_users", action="store_true", help="a user the proxy "
+                   "names who has no account is created as a reader with no collections (else refused)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--allow-open", action="store_true", help="serve on a non-loopback address "
@@ -79,18 +97,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--files", action="store_true", help="also list every ingested file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     sub.add_parser("config", parents=[common], help="every setting, its value and what it does")
+    cli_users.add_parsers(sub, common)
     return top
 
 
 def _filters(args: argparse.Namespace) -> dict[str, Any]:
-    return {"since": args.since, "until": args.until, "source": args.source, "kind": args.kind}
+    return {"since": args.since, "until": args.until, "source": args.source, "kind": args.kind,
+            "collection": args.collection}
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from ingest import ingest
 
     report = ingest(args.paths, _settings(args), prune=args.command == "sync" or args.prune,
-                    quiet=args.quiet, wait=args.wait)
+                    quiet=args.quiet, wait=args.wait, collection=args.collection)
     print(report.summary())
     return 0 if report.ok else 1
 
@@ -98,7 +118,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_remove(args: argparse.Namespace) -> int:
     from ingest import remove
 
-    report = remove(args.paths, _settings(args), wait=args.wait)
+    report = remove(args.paths, _settings(args), wait=args.wait, collection=args.collection)
     print(report.summary())
     return 0 if report.ok else 1
 
@@ -179,6 +199,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     when = datetime.fromtimestamp(s.last_ingested).isoformat(" ", "seconds") if s.last_ingested else "never"
     print(f"{s.store}: {s.files} files, {s.documents} documents, {s.chunks} chunks; last ingestion {when}.")
+    for line in cli_archive.collection_lines(s.collections):
+        print(_printable(line))
     if s.writing:
         print(f"Being written now by {describe(s.writing)}.")
     if half := s.half_removed:
@@ -186,10 +208,11 @@ def cmd_status(args: argparse.Namespace) -> int:
               f"to finish, or ingest their folder to keep them: "
               + ", ".join(_printable(k) for k in half[:5]) + (" ..." if len(half) > 5 else ""))
     if files:
-        print(f"\n{'ingested':19}  {'documents':>9}  {'chunks':>6}  {'size':>8}  path")
+        width = max(len("collection"), *(len(f.collection) for f in files))
+        print(f"\n{'ingested':19}  {'documents':>9}  {'chunks':>6}  {'size':>8}  {'collection':<{width}}  path")
         for f in files:
             print(f"{f.ingested or '':19}  {f.documents:>9}  {f.chunks:>6}  {_size(f.bytes):>8}  "
-                  f"{_printable(f.path)}")
+                  f"{f.collection:<{width}}  {_printable(f.path)}")
     return 0
 
 
@@ -238,7 +261,8 @@ def _printable(text: str) -> str:
 
 
 COMMANDS = {"ingest": cmd_ingest, "sync": cmd_ingest, "remove": cmd_remove, "ask": cmd_ask, "search": cmd_search,
-            "chat": cmd_chat, "status": cmd_status, "config": cmd_config}
+            "chat": cmd_chat, "status": cmd_status, "config": cmd_config, "move": cli_archive.cmd_move,
+            "users": cli_users.cmd_users, "audit": cli_users.cmd_audit}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,7 +4,9 @@
   (DNS rebinding) cannot reach a server without a login on the loopback address.
 - Origin: a request that changes something (POST, an upload, a websocket), sent by another
   site's page, is refused.
-- Login, with wrong guesses slowed down (assistant.login.Throttle).
+- Login: who the caller is (assistant.app.identity), with wrong guesses slowed down
+  (assistant.app.login.Throttle); the caller's principal goes into the request's state, where the
+  routes read which collections it may read and write.
 - Bodies: API bodies at most 1 MB, and text in them must be valid Unicode (a lone UTF-16
   surrogate cannot be encoded back, and crashed the reply). Gradio's event bodies may name only
   files that Gradio's own upload route wrote: Gradio's own check is off when an app is mounted
@@ -17,6 +19,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import os
@@ -26,14 +29,18 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from assistant.app.login import Login, Throttle, basic_credentials
+from assistant.accounts import AuditLog
+from assistant.app.identity import Gate, known_name
+from assistant.app.login import Throttle, basic_credentials
 
 REALM = "Report archive assistant"
 MAX_API_BODY = 1 << 20  # JSON requests to /api and /v1; uploads go through the chat, limited apart
 MAX_EVENT_BODY = 16 << 20  # a chat event carries the conversation shown so far
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Reached without a caller where accounts exist: the login form (it throttles its own guesses).
+LOGIN_PATHS = frozenset({"/login", "/logout"})
 _SURROGATE = re.compile("[\ud800-\udfff]")
 CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
        "img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' blob:; worker-src 'self' blob:; "
@@ -96,9 +103,9 @@ def same_origin(origin: str, host_header: str | None, configured: Iterable[str])
 class Guard:
     """ASGI middleware in front of the whole app (the checks above, in that order)."""
 
-    def __init__(self, app: Any, login: Login | None, hosts: Hosts | None = None,
-                 upload_root: str | None = None, throttle: Throttle | None = None) -> None:
-        self.app, self.login = app, login
+    def __init__(self, app: Any, gate: Gate, hosts: Hosts | None = None, upload_root: str | None = None,
+                 throttle: Throttle | None = None, audit: AuditLog | None = None) -> None:
+        self.app, self.gate, self.audit = app, gate, audit
         self.hosts = hosts or Hosts.for_server("127.0.0.1")
         self.upload_root = os.path.realpath(upload_root) if upload_root else None
         self.throttle = throttle or Throttle()
@@ -117,8 +124,8 @@ class Guard:
         if method not in SAFE_METHODS and origin is not None and \
                 not same_origin(origin, headers.get("host"), self.hosts.names - {"localhost"}):
             return await reply(403, "Cross-site request refused: it came from a page on another site.")
-        if self.login is not None:
-            refused = await self._check_login(scope, headers, reply)
+        if not (scope.get("path", "") in LOGIN_PATHS and await asyncio.to_thread(self.gate.pages_login)):
+            refused = await self._check_login(scope, headers, reply, method)
             if refused:
                 return None
         if http:
@@ -128,27 +135,40 @@ class Guard:
             send = _with_headers(send)
         return await self.app(scope, receive, send)
 
-    async def _check_login(self, scope: dict[str, Any], headers: dict[str, str], reply: _Reply) -> bool:
-        """True when the request was refused (and answered)."""
-        assert self.login is not None
+    async def _check_login(self, scope: dict[str, Any], headers: dict[str, str], reply: _Reply,
+                           method: str) -> bool:
+        """True when the request was refused (and answered); else the caller is in scope["state"]."""
+        address = (scope.get("client") or ("unknown", 0))[0]
         header = headers.get("authorization")
-        client = scope.get("client") or ("unknown", 0)
-        keys = [f"addr:{client[0]}"]
+        keys = [f"addr:{address}"]
         user, _ = basic_credentials(header)
         if user is not None:
             keys.append(f"user:{user}")
-        wait = self.throttle.wait(keys)
+        # Refused unchecked while waiting: a guesser learns nothing, and costs no password hashing.
+        wait = self.throttle.wait(keys) if header else 0.0
         if wait > 0:
             seconds = max(1, round(wait))
             await reply(429, f"Too many wrong logins; try again in {seconds} s.", {"retry-after": str(seconds)})
             return True
-        if self.login.allows(header):
-            self.throttle.succeeded(keys)
+        caller = await asyncio.to_thread(self.gate.resolve, headers, address)
+        if caller.principal is not None:
+            if header:
+                self.throttle.succeeded(keys)
+            state = scope.setdefault("state", {})
+            state["principal"], state["how"] = caller.principal, caller.how
             return False
-        if header:  # a request without credentials is a browser asking for the login, not a guess
+        if caller.guessed:  # a request without credentials is a browser asking for the login, not a guess
             self.throttle.failed(keys)
-        await reply(401, "Log in: HTTP Basic credentials or a bearer API key.",
-                    {"www-authenticate": f'Basic realm="{REALM}", charset="UTF-8"'})
+            if self.audit is not None:
+                self.audit.record("failed-login", user=known_name(self.gate.accounts, user), address=address,
+                                  route=scope.get("path", ""), status=401)
+        path = scope.get("path", "")
+        if caller.status == 401 and method == "GET" and not header and self.gate.pages_login() and \
+                not path.startswith(("/api/", "/v1/", "/gradio_api/")) and "text/html" in headers.get("accept", ""):
+            await reply.redirect("/login?next=" + quote(path or "/", safe="/"))
+            return True
+        extra = {"www-authenticate": f'Basic realm="{REALM}", charset="UTF-8"'} if caller.status == 401 else {}
+        await reply(caller.status, caller.refusal, extra)
         return True
 
     async def _checked_body(self, scope: dict[str, Any], method: str, headers: dict[str, str], receive: Any,
@@ -286,6 +306,14 @@ class _Reply:
 
     def __init__(self, send: Any, http: bool) -> None:
         self.send, self.http = send, http
+
+    async def redirect(self, location: str) -> None:
+        if not self.http:
+            return await self.send({"type": "websocket.close", "code": 1008})
+        headers = [(b"location", location.encode("latin-1")), (b"content-length", b"0")]
+        headers += [(k.encode(), v.encode()) for k, v in HEADERS.items()]
+        await self.send({"type": "http.response.start", "status": 303, "headers": headers})
+        await self.send({"type": "http.response.body", "body": b""})
 
     async def __call__(self, status: int, message: str, extra: dict[str, str] | None = None) -> None:
         if not self.http:

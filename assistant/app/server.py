@@ -1,10 +1,11 @@
 """One server for the chat and the HTTP API: app assembly, exposure check, launch.
 
-Login is optional and comes from the environment only (assistant.login). With it, every route
-(the chat, its Gradio endpoints, /api, /v1) needs HTTP Basic credentials, or `Authorization:
-Bearer KEY` where KEY is ASSISTANT_API_KEY (default: the password), which is what OpenAI clients
-send as their api_key. Without it the server refuses to listen beyond the loopback address
-unless explicitly told to. Every request passes assistant.guards first.
+Who may use it (assistant.app.identity): the users of the accounts database (a login page and
+session cookie for the chat; HTTP Basic or `Authorization: Bearer KEY` for the API, which is what
+OpenAI clients send as their api_key), the environment's one login (ASSISTANT_UI_USER and
+ASSISTANT_UI_PASSWORD, ASSISTANT_API_KEY) as an admin, or a trusted sign-in proxy's user header.
+With none of these the server is open, and refuses to listen beyond the loopback address unless
+explicitly told to. Every request passes assistant.guards first.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from assistant.accounts import Accounts, AuditLog
 from assistant.app.guards import REALM, Guard, Hosts
+from assistant.app.identity import Gate
 from assistant.app.login import Login, Throttle
 from assistant.app.pool import Pool
 from assistant.errors import ConfigError
@@ -37,34 +40,46 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve to anything
 
 
-def check_exposure(host: str, login: Login | None, allow_open: bool) -> None:
-    if is_loopback(host) or login is not None or allow_open:
+def check_exposure(host: str, login: Login | None, allow_open: bool, accounts: Accounts | None = None,
+                   proxied: bool = False) -> None:
+    """Refuse to listen beyond loopback where nothing asks who the caller is."""
+    if is_loopback(host) or login is not None or allow_open or proxied or \
+            (accounts is not None and accounts.any_users()):
         return
     raise ConfigError(
         f"Refusing to serve on {host} without a login: anyone who can reach this machine could read "
-        f"the archive. Set ASSISTANT_UI_USER and ASSISTANT_UI_PASSWORD, or pass --allow-open to serve "
-        f"it open anyway.")
+        f"the archive. Add users (`assistant users add NAME --role admin`), or set ASSISTANT_UI_USER and "
+        f"ASSISTANT_UI_PASSWORD, or pass --allow-open to serve it open anyway.")
 
 
 def build_app(pool: Pool, login: Login | None = None, hosts: Hosts | None = None,
-              throttle: Throttle | None = None) -> Any:
-    """The FastAPI app: the HTTP API's routes, then the chat mounted at /, behind the Guard.
-    `hosts`: the names it answers to (default: those of a server on 127.0.0.1); `throttle`:
-    how wrong logins are slowed (default: assistant.app.login.Throttle's)."""
+              throttle: Throttle | None = None, accounts: Accounts | None = None,
+              audit: AuditLog | None = None) -> Any:
+    """The FastAPI app: the login page, the HTTP API's routes, then the chat mounted at /, behind
+    the Guard. `hosts`: the names it answers to (default: those of a server on 127.0.0.1);
+    `throttle`: how wrong logins are slowed (default: assistant.app.login.Throttle's); `accounts`
+    and `audit`: default, the store's (assistant.accounts)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
     from fastapi import FastAPI
 
+    from assistant.app import login_page
     from assistant.app.api import install_error_handlers, router
     from assistant.app.ui import build
     from assistant.app.ui_assets import CSS, HEAD
 
+    settings = pool.settings
+    accounts = accounts or Accounts.open(settings)
+    audit = audit or AuditLog.for_settings(settings)
+    throttle = throttle or Throttle()
+    gate = Gate(accounts, login, settings.trusted_user_header, settings.trusted_proxies, settings.auto_create_users)
     app = FastAPI(title=REALM, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     install_error_handlers(app)
-    app.include_router(router(pool))
-    blocks = build(pool).queue(default_concurrency_limit=pool.settings.ui_concurrency, max_size=256)
+    app.include_router(login_page.router(accounts, gate, throttle, audit, settings.session_hours))
+    app.include_router(router(pool, audit))
+    blocks = build(pool, audit).queue(default_concurrency_limit=settings.ui_concurrency, max_size=256)
     app = gr.mount_gradio_app(app, blocks, path="/", footer_links=[], show_error=True,
-                              max_file_size=int(pool.settings.max_file_mb * 1024 * 1024),
+                              max_file_size=int(settings.max_file_mb * 1024 * 1024),
                               css=CSS, head=HEAD, run_history=False, mcp_server=False, ssr_mode=False)
     # Gradio checks that an event's files were uploaded only once `launch()` has set this flag,
     # which mounting never does: without it any server file could be named as an upload. The
@@ -72,8 +87,8 @@ def build_app(pool: Pool, login: Login | None = None, hosts: Hosts | None = None
     blocks.has_launched = True
     from gradio.utils import get_upload_folder
 
-    app.add_middleware(Guard, login=login, upload_root=get_upload_folder(), throttle=throttle,
-                       hosts=hosts or Hosts.for_server("127.0.0.1", pool.settings.allowed_hosts))
+    app.add_middleware(Guard, gate=gate, upload_root=get_upload_folder(), throttle=throttle, audit=audit,
+                       hosts=hosts or Hosts.for_server("127.0.0.1", settings.allowed_hosts))
     return app
 
 
@@ -117,15 +132,16 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, allow_
     import uvicorn
 
     login = Login.from_env()
-    check_exposure(host, login, allow_open)
+    accounts = Accounts.open(settings)
+    check_exposure(host, login, allow_open, accounts, proxied=bool(settings.trusted_user_header))
     if new_store(settings):
         where = settings.chroma_url or settings.store
         print(f"No store at {where} yet: created an empty one. Add documents in the chat (the Archive "
               f"sidebar) or with `assistant ingest PATH` and the same --store or --chroma-url.", flush=True)
-    app = build_app(Pool(settings), login, Hosts.for_server(host, settings.allowed_hosts))
+    app = build_app(Pool(settings), login, Hosts.for_server(host, settings.allowed_hosts), accounts=accounts)
     shown = f"[{host}]" if ":" in host else host
     print(f"Serving the chat on http://{shown}:{port}/ and the HTTP API under /api and /v1"
-          + (" (login required)." if login else "."), flush=True)
+          + (" (login required)." if login or accounts.any_users() else "."), flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

@@ -3,7 +3,6 @@ words for internals from ui_words, serving from server."""
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 import time
@@ -13,8 +12,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import gradio as gr  # at module level: Gradio finds `request: gr.Request` through this module's names
+
+from assistant.accounts import AuditLog
 from assistant.app import ui_archive as archived
 from assistant.app import ui_render as render
+from assistant.app.access import Access, Remembered, Visit, cited
 from assistant.app.pool import Pool
 from assistant.app.ui_render import Turn
 from assistant.app.ui_words import backend_label, example_questions, kind_choices
@@ -45,16 +48,19 @@ def model_name(assistant: Assistant) -> str | None:
     return getattr(getattr(assistant.answerer, "llm", None), "model", None)
 
 
-def build(assistant: Assistant | Pool) -> Any:
-    """The chat as a gr.Blocks (mount it with assistant.app.server, which adds HEAD and CSS)."""
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    import gradio as gr
-
+def build(assistant: Assistant | Pool, audit: AuditLog) -> Any:
+    """The chat as a gr.Blocks (mount it with assistant.app.server, which adds HEAD and CSS, and
+    the Guard that puts each request's caller where `Visit.of` finds it)."""
     pool = assistant if isinstance(assistant, Pool) else Pool(assistant.settings, assistant)
+    access = Access(pool, audit)
+    chosen: Remembered[str] = Remembered()  # each session's upload collection
+    narrowed: Remembered[list[str]] = Remembered()  # each session's collections filter
     models = {name: model_name(pool.get(name)) for name in pool.names}
 
     def respond(message: str, turns: list[Turn], chat: list[dict[str, Any]], since: str, until: str,
-                sources: list[str], kinds: list[str], backend: str | None) -> Iterator[tuple[Any, ...]]:
+                sources: list[str], kinds: list[str], backend: str | None,
+                request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        visit = Visit.of(request)
         turns, chat = list(turns or []), list(chat or [])
         turn = Turn(question=message or "")
         chat += [{"role": "user", "content": render.question_html(turn.question)},
@@ -63,8 +69,9 @@ def build(assistant: Assistant | Pool) -> Any:
         history = [(t.question, t.answer.text) for t in turns if t.answer is not None]
         text = ""
         try:
-            stream = pool.get(backend).stream(message, history, since=since or None, until=until or None,
-                                              source=sources or None, kind=kinds or None)
+            stream = access.assistant(visit, backend).stream(
+                message, history, since=since or None, until=until or None, source=sources or None,
+                kind=kinds or None, collection=narrowed.get(request.session_hash) or None)
             for piece in stream:
                 text += piece
                 chat[-1] = {"role": "assistant", "content": render.partial_html(text)}
@@ -72,6 +79,8 @@ def build(assistant: Assistant | Pool) -> Any:
             turn.answer = stream.answer
         except AssistantError as e:
             turn.error = str(e)
+        access.record(visit, "ask", "chat", 200 if turn.error is None else 400,
+                      cited(turn.answer.citations) if turn.answer else (), question=message)
         turns.append(turn)
         n = len(turns) - 1
         note = render.filters_note(since, until, sources or (), kinds or ())
@@ -89,36 +98,70 @@ def build(assistant: Assistant | Pool) -> Any:
 
     tracker = gr.Progress(track_tqdm=True)  # Gradio finds it by the default; ingestion's tqdm feeds it
 
-    def upload(files: list[str] | None, progress: Any = tracker) -> tuple[Any, ...]:
+    def choose(collection: str | None, request: gr.Request) -> None:
+        chosen.put(request.session_hash, collection)
+
+    def narrow(names: list[str] | None, request: gr.Request) -> None:
+        narrowed.put(request.session_hash, list(names or []))
+
+    def upload(files: list[str] | None, request: gr.Request, progress: Any = tracker) -> tuple[Any, ...]:
+        visit = Visit.of(request)
         if not files:
-            return archived.ingest_html([], "Choose files first."), *refresh()
+            return archived.ingest_html([], "Choose files first."), *refresh(request)
+        target = chosen.get(request.session_hash) or access.default_target(visit)
+        if target is None or not visit.principal.can_write(target):
+            access.record(visit, "upload", "chat", 403, [target] if target else [])
+            return archived.ingest_html([], f"Nothing added: you may not add to {target or 'the archive'!r}."), \
+                *refresh(request)
         progress(0, desc="Saving the files")
         result = ingest_uploads([(Path(f).name, f) for f in files], pool.settings,
-                                on_start=lambda: progress(0.05, desc="Adding to the archive"))
+                                on_start=lambda: progress(0.05, desc="Adding to the archive"), collection=target)
         pool.store_changed()  # the next question sees the new documents, not a snapshot up to 2 s old
-        return archived.ingest_html(result.rows, result.summary), *refresh()
+        access.record(visit, "upload", "chat", 200 if result.ok else 400, [target])
+        return archived.ingest_html(result.rows, result.summary), *refresh(request)
 
-    def remove(paths: list[str] | str | None) -> tuple[Any, ...]:
+    def remove(paths: list[str] | str | None, request: gr.Request) -> tuple[Any, ...]:
+        visit = Visit.of(request)
         paths = [paths] if isinstance(paths, str) else paths
         if not paths:  # none chosen, or the confirmation declined
-            return archived.ingest_html([], "Nothing removed: choose uploaded files, then confirm."), *refresh()
-        result = remove_uploads(paths, pool.settings)
+            return archived.ingest_html([], "Nothing removed: choose uploaded files, then confirm."), \
+                *refresh(request)
+        # Only files the caller can see and may write: another collection's path is refused unnamed.
+        mine = {f.path: f.collection for f in access.assistant(visit).files()
+                if visit.principal.can_write(f.collection)}
+        allowed = [p for p in paths if p in mine]
+        if len(allowed) < len(paths):
+            access.record(visit, "removal", "chat", 403)
+            return archived.ingest_html([], "Nothing removed: you may remove only uploads in collections you "
+                                            "may write."), *refresh(request)
+        result = remove_uploads(allowed, pool.settings)
         pool.store_changed()  # the next question no longer finds them
-        return archived.ingest_html(result.rows, result.summary), *refresh()
+        access.record(visit, "removal", "chat", 200 if result.ok else 400, {mine[p] for p in allowed})
+        return archived.ingest_html(result.rows, result.summary), *refresh(request)
 
-    def refresh() -> tuple[Any, ...]:
-        facets, files = pool.facets(), pool.files()
-        ours = set(uploaded([f.path for f in files], pool.settings))
+    def refresh(request: gr.Request) -> tuple[Any, ...]:
+        visit = Visit.of(request)
+        seen = access.assistant(visit)
+        facets, files = pool.facets(visit.principal.readable), seen.files()
+        writable = set(access.writable(visit))
+        ours = set(uploaded([f.path for f in files if f.collection in writable], pool.settings))
         choices = sorted((Path(f.path).name, f.path) for f in files if f.path in ours)
-        return (archived.status_html(pool.default.status()), gr.Dropdown(choices=facets.sources),
+        readable = [c.name for c in seen.collections()]
+        writer = bool(writable)
+        return (archived.status_html(seen.status()), gr.Dropdown(choices=facets.sources),
                 gr.Dropdown(choices=kind_choices(facets.kinds)), archived.files_html(files),
-                gr.Dropdown(choices=choices, value=[]))
+                gr.Dropdown(choices=choices, value=[]),
+                gr.Dropdown(choices=readable, visible=len(readable) > 1),
+                gr.Dropdown(choices=sorted(writable), value=chosen.get(request.session_hash) or
+                            access.default_target(visit), visible=writer and len(writable) > 1),
+                gr.Column(visible=writer), gr.Column(visible=writer), archived.user_html(visit.principal, visit.how))
 
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 86400)) as app:
         turns = gr.State([])
         with gr.Row(equal_height=True):
             gr.Markdown(f"## {TITLE}", elem_id="title")
             status = gr.HTML(elem_id="archive-status")
+            user = gr.HTML(elem_id="user")
         with gr.Row():
             with gr.Column(scale=3):
                 chat = gr.Chatbot(label="Conversation", height=560, elem_id="chat", render_markdown=False,
@@ -142,6 +185,8 @@ def build(assistant: Assistant | Pool) -> Any:
                         sources = gr.Dropdown(label="Sources", multiselect=True, choices=[], elem_id="source")
                         kinds = gr.Dropdown(label="Document types", multiselect=True, choices=[],
                                             elem_id="kind")
+                    collections = gr.Dropdown(label="Collections", multiselect=True, choices=[],
+                                              elem_id="collection", visible=False)
                     backend = gr.Dropdown(label="Answers", value=pool.names[0], elem_id="backend",
                                           choices=[(backend_label(n, models[n]), n) for n in pool.names],
                                           visible=len(pool.names) > 1)
@@ -151,18 +196,26 @@ def build(assistant: Assistant | Pool) -> Any:
             with gr.Column(scale=2):
                 panel = gr.HTML(render.sources_html([]), elem_id="sources", label="Sources")
         with gr.Sidebar(open=False, label="Archive"):
-            gr.Markdown("### Add documents")
-            files = gr.File(file_count="multiple", file_types=accepted_types(), label="Documents",
-                            elem_id="upload", type="filepath")
-            add = gr.Button("Add to the archive", variant="primary", elem_id="ingest")
-            ingested = gr.HTML(elem_id="ingest-report")
+            with gr.Column(visible=False) as writing:  # shown to those who may write somewhere
+                gr.Markdown("### Add documents")
+                files = gr.File(file_count="multiple", file_types=accepted_types(), label="Documents",
+                                elem_id="upload", type="filepath")
+                target = gr.Dropdown(label="Add to the collection", choices=[], elem_id="upload-collection",
+                                     visible=False)
+                add = gr.Button("Add to the archive", variant="primary", elem_id="ingest")
+                ingested = gr.HTML(elem_id="ingest-report")
             gr.Markdown("### In the archive")
             listing = gr.HTML(elem_id="archive-files")
-            gr.Markdown("### Remove uploads")
-            doomed = gr.Dropdown(label="Uploaded files", multiselect=True, choices=[], elem_id="remove-files")
-            drop = gr.Button("Remove from the archive", variant="stop", elem_id="remove")
+            with gr.Column(visible=False) as removing:
+                gr.Markdown("### Remove uploads")
+                doomed = gr.Dropdown(label="Uploaded files", multiselect=True, choices=[],
+                                     elem_id="remove-files")
+                drop = gr.Button("Remove from the archive", variant="stop", elem_id="remove")
         opener = gr.Textbox(visible="hidden", elem_id="open-citation")
 
+        # As for uploads, the chosen collections are remembered per session, not sent with each
+        # question: the question event's inputs keep the shape clients post.
+        collections.change(narrow, collections, None, queue=False, api_name="choose_collections")
         box.submit(respond, [box, turns, chat, since, until, sources, kinds, backend],
                    [chat, turns, panel, box, export], concurrency_limit=pool.settings.ui_concurrency,
                    concurrency_id="answers")
@@ -172,7 +225,10 @@ def build(assistant: Assistant | Pool) -> Any:
 
         clear.click(forget, None, [chat, turns, panel, export], queue=False)
         chat.clear(forget, None, [chat, turns, panel, export], queue=False)  # the chat's own bin icon
-        archive = [status, sources, kinds, listing, doomed]
+        archive = [status, sources, kinds, listing, doomed, collections, target, writing, removing, user]
+        # The upload event's only input stays the files (clients post it so); the collection is
+        # remembered per session as it is chosen.
+        target.change(choose, target, None, queue=False, api_name="choose_collection")
         add.click(upload, files, [ingested, *archive], concurrency_limit=1,
                   concurrency_id="ingest").then(lambda: None, None, files)
         # Asked in the browser first; declining sends no files, and nothing is removed.

@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
+from assistant.accounts import Principal
 from assistant.app.ui_render import esc
 from assistant.app.ui_words import kind_word
 from assistant.types import ArchiveFile, ArchiveStatus
@@ -18,6 +19,22 @@ def status_html(status: ArchiveStatus) -> str:
     note = f' · <span class="writing">being updated ({esc(str(busy.get("purpose", "")))})</span>' if busy else ""
     return (f'<div class="archive-status"><b>Archive:</b> {status.documents:,} documents · '
             f'{status.chunks:,} passages · last updated {esc(when)}{note}</div>')
+
+
+ROLE_WORDS = {"reader": "reader", "editor": "editor", "admin": "administrator"}
+
+
+def user_html(principal: Principal, how: str) -> str:
+    """Who is signed in, and the way out (a session's only: Basic credentials live in the browser
+    until it closes, and a proxy's sign-in is the proxy's). Nothing for the open single-user chat."""
+    if how in ("", "open"):
+        return ""
+    role = ROLE_WORDS.get(principal.role.value, principal.role.value)
+    out = (f'<form class="signed-in" method="post" action="/logout"><span>Signed in as <b>{esc(principal.name)}</b>'
+           f' ({esc(role)})</span>')
+    if how == "cookie":
+        out += ' <button type="submit" id="logout">Log out</button>'
+    return out + "</form>"
 
 
 def ingest_html(rows: Sequence[tuple[str, str, str]], summary: str) -> str:

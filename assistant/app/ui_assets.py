@@ -77,6 +77,10 @@ a.cite:hover { background: #1e40af; color: #fff !important; }
 @media (max-width: 640px) { #sources blockquote.passage { max-height: 55vh; } #title h2 { font-size: 1.25em; } }
 mark.support { background: #fde68a; padding: 0 1px; }
 .archive-status { font-size: .85em; color: #4b5563; }
+.signed-in { font-size: .85em; color: #4b5563; display: flex; gap: .6em; align-items: center;
+  justify-content: flex-end; }
+.signed-in button { font-size: .9em; padding: .15em .7em; border: 1px solid #d1d5db; border-radius: 6px;
+  background: #f9fafb; cursor: pointer; }
 table.ingest { font-size: .8em; } table.ingest td { padding: 2px 6px; }
 .archive-files { font-size: .8em; max-height: 360px; overflow-y: auto; }
 .archive-files table { width: 100%; }

@@ -25,6 +25,7 @@ from assistant.settings import Settings
 _INGESTING = threading.Lock()  # one ingestion at a time in this process
 _UNSAFE = re.compile(r"[^\w.\- ()]+", flags=re.UNICODE)
 MAX_NAME = 120
+MAIN = "main"  # the collection files belong to unless told otherwise
 
 
 def accepted_types() -> list[str]:
@@ -54,9 +55,17 @@ class Saved:
     created: set[Path] = field(default_factory=set)  # written by this upload (not already there)
 
 
-def save_uploads(files: Sequence[tuple[str, str | Path]], settings: Settings) -> Saved:
-    """Copy (client name, temporary path) pairs into the archive folder."""
-    folder = settings.archive_folder()
+def upload_folder(settings: Settings, collection: str = MAIN) -> Path:
+    """Where the chat saves a collection's uploads: the archive folder for `main` (as always), a
+    folder of its own in it for any other, so one collection's upload never lands on (and moves)
+    a file of another."""
+    root = settings.archive_folder()
+    return root if collection == MAIN else root / safe_name(collection)
+
+
+def save_uploads(files: Sequence[tuple[str, str | Path]], settings: Settings, collection: str = MAIN) -> Saved:
+    """Copy (client name, temporary path) pairs into the collection's upload folder."""
+    folder = upload_folder(settings, collection)
     folder.mkdir(parents=True, exist_ok=True)
     root = folder.resolve()
     limit = settings.max_file_mb * 1024 * 1024
@@ -130,18 +139,19 @@ class UploadResult:
 
 
 def ingest_uploads(files: Sequence[tuple[str, str | Path]], settings: Settings,
-                   on_start: Callable[[], None] = lambda: None) -> UploadResult:
-    """Save the uploads and ingest them; files that fail to ingest are not kept in the archive."""
+                   on_start: Callable[[], None] = lambda: None, collection: str = MAIN) -> UploadResult:
+    """Save the uploads and ingest them into `collection`; files that fail to ingest are not kept
+    in the archive. Whether the caller may write there is the caller's check (assistant.app.access)."""
     from ingest import ingest
 
-    saved = save_uploads(files, settings)
+    saved = save_uploads(files, settings, collection)
     rows = [(name, "refused", reason) for name, reason in saved.refused]
     if not saved.paths:
         return UploadResult(rows, f"Nothing ingested: {len(rows)} file(s) refused.", False)
     with _INGESTING:
         on_start()
         try:
-            report = ingest(saved.paths, settings, quiet=False)
+            report = ingest(saved.paths, settings, quiet=False, collection=collection)
         except StoreError as e:  # another process is writing the store, or it cannot be opened
             for path in saved.created:
                 path.unlink(missing_ok=True)  # not ingested, so not kept: as for a file that fails
@@ -155,16 +165,17 @@ def ingest_uploads(files: Sequence[tuple[str, str | Path]], settings: Settings,
         if result.status in ("failed", "skipped") and path in saved.created:
             path.unlink(missing_ok=True)  # kept out of the archive, so a later sync does not retry it
         rows.append((saved.names[path], result.status, result.reason))
-    done = sum(1 for _, s, _ in rows if s in ("added", "updated", "unchanged"))
+    done = sum(1 for _, s, _ in rows if s in ("added", "updated", "unchanged", "moved"))
     summary = (f"{done} of {len(files)} file(s) in the archive; {report.chunks_embedded} chunks embedded, "
                f"{report.chunks_in_store:,} in the store ({report.seconds:.1f} s).")
     return UploadResult(rows, summary, done == len(files))
 
 
 def uploaded(paths: Sequence[str], settings: Settings) -> list[str]:
-    """The stored files (file keys) that are uploads: files directly in the archive folder."""
+    """The stored files (file keys) that are uploads: files directly in the archive folder, or in
+    a collection's folder in it."""
     root = settings.archive_folder().resolve()
-    return [p for p in paths if Path(p).parent == root]
+    return [p for p in paths if root in (Path(p).parent, Path(p).parent.parent)]
 
 
 def remove_uploads(paths: Sequence[str], settings: Settings) -> UploadResult:
