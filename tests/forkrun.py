@@ -49,6 +49,8 @@ HOOKS: dict[str, tuple[Any, str]] = {
     "snapshot": (Snapshot, "refresh"),  # the keyword snapshot, last step of a run
     "remove": (Store, "delete_files"),  # files being removed: records marked, chunks, records
     "delete": (Store, "delete"),  # chunks deleted: stale ones at a commit, or a removed file's
+    "move": (Store, "move_files"),  # files moved to another collection: records marked, chunks, marks
+    "recollect": (Store, "set_collection"),  # chunks' collection changed, a batch at a time
 }
 # Small batches, so a small corpus crosses many batch (resume) boundaries ...
 ingest.pipeline.EMBED_BATCH = 8
@@ -121,7 +123,8 @@ def dump(store: str, out: str, queries: list[str], vectors: list[list[float]], f
     result = {"count": s.count(), "ids": got.ids,
               "chunks": {i: [d, m.to_metadata()] for i, d, m in zip(got.ids, got.texts, got.metas)},
               "vectors": {i: [float(x) for x in v] for i, v in zip(got.ids, got.vectors)},
-              "files": files, "snapshot_ids": sorted(snap.ids), "searches": searches}
+              "files": files, "snapshot_ids": sorted(snap.ids), "searches": searches,
+              "snapshot_collections": {i: snap.collection_names[int(c)] for i, c in zip(snap.ids, snap.collections)}}
     with open(out, "w") as fh:
         json.dump(result, fh)
 

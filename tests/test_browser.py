@@ -160,6 +160,10 @@ def test_on_a_phone_a_tapped_citation_opens_in_view(browser, sample_store: Path)
         page.set_default_timeout(WAIT)
         page.goto(served.url)
         examples = page.locator("#examples button")  # the archive's own examples, from the setting's file
+        # Gradio fills the buttons' text after drawing them: wait for it (read at once, it was
+        # empty in about one run in four, on the code before accounts too).
+        page.wait_for_function("() => { const b = document.querySelector('#examples button'); "
+                               "return b !== null && b.innerText.trim().length > 0; }")
         assert examples.first.inner_text().strip() == SHOWCASE and examples.count() == 3
         examples.first.tap()
         page.wait_for_function("document.querySelector('#question textarea').value.length > 0")

@@ -273,3 +273,70 @@ def test_killed_removal_is_finished_by_the_next_removal_or_undone_by_the_next_sy
             shutil.rmtree(store)
     finally:
         run.close()
+
+
+def test_killed_move_is_finished_by_the_next_move_or_ingestion(tmp_path: Path) -> None:
+    """`assistant move` killed at random points (records marked, chunks' collection changed,
+    marks cleared; the snapshot's refresh): moving again, or ingesting the folder again (which
+    finishes every move cut short), gives exactly the store a clean move gives. Never a file
+    half in one collection and half in another, which a reader of either would half see."""
+    import shutil
+
+    root = Path(__file__).resolve().parents[1]
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, "A")
+    moving = [str(corpus / "note-00.md"), str(corpus / "feed.jsonl")]
+    run = ForkRunner(root)
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+
+    def cli(argv: list[str], store: Path, kill: dict[str, Any] | None = None) -> dict[str, Any]:
+        return run({"argv": [*argv, "--store", str(store)], "kill": kill})
+
+    def dump(store: Path, name: str) -> dict[str, Any]:
+        out = dumps / f"{name}.json"
+        assert run({"dump": str(store), "out": str(out), "queries": QUERIES, "vectors": [], "full": False})["code"] == 0
+        got = dict(json.loads(out.read_text()))
+        assert got["count"] == len(set(got["ids"])) and got["snapshot_ids"] == sorted(got["ids"])
+        return got
+
+    move = ["move", *moving, "--collection", "donor-x"]
+    try:
+        clean = tmp_path / "clean"
+        assert cli(["sync", str(corpus), "-q"], clean)["code"] == 0
+        want_store = tmp_path / "moved"
+        shutil.copytree(clean, want_store)
+        assert cli(move, want_store)["code"] == 0
+        want = dump(want_store, "moved")
+        moved = [c for c in want["chunks"].values() if c[1].get("collection") == "donor-x"]
+        assert moved and {c[1]["file"] for c in moved} == set(moving)
+        assert sorted(i for i, c in want["snapshot_collections"].items() if c == "donor-x") == \
+            sorted(i for i, c in want["chunks"].items() if c[1].get("collection") == "donor-x")
+        rng = random.Random(SEED)
+        kills: list[dict[str, Any]] = [{"at": "recollect", "call": 1, "after": True} for _ in range(2)]
+        for i in range(6):
+            phase = ["move", "recollect", "snapshot"][i % 3]
+            kills.append({"at": phase, "call": 1, "delay": rng.uniform(0, 0.08 if phase == "snapshot" else 0.02)})
+        killed, attempt = 0, 0
+        while killed < len(kills):
+            kill, attempt = kills[killed], attempt + 1
+            assert attempt <= 3 * len(kills), f"only {killed} of {len(kills)} kills landed"
+            store = tmp_path / f"store-{attempt}"
+            shutil.copytree(clean, store)
+            if not cli(move, store, kill)["killed"]:  # the run ended first: sooner
+                kills[killed] = {**kill, "delay": kill.get("delay", 0) / 2}
+                shutil.rmtree(store)
+                continue
+            killed += 1
+            if killed % 2:  # the user moves again
+                assert cli(move, store)["code"] == 0
+            else:  # or ingests the folder (no collection named: each file keeps its own)
+                assert cli(["ingest", str(corpus), "-q"], store)["code"] == 0
+            got = dump(store, f"after-{attempt}")
+            assert got["chunks"] == want["chunks"], (kill, "moved" if killed % 2 else "ingested")
+            assert got["files"] == want["files"], kill
+            # Readers search the snapshot: it must agree with Chroma on every chunk's collection.
+            assert got["snapshot_collections"] == want["snapshot_collections"], kill
+            shutil.rmtree(store)
+    finally:
+        run.close()
