@@ -1,5 +1,6 @@
 """The app's own state: users, their roles and grants on collections, API keys and login
-sessions (in the state database), and the audit trail (a JSON-lines file).
+sessions, each user's conversations and feedback (in the state database), and the audit trail
+(a JSON-lines file).
 
 Imports only assistant.settings, assistant.errors and assistant.types from the package
 (tests/test_layout.py): the server (assistant.app) sits on top of it.
@@ -7,7 +8,8 @@ Imports only assistant.settings, assistant.errors and assistant.types from the p
 
 from assistant.accounts.accounts import Accounts
 from assistant.accounts.audit import AuditEvent, AuditLog, parse_when, read_events
+from assistant.accounts.history import Conversation, ConversationInfo, History, Rated, SavedTurn
 from assistant.accounts.principal import AccountError, Principal, Role, UserInfo
 
-__all__ = ["AccountError", "Accounts", "AuditEvent", "AuditLog", "Principal", "Role", "UserInfo", "parse_when",
-           "read_events"]
+__all__ = ["AccountError", "Accounts", "AuditEvent", "AuditLog", "Conversation", "ConversationInfo", "History",
+           "Principal", "Rated", "Role", "SavedTurn", "UserInfo", "parse_when", "read_events"]

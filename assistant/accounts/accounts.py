@@ -24,7 +24,7 @@ from assistant.accounts.principal import (
     check_password_text,
     check_user_name,
 )
-from assistant.accounts.tables import api_keys, grants, sessions, users
+from assistant.accounts.tables import api_keys, conversations, forget_conversations, grants, sessions, users
 from assistant.settings import Settings
 
 MAX_SECRET = 1024  # longer "keys" and "tokens" are refused unread: none is made longer than 50
@@ -147,6 +147,8 @@ class Accounts:
             for table in (sessions, api_keys, grants):  # besides ON DELETE CASCADE, for databases without it
                 conn.execute(delete(table).where(table.c.user_id == uid))
             conn.execute(delete(users).where(users.c.id == uid))
+            # Their conversations too (owned by name): a new user given the name must not inherit them.
+            forget_conversations(conn, conversations.c.owner == name)
         self._verified.forget(name)
 
     def passwd(self, name: str, password: str) -> None:

@@ -6,7 +6,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, DateTime, Dialect, ForeignKey, Integer, MetaData, String, Table, TypeDecorator
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 
 metadata = MetaData()
 
@@ -65,3 +79,53 @@ sessions = Table(
     Column("created", UTCDateTime, nullable=False),
     Column("expires", UTCDateTime, nullable=False, index=True),
 )
+
+# Conversations belong to an owner's name ("local" for the open single-user chat, which has no
+# users row); a turn keeps the answer as its JSON (Answer.to_dict()), as shown when it was asked.
+conversations = Table(
+    "conversations", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Index("ix_conversations_owner_updated", "owner", "updated"),
+)
+
+turns = Table(
+    "turns", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("question", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("backend", String(32), nullable=False),
+    Column("filters", Text, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    UniqueConstraint("conversation_id", "position"),
+)
+
+# One verdict per answer (its owner's; rating again replaces it).
+feedback = Table(
+    "feedback", metadata,
+    Column("turn_id", String(32), ForeignKey("turns.id", ondelete="CASCADE"), primary_key=True),
+    Column("rating", String(8), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("context", Text, nullable=False),
+    Column("created", UTCDateTime, nullable=False, index=True),
+)
+
+
+def forget_conversations(conn: Any, where: Any) -> int:
+    """Delete the conversations `where` selects, with their turns and feedback, children first
+    (SQLite honours ON DELETE CASCADE only where foreign keys are on); how many went."""
+    from sqlalchemy import delete, select
+
+    ids = [r.id for r in conn.execute(select(conversations.c.id).where(where))]
+    if not ids:
+        return 0
+    doomed = select(turns.c.id).where(turns.c.conversation_id.in_(ids))
+    conn.execute(delete(feedback).where(feedback.c.turn_id.in_(doomed)))
+    conn.execute(delete(turns).where(turns.c.conversation_id.in_(ids)))
+    conn.execute(delete(conversations).where(conversations.c.id.in_(ids)))
+    return len(ids)

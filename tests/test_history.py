@@ -1,0 +1,148 @@
+"""Each user's conversations and feedback in the state database (SQLite, and a real PostgreSQL):
+saved as they happen, listed latest first, private to their owner (another's id reads like none),
+renamed, deleted, purged by age; one verdict per answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from assistant.accounts import AccountError, History
+from assistant.accounts import accounts as accounts_module
+from assistant.settings import Settings
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
+ANSWER = {"answer": "The bridge reopens on 4 May 2026. [1]", "refused": False,
+          "citations": [{"n": 1, "path": "/a/orchid.md", "title": "Orchid memo", "text": "The bridge reopens …"}]}
+
+
+@pytest.fixture(params=BACKENDS)
+def history(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[History]:
+    settings = Settings(store=tmp_path / "store")
+    if request.param == "postgresql":
+        settings = settings.replace(state_url=request.getfixturevalue("pg_server").new_database())
+    h = History.open(settings)
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+def test_turns_are_saved_in_order_and_a_conversation_comes_back_whole(history: History) -> None:
+    conv, first = history.save("ann", None, "When does the Orchid bridge reopen?", ANSWER, "extractive",
+                               {"since": "2026"}) or ("", "")
+    again = history.save("ann", conv, "Who said so?", {**ANSWER, "answer": "The harbour board. [1]"}, "extractive", {})
+    assert again is not None and again[0] == conv and again[1] != first
+    [info] = history.conversations("ann")
+    assert (info.id, info.title, info.turns) == (conv, "When does the Orchid bridge reopen?", 2)
+    got = history.conversation("ann", conv)
+    assert got is not None and [t.question for t in got.turns] == ["When does the Orchid bridge reopen?",
+                                                                  "Who said so?"]
+    assert got.turns[0].answer == ANSWER and got.turns[0].filters == {"since": "2026"}
+    assert got.to_dict()["turns"][1]["answer"]["answer"] == "The harbour board. [1]"
+
+
+def test_conversations_are_private_to_their_owner(history: History) -> None:
+    conv, turn = history.save("ann", None, "Ann's question", ANSWER, "extractive", {}) or ("", "")
+    assert history.conversations("bob") == []
+    assert history.conversation("bob", conv) is None  # the same as an id that does not exist
+    assert history.conversation("bob", "0" * 32) is None
+    assert history.save("bob", conv, "continuing Ann's?", ANSWER, "extractive", {}) is None
+    assert not history.rename("bob", conv, "mine now") and not history.delete("bob", conv)
+    assert not history.rate("bob", turn, "down", "spite")
+    got = history.conversation("ann", conv)
+    assert got is not None and len(got.turns) == 1 and got.info.title == "Ann's question"
+    assert got.turns[0].rating is None
+
+
+def test_listing_is_latest_first_with_search_over_titles(history: History, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [datetime(2026, 12, 1, tzinfo=UTC)]
+    monkeypatch.setattr(accounts_module, "now", lambda: clock[0])
+    import assistant.accounts.history as history_module
+
+    monkeypatch.setattr(history_module, "now", lambda: clock[0])
+    ids = []
+    for question in ("Budget of the harbour board", "Ferry timetable 100%", "Harbour dredging plans"):
+        clock[0] += timedelta(hours=1)
+        ids.append((history.save("ann", None, question, ANSWER, "extractive", {}) or ("", ""))[0])
+    assert [c.title for c in history.conversations("ann")] == ["Harbour dredging plans", "Ferry timetable 100%",
+                                                               "Budget of the harbour board"]
+    assert [c.title for c in history.conversations("ann", "harbour")] == ["Harbour dredging plans",
+                                                                         "Budget of the harbour board"]
+    assert [c.title for c in history.conversations("ann", "100%")] == ["Ferry timetable 100%"]
+    assert history.conversations("ann", "_") == []  # a wildcard in SQL, a plain character here
+    clock[0] += timedelta(hours=1)
+    assert history.save("ann", ids[0], "More on the budget", ANSWER, "extractive", {}) is not None
+    assert history.conversations("ann")[0].id == ids[0]  # continued: now the latest
+    assert history.rename("ann", ids[1], "  Ferries,\n2026  ")
+    assert {c.title for c in history.conversations("ann")} >= {"Ferries, 2026"}
+    with pytest.raises(AccountError, match="cannot be empty"):
+        history.rename("ann", ids[1], "   ")
+    # Retention: what was not touched for a day goes, the rest stays.
+    clock[0] += timedelta(hours=23, minutes=30)
+    assert history.purge(timedelta(days=1)) == 2
+    assert [c.id for c in history.conversations("ann")] == [ids[0]]
+
+
+def test_deleting_one_or_all_takes_turns_and_feedback_with_it(history: History) -> None:
+    a, turn = history.save("ann", None, "one", ANSWER, "extractive", {}) or ("", "")
+    b, _ = history.save("ann", None, "two", ANSWER, "extractive", {}) or ("", "")
+    history.save("bob", None, "bob's", ANSWER, "extractive", {})
+    assert history.rate("ann", turn, "up")
+    assert history.delete("ann", a) and history.conversation("ann", a) is None
+    assert history.rated() == [] and [c.id for c in history.conversations("ann")] == [b]
+    assert history.delete_all("ann") == 1 and history.conversations("ann") == []
+    assert len(history.conversations("bob")) == 1
+
+
+def test_one_verdict_per_answer_with_its_context(history: History) -> None:
+    conv, turn = history.save("ann", None, "When does the bridge reopen?", ANSWER, "extractive", {}) or ("", "")
+    assert history.rate("ann", turn, "down", "wrong date", {"retrieval": "hybrid", "generation": "g7"})
+    assert history.rate("ann", turn, "up", "  fine after all ")
+    [rated] = history.rated()
+    assert (rated.owner, rated.conversation, rated.rating, rated.comment) == ("ann", conv, "up", "fine after all")
+    assert rated.turn.question == "When does the bridge reopen?" and rated.turn.answer == ANSWER
+    assert rated.context == {} and history.rated(rating="down") == []
+    got = history.conversation("ann", conv)
+    assert got is not None and (got.turns[0].rating, got.turns[0].comment) == ("up", "fine after all")
+    with pytest.raises(AccountError, match="'up' or 'down'"):
+        history.rate("ann", turn, "meh")
+    assert history.rated(since=datetime.now(UTC) + timedelta(hours=1)) == []
+
+
+def test_a_database_from_before_history_is_migrated_with_its_users(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy.exc import DBAPIError
+
+    from assistant.accounts import Accounts, db
+
+    settings = Settings(store=tmp_path / "store")
+    engine = db.engine_for(db.database_url(settings))
+    with db.writing(engine) as conn:  # the schema as the accounts release left it
+        command.upgrade(db._alembic_config(conn), "0001")
+    engine.dispose()
+    with pytest.raises(DBAPIError, match="conversations"):  # no such table yet
+        History(db.engine_for(db.database_url(settings))).conversations("ann")
+    with Accounts.open(settings) as accounts:  # opening migrates to the newest revision
+        accounts.add("ann", "reader", "pw", read=["main"])
+    with Accounts.open(settings) as accounts:
+        assert accounts.get("ann") is not None
+    h = History.open(settings)
+    assert h.save("ann", None, "first", ANSWER, "extractive", {}) is not None
+    h.close()
+
+
+def test_a_removed_users_conversations_go_with_them(tmp_path: Path) -> None:
+    from assistant.accounts import Accounts
+
+    settings = Settings(store=tmp_path / "store")
+    with Accounts.open(settings) as accounts:
+        accounts.add("ann", "reader", "pw", read=["main"])
+        h = History(accounts.engine)
+        conv, _ = h.save("ann", None, "a private question", ANSWER, "extractive", {}) or ("", "")
+        accounts.remove("ann")
+        accounts.add("ann", "reader", "another person's pw", read=["main"])  # the name given to someone else
+        assert h.conversations("ann") == [] and h.conversation("ann", conv) is None
