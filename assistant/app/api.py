@@ -15,7 +15,7 @@ import os
 import stat
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote
@@ -26,8 +26,10 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from assistant.accounts import AuditLog
+from assistant.accounts import AuditLog, History
+from assistant.app import api_history
 from assistant.app.access import Access, Visit, cited
+from assistant.app.api_history import earlier_turns, remember
 from assistant.app.pool import Pool, ServerStatus
 from assistant.errors import AssistantError, ConfigError, QuestionError, StoreError
 from assistant.types import Answer, AnswerStream, Passage, search_results
@@ -53,6 +55,8 @@ class AskRequest(Filters):
     history: list[dict[str, str] | tuple[str, str]] = Field(
         default_factory=list, description='earlier turns: {"role", "content"} messages or [question, answer]')
     llm: str | None = Field(None, description="answer backend (GET /api/status lists them)")
+    conversation: str | None = Field(None, description="continue this conversation (its id, as returned); "
+                                                       "its saved turns are the history unless one is given")
 
 
 class SearchRequest(Filters):
@@ -76,12 +80,14 @@ class ChatRequest(BaseModel):
     messages: list[Message] = Field(min_length=1)
     stream: bool = False
     filters: Filters | None = Field(None, description="extension: the filters of /api/ask")
+    conversation: str | None = Field(None, description="extension: continue this saved conversation")
 
 
-def router(pool: Pool, audit: AuditLog) -> APIRouter:
+def router(pool: Pool, audit: AuditLog, saved: History) -> APIRouter:
     """The routes; each reads only the collections its caller may read (assistant.app.access)."""
     r = APIRouter()
     access = Access(pool, audit)
+    r.include_router(api_history.router(saved, access))
 
     @r.post("/api/ask")
     def ask(req: AskRequest, request: Request) -> dict[str, Any]:
@@ -90,9 +96,14 @@ def router(pool: Pool, audit: AuditLog) -> APIRouter:
         for turn in req.history:  # [question, answer] pairs become two messages
             history += [turn] if isinstance(turn, dict) else [{"role": "user", "content": turn[0]},
                                                               {"role": "assistant", "content": turn[1]}]
-        answer = access.assistant(visit, req.llm).ask(req.question, history=history, **req.kwargs())
+        if req.conversation and not history:
+            history = earlier_turns(saved, visit, req.conversation)
+        assistant = access.assistant(visit, req.llm)
+        answer = assistant.ask(req.question, history=history, **req.kwargs())
         access.record(visit, "ask", "/api/ask", collections=cited(answer.citations), question=req.question)
-        return answer.to_dict()
+        conversation, answer_id = remember(saved, visit, req.conversation, req.question, answer,
+                                           assistant.settings.llm, req.kwargs())
+        return {**answer.to_dict(), "conversation": conversation, "answer_id": answer_id}
 
     @r.post("/api/search")
     def search(req: SearchRequest, request: Request) -> dict[str, Any]:
@@ -156,7 +167,16 @@ def router(pool: Pool, audit: AuditLog) -> APIRouter:
         if not turns or turns[-1].role != "user":
             raise QuestionError("The last message must be the user's question.")
         history = [{"role": m.role, "content": m.text()} for m in turns[:-1]]
+        if req.conversation and not history:  # checked before anything is streamed: 404 if not theirs
+            history = earlier_turns(saved, visit, req.conversation)
         filters = req.filters.kwargs() if req.filters else {}
+        question = turns[-1].text()
+
+        def keep(answer: Answer) -> dict[str, str]:
+            conversation, answer_id = remember(saved, visit, req.conversation, question, answer,
+                                               assistant.settings.llm, filters)
+            return {"conversation": conversation, "answer_id": answer_id}
+
         # Fails here, before any byte is sent, on a bad question (a 400) or an unreachable LLM.
         stream = assistant.stream(turns[-1].text(), history, **filters)
         cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
@@ -167,9 +187,9 @@ def router(pool: Pool, audit: AuditLog) -> APIRouter:
             return {"id": cid, "object": "chat.completion", "created": created, "model": model,
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
                                  "finish_reason": "stop", "logprobs": None}],
-                    "usage": _usage(turns, answer), **_extras(answer)}
+                    "usage": _usage(turns, answer), **_extras(answer), **keep(answer)}
         access.record(visit, "ask", "/v1/chat/completions", question=turns[-1].text())
-        return StreamingResponse(_sse(stream, cid, created, model), media_type="text/event-stream",
+        return StreamingResponse(_sse(stream, cid, created, model, keep), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     known = {route.path for route in r.routes if hasattr(route, "path")}
@@ -203,7 +223,8 @@ def _usage(turns: list[Message], answer: Answer) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": done, "total_tokens": prompt + done}
 
 
-def _sse(stream: AnswerStream, cid: str, created: int, model: str) -> Iterator[str]:
+def _sse(stream: AnswerStream, cid: str, created: int, model: str,
+         keep: Callable[[Answer], dict[str, str]]) -> Iterator[str]:
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
@@ -213,7 +234,7 @@ def _sse(stream: AnswerStream, cid: str, created: int, model: str) -> Iterator[s
     try:
         for piece in stream:
             yield chunk({"content": piece})
-        yield chunk({}, "stop", **_extras(stream.answer))
+        yield chunk({}, "stop", **_extras(stream.answer), **keep(stream.answer))
     except AssistantError as e:  # after the first byte the status is sent: the error goes in-band
         yield f"data: {json.dumps({'error': _error_body(e, 400)['error']})}\n\n"
     yield "data: [DONE]\n\n"

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.accounts import Accounts, AuditLog
+from assistant.accounts import Accounts, AuditLog, History
 from assistant.app.guards import REALM, Guard, Hosts
 from assistant.app.identity import Gate
 from assistant.app.login import Login, Throttle
@@ -76,7 +76,7 @@ def build_app(pool: Pool, login: Login | None = None, hosts: Hosts | None = None
     app = FastAPI(title=REALM, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     install_error_handlers(app)
     app.include_router(login_page.router(accounts, gate, throttle, audit, settings.session_hours))
-    app.include_router(router(pool, audit))
+    app.include_router(router(pool, audit, History(accounts.engine)))
     blocks = build(pool, audit).queue(default_concurrency_limit=settings.ui_concurrency, max_size=256)
     app = gr.mount_gradio_app(app, blocks, path="/", footer_links=[], show_error=True,
                               max_file_size=int(settings.max_file_mb * 1024 * 1024),
