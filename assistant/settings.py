@@ -148,6 +148,8 @@ class Settings:
     auto_create_users: bool = _doc("Create a user named by `trusted_user_header` as a reader with no "
                                    "collections when it does not exist yet (else it is refused).", default=False)
     session_hours: float = _doc("Hours a chat login lasts.", default=12.0)
+    history_days: int = _doc("Days a saved conversation is kept after its last turn (deleted when the "
+                             "server starts, and daily while it runs); 0 keeps them.", default=0)
 
     def __post_init__(self) -> None:
         for f in fields(self):  # Settings(store="dir") works like Settings(store=Path("dir"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -57,12 +57,20 @@ class Citation:
         return cls(n=n, doc_id=p.doc_id, path=p.path, title=p.title, text=p.text,
                    date=p.date, source=p.source, url=p.url, page=p.page, collection=p.collection)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, collection: bool = False) -> dict[str, Any]:
         # The JSON contract (`assistant ask --json`, /api/ask) is pinned by tests/test_cli.py;
-        # the collection joins it when that pin does.
+        # the collection joins it when that pin does. Saved conversations keep it (`collection`).
         out = asdict(self)
-        del out["collection"]
+        if not collection:
+            del out["collection"]
         return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Citation:
+        """Back from `to_dict`; fields a saved copy lacks (older versions) are left empty."""
+        known = {f.name for f in fields(cls)}
+        base: dict[str, Any] = {"n": 0, "doc_id": "", "path": "", "title": "", "text": ""}
+        return cls(**{**base, **{k: v for k, v in data.items() if k in known}})
 
 
 @dataclass
@@ -76,6 +84,11 @@ class Claim:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Claim:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass
@@ -101,7 +114,9 @@ class Answer:
     def grounded(self) -> bool:
         return bool(self.claims) and not self.refused and all(c.supported for c in self.claims)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, collections: bool = False) -> dict[str, Any]:
+        """The JSON of `assistant ask --json`; `collections`: with each citation's collection (as
+        saved conversations keep it, so a shared one can withhold what a viewer may not read)."""
         return {
             "question": self.question,
             "answer": self.text,
@@ -109,11 +124,20 @@ class Answer:
             "grounded": self.grounded,
             "standalone_question": self.standalone_question,
             "backend": self.backend,
-            "citations": [c.to_dict() for c in self.citations],
+            "citations": [c.to_dict(collections) for c in self.citations],
             "claims": [c.to_dict() for c in self.claims],
-            "related": [c.to_dict() for c in self.related],
+            "related": [c.to_dict(collections) for c in self.related],
             "age_note": self.age_note,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Answer:
+        """Back from `to_dict` (a saved conversation's turn); `grounded` follows from the claims."""
+        return cls(question=str(data.get("question", "")), text=str(data.get("answer", "")),
+                   citations=[Citation.from_dict(c) for c in data.get("citations", [])],
+                   refused=bool(data.get("refused")), standalone_question=data.get("standalone_question"),
+                   claims=[Claim.from_dict(c) for c in data.get("claims", [])], backend=str(data.get("backend", "")),
+                   related=[Citation.from_dict(c) for c in data.get("related", [])], age_note=data.get("age_note"))
 
 
 def search_results(passages: list[Passage]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ renamed, deleted, purged by age; one verdict per answer."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -146,3 +147,47 @@ def test_a_removed_users_conversations_go_with_them(tmp_path: Path) -> None:
         accounts.remove("ann")
         accounts.add("ann", "reader", "another person's pw", read=["main"])  # the name given to someone else
         assert h.conversations("ann") == [] and h.conversation("ann", conv) is None
+
+
+def test_history_lists_and_exports_a_users_conversations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from assistant.app.cli import main
+
+    settings = Settings(store=tmp_path / "store")
+    h = History.open(settings)
+    conv, _ = h.save("ann", None, "When does the Orchid bridge reopen?", ANSWER, "extractive", {}) or ("", "")
+    h.save("bob", None, "Bob's own question", ANSWER, "extractive", {})
+    h.close()
+    assert main(["history", "--user", "ann", "--store", str(settings.store)]) == 0
+    listed = capsys.readouterr().out
+    assert conv in listed and "Orchid" in listed and "Bob's" not in listed
+    out = tmp_path / "export"
+    assert main(["history", "--user", "ann", "--export", str(out), "--store", str(settings.store)]) == 0
+    [md] = list(out.glob("*.md"))
+    [js] = list(out.glob("*.json"))
+    text = md.read_text(encoding="utf-8")
+    assert text.startswith("# When does the Orchid bridge reopen?") and "The bridge reopens on 4 May 2026. [1]" in text
+    assert "Orchid memo" in text and json.loads(js.read_text(encoding="utf-8"))["id"] == conv
+    assert main(["history", "--user", "nobody", "--store", str(settings.store)]) == 0
+    assert "No saved conversations for 'nobody'" in capsys.readouterr().out
+
+
+def test_retention_deletes_old_conversations_on_start_and_daily(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import assistant.accounts.history as history_module
+
+    clock = [datetime(2026, 1, 1, tzinfo=UTC)]
+    monkeypatch.setattr(accounts_module, "now", lambda: clock[0])
+    monkeypatch.setattr(history_module, "now", lambda: clock[0])
+    settings = Settings(store=tmp_path / "store", history_days=30)
+    h = History.open(settings)
+    old, _ = h.save("ann", None, "January's question", ANSWER, "extractive", {}) or ("", "")
+    clock[0] += timedelta(days=20)
+    recent, _ = h.save("ann", None, "A later question", ANSWER, "extractive", {}) or ("", "")
+    clock[0] += timedelta(days=10, hours=12)  # the first is 30.5 days old: over the 30 kept
+    h._purged = clock[0] - timedelta(hours=12)  # as if applied half a day ago
+    assert h.keep_to_retention() == 0  # not again within a day
+    clock[0] += timedelta(hours=13)
+    assert h.keep_to_retention() == 1
+    assert [c.id for c in h.conversations("ann")] == [recent]
+    h.close()
+    assert History.open(Settings(store=tmp_path / "store")).keep_to_retention() == 0  # 0 days: keep all

@@ -88,13 +88,25 @@ def title_for(question: str) -> str:
 class History:
     """Conversations and feedback; thread-safe (every call is its own transaction)."""
 
-    def __init__(self, engine: Engine) -> None:
+    PURGE_EVERY = timedelta(days=1)
+
+    def __init__(self, engine: Engine, keep_days: int = 0) -> None:
         self.engine = engine
+        self.keep_days = keep_days  # the `history_days` retention (0: keep)
+        self._purged: datetime | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> History:
         engine, _ = open_engine(settings)
-        return cls(engine)
+        return cls(engine, settings.history_days)
+
+    def keep_to_retention(self) -> int:
+        """Apply `history_days` now if it has not been applied in the last day (a save calls
+        this, so a server that runs for weeks keeps to it); how many conversations went."""
+        if self.keep_days <= 0 or (self._purged is not None and now() - self._purged < self.PURGE_EVERY):
+            return 0
+        self._purged = now()
+        return self.purge(timedelta(days=self.keep_days))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -103,6 +115,7 @@ class History:
              backend: str, filters: Mapping[str, Any]) -> tuple[str, str] | None:
         """Add a turn: to `conversation` (None: a new one, titled by the question). The ids of the
         conversation and the turn; None when `conversation` is not the owner's."""
+        self.keep_to_retention()
         stamp = now()
         with writing(self.engine) as conn:
             if conversation is None:

@@ -31,7 +31,7 @@ def remember(history: History, visit: Visit, conversation: str | None, question:
              answer: Answer, backend: str, filters: dict[str, Any]) -> tuple[str, str]:
     """Save a turn (a new conversation when `conversation` is None); 404 when it is not the
     caller's. The ids of the conversation and the answer."""
-    saved = history.save(visit.principal.name, conversation, question, answer.to_dict(), backend,
+    saved = history.save(visit.principal.name, conversation, question, answer.to_dict(collections=True), backend,
                          {k: v for k, v in filters.items() if v})
     if saved is None:
         raise HTTPException(404, NOT_FOUND)

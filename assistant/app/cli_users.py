@@ -78,7 +78,8 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--json", action="store_true", help="print the events as JSON lines")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def state_settings(args: argparse.Namespace) -> Settings:
+    """The settings a state command needs: the store (where state.db is) and state_url."""
     return Settings.load(args.config, store=args.store, chroma_url=args.chroma_url,
                          state_url=getattr(args, "state_url", None))
 
@@ -156,7 +157,7 @@ def cmd_users(args: argparse.Namespace) -> int:
     from assistant.accounts import AccountError, Accounts, AuditLog
     from assistant.accounts.audit import audit_target
 
-    settings = _settings(args)
+    settings = state_settings(args)
     with Accounts.open(settings) as accounts:
         if args.users_command == "list":
             _list(accounts, args.json)
@@ -214,7 +215,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from assistant.accounts import AccountError, read_events
     from assistant.accounts.audit import STDOUT, audit_target
 
-    where = args.log or audit_target(_settings(args))
+    where = args.log or audit_target(state_settings(args))
     if str(where) == STDOUT:
         raise AccountError("The audit log goes to standard output (audit_log = \"-\"), so there is no file "
                            "to read: give one with --log FILE.")

@@ -76,7 +76,9 @@ def build_app(pool: Pool, login: Login | None = None, hosts: Hosts | None = None
     app = FastAPI(title=REALM, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     install_error_handlers(app)
     app.include_router(login_page.router(accounts, gate, throttle, audit, settings.session_hours))
-    app.include_router(router(pool, audit, History(accounts.engine)))
+    history = History(accounts.engine, settings.history_days)
+    history.keep_to_retention()
+    app.include_router(router(pool, audit, history))
     blocks = build(pool, audit).queue(default_concurrency_limit=settings.ui_concurrency, max_size=256)
     app = gr.mount_gradio_app(app, blocks, path="/", footer_links=[], show_error=True,
                               max_file_size=int(settings.max_file_mb * 1024 * 1024),
