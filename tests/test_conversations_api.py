@@ -101,3 +101,27 @@ def test_another_users_conversation_is_not_found_on_any_route(server: str) -> No
     with httpx.Client(base_url=server, timeout=120, headers=basic("ann")) as ann:
         whole = ann.get(f"/api/conversations/{conv}").json()
         assert whole["title"] == SHOWCASE and len(whole["turns"]) == 1 and whole["turns"][0]["rating"] is None
+
+
+def test_the_chats_turns_are_saved_as_they_happen(server: str, tmp_path: Path) -> None:
+    from gradio_client import Client
+
+    chat = Client(server, headers=basic("bob"), verbose=False, download_files=str(tmp_path))
+    try:
+        chat.predict(api_name="/refresh")
+        chat.predict(SHOWCASE, [], "", "", [], [], "extractive", api_name="/respond")
+        chat.predict(FOLLOW_UP, [], "", "", [], [], "extractive", api_name="/respond")
+        chat.predict(api_name="/forget")  # New conversation
+        chat.predict("When did the UN Special Rapporteur visit Sennport?", [], "", "", [], [], "extractive",
+                     api_name="/respond")
+    finally:
+        chat.close()
+    with httpx.Client(base_url=server, timeout=60, headers=basic("bob")) as c:
+        listed = c.get("/api/conversations").json()["conversations"]
+        assert [x["turns"] for x in listed] == [1, 2]  # latest first
+        whole = c.get(f"/api/conversations/{listed[1]['id']}").json()
+        assert [t["question"] for t in whole["turns"]] == [SHOWCASE, FOLLOW_UP]
+        assert "rejects" in whole["turns"][0]["answer"]["answer"] and whole["turns"][0]["answer"]["citations"]
+    with httpx.Client(base_url=server, timeout=60, headers=basic("ann")) as c:
+        assert all(x["title"] != "When did the UN Special Rapporteur visit Sennport?"
+                   for x in c.get("/api/conversations").json()["conversations"])

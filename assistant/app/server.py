@@ -79,7 +79,7 @@ def build_app(pool: Pool, login: Login | None = None, hosts: Hosts | None = None
     history = History(accounts.engine, settings.history_days)
     history.keep_to_retention()
     app.include_router(router(pool, audit, history))
-    blocks = build(pool, audit).queue(default_concurrency_limit=settings.ui_concurrency, max_size=256)
+    blocks = build(pool, audit, history).queue(default_concurrency_limit=settings.ui_concurrency, max_size=256)
     app = gr.mount_gradio_app(app, blocks, path="/", footer_links=[], show_error=True,
                               max_file_size=int(settings.max_file_mb * 1024 * 1024),
                               css=CSS, head=HEAD, run_history=False, mcp_server=False, ssr_mode=False)

@@ -14,7 +14,7 @@ from typing import Any
 
 import gradio as gr  # at module level: Gradio finds `request: gr.Request` through this module's names
 
-from assistant.accounts import AuditLog
+from assistant.accounts import AuditLog, History
 from assistant.app import ui_archive as archived
 from assistant.app import ui_render as render
 from assistant.app.access import Access, Remembered, Visit, cited
@@ -48,12 +48,13 @@ def model_name(assistant: Assistant) -> str | None:
     return getattr(getattr(assistant.answerer, "llm", None), "model", None)
 
 
-def build(assistant: Assistant | Pool, audit: AuditLog) -> Any:
+def build(assistant: Assistant | Pool, audit: AuditLog, saved: History | None = None) -> Any:
     """The chat as a gr.Blocks (mount it with assistant.app.server, which adds HEAD and CSS, and
     the Guard that puts each request's caller where `Visit.of` finds it)."""
     pool = assistant if isinstance(assistant, Pool) else Pool(assistant.settings, assistant)
     access = Access(pool, audit)
     chosen: Remembered[str] = Remembered()  # each session's upload collection
+    current: Remembered[str] = Remembered()  # each session's saved conversation (in `saved`)
     narrowed: Remembered[list[str]] = Remembered()  # each session's collections filter
     models = {name: model_name(pool.get(name)) for name in pool.names}
 
@@ -81,6 +82,13 @@ def build(assistant: Assistant | Pool, audit: AuditLog) -> Any:
             turn.error = str(e)
         access.record(visit, "ask", "chat", 200 if turn.error is None else 400,
                       cited(turn.answer.citations) if turn.answer else (), question=message)
+        if turn.answer is not None and saved is not None:  # kept in the user's history as it happens
+            filters = {"since": since, "until": until, "source": sources, "kind": kinds,
+                       "collection": narrowed.get(request.session_hash)}
+            kept = saved.save(visit.principal.name, current.get(request.session_hash), message,
+                              turn.answer.to_dict(collections=True), turn.answer.backend,
+                              {k: v for k, v in filters.items() if v})
+            current.put(request.session_hash, kept[0] if kept else None)
         turns.append(turn)
         n = len(turns) - 1
         note = render.filters_note(since, until, sources or (), kinds or ())
@@ -220,7 +228,8 @@ def build(assistant: Assistant | Pool, audit: AuditLog) -> Any:
                    [chat, turns, panel, box, export], concurrency_limit=pool.settings.ui_concurrency,
                    concurrency_id="answers")
         opener.change(open_citation, [opener, turns], panel, queue=False, show_progress="hidden")
-        def forget() -> tuple[Any, ...]:
+        def forget(request: gr.Request) -> tuple[Any, ...]:
+            current.put(request.session_hash, None)  # the next question starts a new saved conversation
             return [], [], render.sources_html([]), gr.DownloadButton(value=None, interactive=False)
 
         clear.click(forget, None, [chat, turns, panel, export], queue=False)
