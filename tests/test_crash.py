@@ -28,6 +28,7 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,18 @@ class ForkRunner:
         assert line, "the fork server died"
         return dict(json.loads(line))
 
+    def cli(self, argv: list[str], store: Path, kill: dict[str, Any] | None = None) -> dict[str, Any]:
+        """An `assistant` command on `store`, killed as `kill` says (None: run to the end)."""
+        return self({"argv": [*argv, "--store", str(store)], "kill": kill})
+
+    def store_dump(self, store: Path, out: Path) -> dict[str, Any]:
+        """The store's chunks, manifest and snapshot (keyword searches only), checked consistent:
+        no chunk twice, and the snapshot holding exactly the store's chunks."""
+        assert self({"dump": str(store), "out": str(out), "queries": QUERIES, "vectors": [], "full": False})["code"] == 0
+        got = dict(json.loads(out.read_text()))
+        assert got["count"] == len(set(got["ids"])) and got["snapshot_ids"] == sorted(got["ids"])
+        return got
+
     def close(self) -> None:
         if self.proc.stdin:
             self.proc.stdin.close()
@@ -119,6 +132,28 @@ def assert_same_ranking(got: list[list[Any]], want: list[list[Any]], query: str,
     for (a, sa), (b, sb) in zip(got, got[1:]):
         if a in ranks and b in ranks and ranks[a] > ranks[b]:
             assert abs(sa - sb) <= 2 * tol, (query, a, b)
+
+
+def killed_copies(run: ForkRunner, argv: list[str], clean: Path, tmp_path: Path,
+                  kills: list[dict[str, Any]]) -> Iterator[tuple[int, dict[str, Any], Path]]:
+    """For each kill in turn, a copy of the `clean` store on which `argv` was killed as it says:
+    (kills landed so far, the kill, the copy), the copy removed once the caller has checked its
+    repair. A run that ended before its kill is tried again with the kill sooner."""
+    import shutil
+
+    killed, attempt = 0, 0
+    while killed < len(kills):
+        kill, attempt = kills[killed], attempt + 1
+        assert attempt <= 3 * len(kills), f"only {killed} of {len(kills)} kills landed"
+        store = tmp_path / f"store-{attempt}"
+        shutil.copytree(clean, store)
+        if not run.cli(argv, store, kill)["killed"]:  # the run ended first: sooner
+            kills[killed] = {**kill, "delay": kill.get("delay", 0) / 2}
+            shutil.rmtree(store)
+            continue
+        killed += 1
+        yield killed, kill, store
+        shutil.rmtree(store)
 
 
 def test_killed_ingestion_converges_to_the_clean_result(tmp_path: Path) -> None:
@@ -215,7 +250,6 @@ def test_killed_removal_is_finished_by_the_next_removal_or_undone_by_the_next_sy
     their chunks deleted, their records deleted; and in the snapshot's refresh): removing again gives exactly the clean store without the
     files, and syncing the folder (where the files still are) gives exactly the clean store.
     Never a record of a file whose chunks are gone, which a sync would skip as unchanged."""
-    import shutil
 
     root = Path(__file__).resolve().parents[1]
     corpus = tmp_path / "corpus"
@@ -225,15 +259,10 @@ def test_killed_removal_is_finished_by_the_next_removal_or_undone_by_the_next_sy
     dumps = tmp_path / "dumps"
     dumps.mkdir()
 
-    def cli(argv: list[str], store: Path, kill: dict[str, Any] | None = None) -> dict[str, Any]:
-        return run({"argv": [*argv, "--store", str(store)], "kill": kill})
+    cli = run.cli
 
     def dump(store: Path, name: str) -> dict[str, Any]:
-        out = dumps / f"{name}.json"
-        assert run({"dump": str(store), "out": str(out), "queries": QUERIES, "vectors": [], "full": False})["code"] == 0
-        got = dict(json.loads(out.read_text()))
-        assert got["count"] == len(set(got["ids"])) and got["snapshot_ids"] == sorted(got["ids"])
-        return got
+        return run.store_dump(store, dumps / f"{name}.json")
 
     try:
         clean = tmp_path / "clean"
@@ -251,26 +280,15 @@ def test_killed_removal_is_finished_by_the_next_removal_or_undone_by_the_next_sy
         for i in range(8):
             phase = ["remove", "delete", "snapshot"][i % 3]
             kills.append({"at": phase, "call": 1, "delay": rng.uniform(0, 0.08 if phase == "snapshot" else 0.03)})
-        killed, attempt = 0, 0
-        while killed < len(kills):
-            kill, attempt = kills[killed], attempt + 1
-            assert attempt <= 3 * len(kills), f"only {killed} of {len(kills)} kills landed"
-            store = tmp_path / f"store-{attempt}"
-            shutil.copytree(clean, store)
-            if not cli(["remove", *gone], store, kill)["killed"]:  # the run ended first: sooner
-                kills[killed] = {**kill, "delay": kill.get("delay", 0) / 2}
-                shutil.rmtree(store)
-                continue
-            killed += 1
+        for killed, kill, store in killed_copies(run, ["remove", *gone], clean, tmp_path, kills):
             if killed % 2:  # the user removes again: the job is finished
                 assert cli(["remove", *gone], store)["code"] in (0, 1)  # 1: a file already fully gone
-                got, want = dump(store, f"removed-{attempt}"), without
+                got, want = dump(store, f"removed-{killed}"), without
             else:  # the user syncs the folder instead: the files are still there, so back they come
                 assert cli(["sync", str(corpus), "-q"], store)["code"] == 0
-                got, want = dump(store, f"synced-{attempt}"), full
+                got, want = dump(store, f"synced-{killed}"), full
             assert got["chunks"] == want["chunks"], (kill, "removed" if killed % 2 else "synced")
             assert got["files"] == want["files"], kill
-            shutil.rmtree(store)
     finally:
         run.close()
 
@@ -290,15 +308,10 @@ def test_killed_move_is_finished_by_the_next_move_or_ingestion(tmp_path: Path) -
     dumps = tmp_path / "dumps"
     dumps.mkdir()
 
-    def cli(argv: list[str], store: Path, kill: dict[str, Any] | None = None) -> dict[str, Any]:
-        return run({"argv": [*argv, "--store", str(store)], "kill": kill})
+    cli = run.cli
 
     def dump(store: Path, name: str) -> dict[str, Any]:
-        out = dumps / f"{name}.json"
-        assert run({"dump": str(store), "out": str(out), "queries": QUERIES, "vectors": [], "full": False})["code"] == 0
-        got = dict(json.loads(out.read_text()))
-        assert got["count"] == len(set(got["ids"])) and got["snapshot_ids"] == sorted(got["ids"])
-        return got
+        return run.store_dump(store, dumps / f"{name}.json")
 
     move = ["move", *moving, "--collection", "donor-x"]
     try:
@@ -317,26 +330,15 @@ def test_killed_move_is_finished_by_the_next_move_or_ingestion(tmp_path: Path) -
         for i in range(6):
             phase = ["move", "recollect", "snapshot"][i % 3]
             kills.append({"at": phase, "call": 1, "delay": rng.uniform(0, 0.08 if phase == "snapshot" else 0.02)})
-        killed, attempt = 0, 0
-        while killed < len(kills):
-            kill, attempt = kills[killed], attempt + 1
-            assert attempt <= 3 * len(kills), f"only {killed} of {len(kills)} kills landed"
-            store = tmp_path / f"store-{attempt}"
-            shutil.copytree(clean, store)
-            if not cli(move, store, kill)["killed"]:  # the run ended first: sooner
-                kills[killed] = {**kill, "delay": kill.get("delay", 0) / 2}
-                shutil.rmtree(store)
-                continue
-            killed += 1
+        for killed, kill, store in killed_copies(run, move, clean, tmp_path, kills):
             if killed % 2:  # the user moves again
                 assert cli(move, store)["code"] == 0
             else:  # or ingests the folder (no collection named: each file keeps its own)
                 assert cli(["ingest", str(corpus), "-q"], store)["code"] == 0
-            got = dump(store, f"after-{attempt}")
+            got = dump(store, f"after-{killed}")
             assert got["chunks"] == want["chunks"], (kill, "moved" if killed % 2 else "ingested")
             assert got["files"] == want["files"], kill
             # Readers search the snapshot: it must agree with Chroma on every chunk's collection.
             assert got["snapshot_collections"] == want["snapshot_collections"], kill
-            shutil.rmtree(store)
     finally:
         run.close()

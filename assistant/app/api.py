@@ -30,7 +30,7 @@ from assistant.accounts import AuditLog, History
 from assistant.app import api_history
 from assistant.app.access import Access, Visit, cited
 from assistant.app.api_history import earlier_turns, remember
-from assistant.app.pool import Pool, ServerStatus
+from assistant.app.pool import Pool
 from assistant.errors import AssistantError, ConfigError, QuestionError, StoreError
 from assistant.types import Answer, AnswerStream, Passage, search_results
 
@@ -115,9 +115,8 @@ def router(pool: Pool, audit: AuditLog, saved: History) -> APIRouter:
     @r.get("/api/status")
     def status(request: Request) -> dict[str, Any]:
         visit = Visit.of(request)
-        seen = access.assistant(visit)
-        return ServerStatus(seen.status(), pool.names, pool.facets(visit.principal.readable)).to_dict() | {
-            "collections": [c.to_dict() for c in seen.collections()],
+        return pool.status(visit.principal.readable).to_dict() | {
+            "collections": [c.to_dict() for c in access.assistant(visit).collections()],
             "user": {"name": visit.principal.name, "role": visit.principal.role.value}}
 
     @r.get("/api/files")

@@ -14,7 +14,6 @@ closes an open server at once, and a removed user's key or session stops working
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
@@ -161,15 +160,3 @@ def principal_of(request: Any) -> Principal:
         # Only the Guard sets it; a route reached without it is a wiring fault, never "everyone".
         raise PermissionError("This request carries no caller.")
     return found
-
-
-def readable(principal: Principal, asked: Sequence[str] | str | None = None) -> tuple[str, ...] | None:
-    """The collections a read may touch: the caller's, narrowed by what was asked for (never widened).
-    None: every collection."""
-    allowed = principal.readable
-    if asked is None or asked == [] or asked == "":
-        return allowed
-    wanted = (asked,) if isinstance(asked, str) else tuple(asked)
-    if allowed is None:
-        return tuple(sorted(set(wanted)))
-    return tuple(sorted(set(wanted) & set(allowed)))

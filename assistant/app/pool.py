@@ -10,7 +10,7 @@ from typing import Any
 from assistant.errors import AssistantError, ConfigError
 from assistant.service import Assistant
 from assistant.settings import Settings
-from assistant.types import ArchiveFile, ArchiveStatus, Facets
+from assistant.types import ArchiveStatus, Facets
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,7 @@ class Pool:
         what a reader of those sees), for filters."""
         return self.default.within(collections).facets()
 
-    def status(self) -> ServerStatus:
-        return ServerStatus(self.default.status(), self.names, self.facets())
-
-    def files(self) -> list[ArchiveFile]:
-        return self.default.files()
+    def status(self, collections: Sequence[str] | None = None) -> ServerStatus:
+        """What a reader of `collections` (None: everything) sees of the archive and this server."""
+        seen = self.default.within(collections)
+        return ServerStatus(seen.status(), self.names, seen.facets())
