@@ -148,6 +148,8 @@ class Settings:
     auto_create_users: bool = _doc("Create a user named by `trusted_user_header` as a reader with no "
                                    "collections when it does not exist yet (else it is refused).", default=False)
     session_hours: float = _doc("Hours a chat login lasts.", default=12.0)
+    save_conversations: bool = _doc("Keep each user's conversations (and feedback on answers) in the "
+                                    "state database; off: nothing asked is kept.", default=True)
     history_days: int = _doc("Days a saved conversation is kept after its last turn (deleted when the "
                              "server starts, and daily while it runs); 0 keeps them.", default=0)
 

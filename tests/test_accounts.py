@@ -377,7 +377,7 @@ def test_migrating_again_changes_nothing_and_the_schema_matches_the_code(state: 
             command.upgrade(cfg, "head")
         with a.engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"version_table": db.VERSION_TABLE})
-            assert context.get_current_heads() == ("0002",)  # the newest revision
+            assert context.get_current_heads() == ("0003",)  # the newest revision
             assert compare_metadata(context, metadata) == []
     with Accounts.open(state) as a:
         assert [u.name for u in a.users()] == ["alice"]

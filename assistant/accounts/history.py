@@ -7,6 +7,7 @@ another user's id reads exactly like one that does not exist (the routes answer 
 from __future__ import annotations
 
 import json
+import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,10 +34,11 @@ class ConversationInfo:
     created: datetime
     updated: datetime
     turns: int
+    share: str | None = None  # the token of its read-only link, while it is shared
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "created": self.created.isoformat(),
-                "updated": self.updated.isoformat(), "turns": self.turns}
+                "updated": self.updated.isoformat(), "turns": self.turns, "share": self.share}
 
 
 @dataclass(frozen=True)
@@ -90,15 +92,16 @@ class History:
 
     PURGE_EVERY = timedelta(days=1)
 
-    def __init__(self, engine: Engine, keep_days: int = 0) -> None:
+    def __init__(self, engine: Engine, keep_days: int = 0, saving: bool = True) -> None:
         self.engine = engine
         self.keep_days = keep_days  # the `history_days` retention (0: keep)
+        self.saving = saving  # the `save_conversations` setting: off, callers save nothing
         self._purged: datetime | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> History:
         engine, _ = open_engine(settings)
-        return cls(engine, settings.history_days)
+        return cls(engine, settings.history_days, settings.save_conversations)
 
     def keep_to_retention(self) -> int:
         """Apply `history_days` now if it has not been applied in the last day (a save calls
@@ -135,6 +138,7 @@ class History:
             conn.execute(turns.insert().values(
                 id=turn, conversation_id=conversation, position=position, question=question,
                 answer=json.dumps(dict(answer), ensure_ascii=False), backend=backend,
+                refused=bool(answer.get("refused")),
                 filters=json.dumps(dict(filters), ensure_ascii=False), created=stamp))
         return conversation, turn
 
@@ -147,19 +151,55 @@ class History:
             query = query.where(func.lower(conversations.c.title).like(f"%{escaped}%", escape="\\"))
         query = query.order_by(conversations.c.updated.desc(), conversations.c.id).limit(limit)
         with self.engine.connect() as conn:
-            return [ConversationInfo(r.id, r.title, r.created, r.updated, int(r.n)) for r in conn.execute(query)]
+            return [ConversationInfo(r.id, r.title, r.created, r.updated, int(r.n), r.share)
+                    for r in conn.execute(query)]
 
     def conversation(self, owner: str, conversation: str) -> Conversation | None:
+        return self._read((conversations.c.id == conversation) & (conversations.c.owner == owner))
+
+    def shared(self, token: str) -> tuple[str, Conversation] | None:
+        """The owner and the conversation a share link's token opens (None: not shared, or no more)."""
+        if not token:
+            return None
+        found = self._read(conversations.c.share == token)
+        if found is None:
+            return None
         with self.engine.connect() as conn:
-            head = conn.execute(select(conversations).where(
+            owner = conn.execute(select(conversations.c.owner).where(conversations.c.share == token)).scalar_one()
+        return owner, found
+
+    def share(self, owner: str, conversation: str) -> str | None:
+        """A read-only link's token for the owner's conversation (the same one while it is shared);
+        None when it is not the owner's."""
+        with writing(self.engine) as conn:
+            row = conn.execute(select(conversations.c.share).where(
                 conversations.c.id == conversation, conversations.c.owner == owner)).first()
+            if row is None:
+                return None
+            if row.share:
+                return str(row.share)
+            token = secrets.token_urlsafe(24)
+            conn.execute(update(conversations).where(conversations.c.id == conversation).values(share=token))
+            return token
+
+    def unshare(self, owner: str, conversation: str) -> bool:
+        """Close the link: its token opens nothing from now on."""
+        with writing(self.engine) as conn:
+            done = conn.execute(update(conversations).where(
+                conversations.c.id == conversation, conversations.c.owner == owner).values(share=None))
+        return done.rowcount > 0
+
+    def _read(self, where: Any) -> Conversation | None:
+        with self.engine.connect() as conn:
+            head = conn.execute(select(conversations).where(where)).first()
             if head is None:
                 return None
             rows = conn.execute(select(turns, feedback.c.rating, feedback.c.comment)
                                 .outerjoin(feedback, feedback.c.turn_id == turns.c.id)
-                                .where(turns.c.conversation_id == conversation).order_by(turns.c.position)).all()
+                                .where(turns.c.conversation_id == head.id).order_by(turns.c.position)).all()
         saved = [_turn(r) for r in rows]
-        return Conversation(ConversationInfo(head.id, head.title, head.created, head.updated, len(saved)), saved)
+        return Conversation(ConversationInfo(head.id, head.title, head.created, head.updated, len(saved),
+                                             head.share), saved)
 
     def rename(self, owner: str, conversation: str, title: str) -> bool:
         title = " ".join(title.split())

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -89,7 +90,9 @@ conversations = Table(
     Column("title", String(200), nullable=False),
     Column("created", UTCDateTime, nullable=False),
     Column("updated", UTCDateTime, nullable=False),
+    Column("share", String(64), nullable=True),  # the token of its read-only link (None: not shared)
     Index("ix_conversations_owner_updated", "owner", "updated"),
+    UniqueConstraint("share", name="uq_conversations_share"),
 )
 
 turns = Table(
@@ -101,7 +104,8 @@ turns = Table(
     Column("answer", Text, nullable=False),
     Column("backend", String(32), nullable=False),
     Column("filters", Text, nullable=False),
-    Column("created", UTCDateTime, nullable=False),
+    Column("created", UTCDateTime, nullable=False, index=True),
+    Column("refused", Boolean, nullable=False, server_default=false()),  # also in `answer`; here to count
     UniqueConstraint("conversation_id", "position"),
 )
 

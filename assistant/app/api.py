@@ -171,7 +171,7 @@ def router(pool: Pool, audit: AuditLog, saved: History) -> APIRouter:
         filters = req.filters.kwargs() if req.filters else {}
         question = turns[-1].text()
 
-        def keep(answer: Answer) -> dict[str, str]:
+        def keep(answer: Answer) -> dict[str, str | None]:
             conversation, answer_id = remember(saved, visit, req.conversation, question, answer,
                                                assistant.settings.llm, filters)
             return {"conversation": conversation, "answer_id": answer_id}
@@ -223,7 +223,7 @@ def _usage(turns: list[Message], answer: Answer) -> dict[str, int]:
 
 
 def _sse(stream: AnswerStream, cid: str, created: int, model: str,
-         keep: Callable[[Answer], dict[str, str]]) -> Iterator[str]:
+         keep: Callable[[Answer], dict[str, str | None]]) -> Iterator[str]:
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}

@@ -28,9 +28,11 @@ class FeedbackRequest(BaseModel):
 
 
 def remember(history: History, visit: Visit, conversation: str | None, question: str,
-             answer: Answer, backend: str, filters: dict[str, Any]) -> tuple[str, str]:
+             answer: Answer, backend: str, filters: dict[str, Any]) -> tuple[str | None, str | None]:
     """Save a turn (a new conversation when `conversation` is None); 404 when it is not the
-    caller's. The ids of the conversation and the answer."""
+    caller's. The ids of the conversation and the answer (None, None: `save_conversations` off)."""
+    if not history.saving:
+        return None, None
     saved = history.save(visit.principal.name, conversation, question, answer.to_dict(collections=True), backend,
                          {k: v for k, v in filters.items() if v})
     if saved is None:

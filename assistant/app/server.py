@@ -76,7 +76,7 @@ def build_app(pool: Pool, login: Login | None = None, hosts: Hosts | None = None
     app = FastAPI(title=REALM, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     install_error_handlers(app)
     app.include_router(login_page.router(accounts, gate, throttle, audit, settings.session_hours))
-    history = History(accounts.engine, settings.history_days)
+    history = History(accounts.engine, settings.history_days, settings.save_conversations)
     history.keep_to_retention()
     app.include_router(router(pool, audit, history))
     blocks = build(pool, audit, history).queue(default_concurrency_limit=settings.ui_concurrency, max_size=256)

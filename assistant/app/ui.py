@@ -82,7 +82,7 @@ def build(assistant: Assistant | Pool, audit: AuditLog, saved: History | None = 
             turn.error = str(e)
         access.record(visit, "ask", "chat", 200 if turn.error is None else 400,
                       cited(turn.answer.citations) if turn.answer else (), question=message)
-        if turn.answer is not None and saved is not None:  # kept in the user's history as it happens
+        if turn.answer is not None and saved is not None and saved.saving:  # kept in the user's history as it happens
             filters = {"since": since, "until": until, "source": sources, "kind": kinds,
                        "collection": narrowed.get(request.session_hash)}
             kept = saved.save(visit.principal.name, current.get(request.session_hash), message,
