@@ -123,3 +123,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.path.name in SLOW_FILES or uses & SLOW_FIXTURES or name in SLOW_TESTS \
                 or name.startswith("test_cli_") or any(v == "local" for v in params.values() if isinstance(v, str)):
             item.add_marker(pytest.mark.slow)
+
+
+BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing; .ci/run installs it (make browser)")
+        pytest.skip("chromium is not installed here: `make browser` (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        # Playwright gives each launch a fresh temporary user-data-dir of its own.
+        b = p.chromium.launch(executable_path=chromium, args=BROWSER_FLAGS)
+        yield b
+        b.close()

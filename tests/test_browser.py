@@ -4,8 +4,6 @@ Screenshots go to test-artifacts/ for people to look at."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -20,25 +18,7 @@ from conftest import ROOT
 SHOWCASE = "Why did Marvala reject the 2023 OHCHR report?"
 VISIT = "When did the UN Special Rapporteur visit Sennport?"
 ARTIFACTS = ROOT / "test-artifacts"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
 WAIT = 120_000  # ms: an answer on a busy 2-core machine
-
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing; .ci/run installs it (make browser)")
-        pytest.skip("chromium is not installed here: `make browser` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        # Playwright gives each launch a fresh temporary user-data-dir of its own.
-        b = p.chromium.launch(executable_path=chromium, args=FLAGS)
-        yield b
-        b.close()
 
 
 def new_page(browser, **kw):
@@ -233,7 +213,7 @@ def test_upload_ingests_with_per_file_results_and_hostile_html_never_runs(browse
     page.goto(writable_server.url)
     page.wait_for_selector("#archive-status .archive-status")
     assert "1 documents" in page.inner_text("#archive-status")
-    page.click(".sidebar .toggle-button")
+    page.click("#archive-bar .toggle-button")
     page.set_input_files("#upload input[type=file]", [str(files / "harbour.md"), str(files / "broken.pdf")])
     page.wait_for_selector("#upload .file-preview, #upload table")
     page.click("#ingest")
@@ -245,7 +225,7 @@ def test_upload_ingests_with_per_file_results_and_hostile_html_never_runs(browse
     listed = page.locator("#archive-files .file-name").all_inner_texts()
     assert listed == ["harbour.md", "seed.md"]  # the latest first; the failed file is not kept
     shot(page, "chat-upload")
-    page.click(".sidebar .toggle-button")
+    page.click("#archive-bar .toggle-button")
 
     ask(page, "When did the Kestrel harbour ferry resume service?", answers_before=0)
     page.locator("#chat .answer a.cite").first.click()
@@ -258,7 +238,7 @@ def test_upload_ingests_with_per_file_results_and_hostile_html_never_runs(browse
     shot(page, "chat-hostile")
 
     # Staff take the upload out again. Declining the browser's confirmation removes nothing.
-    page.click(".sidebar .toggle-button")
+    page.click("#archive-bar .toggle-button")
     page.click("#remove-files input")
     page.click("#remove-files [role=option][aria-label='harbour.md']")
     page.once("dialog", lambda d: d.dismiss())
@@ -275,7 +255,7 @@ def test_upload_ingests_with_per_file_results_and_hostile_html_never_runs(browse
     assert page.locator("#archive-files .file-name").all_inner_texts() == ["seed.md"]
     assert not (tmp_path / "archive" / "harbour.md").exists()  # so a later sync does not bring it back
     shot(page, "chat-remove")
-    page.click(".sidebar .toggle-button")
+    page.click("#archive-bar .toggle-button")
     ask(page, "When did the Kestrel harbour ferry resume service?", answers_before=1)
     assert page.locator("#chat .answer").last.get_attribute("class").split().count("refused") == 1
 

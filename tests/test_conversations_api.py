@@ -89,11 +89,13 @@ def test_another_users_conversation_is_not_found_on_any_route(server: str) -> No
                 bob.get(f"/api/conversations/{target}"),
                 bob.post(f"/api/conversations/{target}", json={"title": "mine"}),
                 bob.delete(f"/api/conversations/{target}"),
+                bob.post(f"/api/conversations/{target}/share"),
+                bob.delete(f"/api/conversations/{target}/share"),
                 bob.post("/api/ask", json={"question": FOLLOW_UP, "conversation": target}),
                 bob.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": FOLLOW_UP}],
                                                        "conversation": target, "stream": True}),
             ]
-            assert [r.status_code for r in replies] == [404] * 5, [r.text for r in replies]
+            assert [r.status_code for r in replies] == [404] * 7, [r.text for r in replies]
             assert {r.json()["error"]["message"] for r in replies} == {"No such conversation."}
         rated = [bob.post("/api/feedback", json={"answer": a, "rating": "down"}) for a in (answer, "f" * 32)]
         assert [r.status_code for r in rated] == [404, 404] and rated[0].json() == rated[1].json()
@@ -125,3 +127,30 @@ def test_the_chats_turns_are_saved_as_they_happen(server: str, tmp_path: Path) -
     with httpx.Client(base_url=server, timeout=60, headers=basic("ann")) as c:
         assert all(x["title"] != "When did the UN Special Rapporteur visit Sennport?"
                    for x in c.get("/api/conversations").json()["conversations"])
+
+
+def test_a_shared_conversation_is_read_only_for_colleagues_until_sharing_stops(server: str) -> None:
+    hostile = "Why did Marvala reject the report? <img src=x onerror=alert(1)>"
+    with httpx.Client(base_url=server, timeout=120, headers=basic("ann")) as ann:
+        asked = ann.post("/api/ask", json={"question": hostile}).json()
+        conv = asked["conversation"]
+        shared = ann.post(f"/api/conversations/{conv}/share").json()
+        assert shared["link"] == f"/shared/{shared['share']}" and len(shared["share"]) >= 32
+        assert ann.post(f"/api/conversations/{conv}/share").json()["share"] == shared["share"]  # one link
+        assert ann.get(f"/api/conversations/{conv}").json()["share"] == shared["share"]
+    with httpx.Client(base_url=server, timeout=60, headers=basic("bob")) as bob:
+        seen = bob.get(f"/api/shared/{shared['share']}").json()
+        assert seen["withheld"] == 0 and [t["question"] for t in seen["turns"]] == [hostile]
+        assert seen["turns"][0]["answer"]["answer"] == asked["answer"]
+        page = bob.get(shared["link"], headers={"accept": "text/html"})
+        assert page.status_code == 200 and "<img src=x" not in page.text and "&lt;img src=x" in page.text
+        assert 'class="passage' in page.text and "mark" in page.text  # the passages, with their evidence marked
+        assert bob.post(f"/api/conversations/{conv}", json={"title": "mine now"}).status_code == 404  # read-only
+        assert conv not in {x["id"] for x in bob.get("/api/conversations").json()["conversations"]}
+        assert bob.get("/api/shared/" + "x" * 32).status_code == 404
+    with httpx.Client(base_url=server, timeout=60, headers=basic("ann")) as ann:
+        assert ann.delete(f"/api/conversations/{conv}/share").json()["share"] is None
+    with httpx.Client(base_url=server, timeout=60, headers=basic("bob")) as bob:
+        gone = bob.get(shared["link"], headers={"accept": "text/html"})
+        assert gone.status_code == 404 and "No such shared conversation" in gone.text
+        assert bob.get(f"/api/shared/{shared['share']}").status_code == 404

@@ -191,3 +191,64 @@ def test_retention_deletes_old_conversations_on_start_and_daily(tmp_path: Path,
     assert [c.id for c in h.conversations("ann")] == [recent]
     h.close()
     assert History.open(Settings(store=tmp_path / "store")).keep_to_retention() == 0  # 0 days: keep all
+
+
+def test_refusals_saved_before_the_flag_existed_are_flagged_by_the_migration(tmp_path: Path) -> None:
+    from alembic import command
+
+    from assistant.accounts import db
+    from assistant.accounts.activity import failures
+
+    settings = Settings(store=tmp_path / "store")
+    engine = db.engine_for(db.database_url(settings))
+    with db.writing(engine) as conn:  # the schema as the first history release left it
+        command.upgrade(db._alembic_config(conn), "0002")
+    old = History(engine)
+    with db.writing(engine) as conn:  # saved by that release: no refused column yet
+        conn.exec_driver_sql(
+            "INSERT INTO conversations (id, owner, title, created, updated) VALUES ('c1', 'ann', 't', "
+            "'2026-12-01 10:00:00', '2026-12-01 10:00:00')")
+        for n, answer in enumerate((ANSWER, {"answer": "Not in the archive.", "refused": True, "citations": []})):
+            conn.exec_driver_sql(
+                "INSERT INTO turns (id, conversation_id, position, question, answer, backend, filters, created) "
+                f"VALUES ('t{n}', 'c1', {n}, 'q{n}', ?, 'extractive', '{{}}', '2026-12-01 10:0{n}:00')",
+                (json.dumps(answer),))
+    old.close()
+    with History.open(settings) as h:  # opening migrates to the newest revision
+        assert [(f.turn, f.refused) for f in failures(h.engine)] == [("t1", True)]
+        assert h.conversation("ann", "c1").info.share is None
+
+
+def test_a_share_link_opens_one_conversation_until_it_is_stopped(history: History) -> None:
+    conv, _ = history.save("ann", None, "first", ANSWER, "extractive", {})
+    assert history.share("bob", conv) is None and history.unshare("bob", conv) is False  # not bob's
+    token = history.share("ann", conv)
+    assert token and history.share("ann", conv) == token  # the same link while shared
+    owner, found = history.shared(token)
+    assert owner == "ann" and [t.question for t in found.turns] == ["first"]
+    assert history.shared("") is None and history.shared(token + "x") is None
+    assert history.unshare("ann", conv) and history.shared(token) is None
+    assert history.share("ann", conv) != token  # shared again: a new link; the old one stays dead
+
+
+def test_a_viewer_sees_only_answers_whose_sources_they_may_read(history: History) -> None:
+    from assistant.accounts import Principal, Role
+    from assistant.app.sharing import WITHHELD, for_viewer
+
+    def cite(n: int, collection: str) -> dict[str, object]:
+        return {"n": n, "path": f"/a/{collection}.md", "title": collection, "text": "…", "collection": collection}
+
+    board = {**ANSWER, "citations": [cite(1, "main"), cite(2, "board")]}
+    refusal = {"answer": "Not found.", "refused": True, "citations": [],
+               "related": [cite(1, "main"), cite(2, "board")]}
+    conv, _ = history.save("ann", None, "public", {**ANSWER, "citations": [cite(1, "main")]}, "extractive", {})
+    history.save("ann", conv, "board minutes", board, "extractive", {})
+    history.save("ann", conv, "nothing", refusal, "extractive", {})
+    whole = history.conversation("ann", conv)
+    reader = Principal.build("bob", Role.READER, [("main", False)])
+    seen = for_viewer(whole, reader)
+    assert seen.withheld == 1 and [t.question for t in seen.turns] == ["public", "board minutes", "nothing"]
+    assert seen.turns[1].answer is None and seen.turns[1].error == WITHHELD
+    assert [c.collection for c in seen.turns[2].answer.related] == ["main"] and seen.cited == ["main"]
+    admin = for_viewer(whole, Principal.build("root", Role.ADMIN, []))
+    assert admin.withheld == 0 and admin.cited == ["board", "main"]

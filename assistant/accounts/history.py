@@ -114,6 +114,12 @@ class History:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def save(self, owner: str, conversation: str | None, question: str, answer: Mapping[str, Any],
              backend: str, filters: Mapping[str, Any]) -> tuple[str, str] | None:
         """Add a turn: to `conversation` (None: a new one, titled by the question). The ids of the

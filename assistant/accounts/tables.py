@@ -92,7 +92,7 @@ conversations = Table(
     Column("updated", UTCDateTime, nullable=False),
     Column("share", String(64), nullable=True),  # the token of its read-only link (None: not shared)
     Index("ix_conversations_owner_updated", "owner", "updated"),
-    UniqueConstraint("share", name="uq_conversations_share"),
+    Index("uq_conversations_share", "share", unique=True),
 )
 
 turns = Table(

@@ -57,6 +57,13 @@ class Access:
         writable = self.writable(visit)
         return MAIN if MAIN in writable else (writable[0] if writable else None)
 
+    def feedback_context(self) -> dict[str, Any]:
+        """What an answer depended on, kept with a verdict on it: the settings that change answers
+        and the store's generation (evaluation exports say which archive it was about)."""
+        s = self.pool.settings
+        return {"retrieval": s.retrieval, "min_relevance": s.min_relevance, "top_k": s.top_k, "llm": s.llm,
+                "generation": self.pool.default.store.generation}
+
     def record(self, visit: Visit, action: str, route: str, status: int | str = 200,
                collections: Iterable[str] = (), question: str | None = None) -> None:
         self.audit.record(action, user=visit.principal.name, address=visit.address, route=route, status=status,

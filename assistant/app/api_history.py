@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from assistant.accounts import History
+from assistant.app import shared_page
 from assistant.app.access import Access, Visit
 from assistant.types import Answer
 
@@ -54,6 +55,7 @@ def earlier_turns(history: History, visit: Visit, conversation: str) -> list[dic
 
 def router(history: History, access: Access) -> APIRouter:
     r = APIRouter()
+    r.include_router(shared_page.router(history, access))
 
     @r.get("/api/conversations")
     def listing(request: Request, search: str = "") -> dict[str, Any]:
@@ -88,14 +90,28 @@ def router(history: History, access: Access) -> APIRouter:
         access.record(visit, "conversation-delete", "/api/conversations")
         return {"deleted": count}
 
+    @r.post("/api/conversations/{conversation}/share")
+    def share(conversation: str, request: Request) -> dict[str, Any]:
+        """A read-only link for signed-in users; viewers see only answers whose sources they may read."""
+        visit = Visit.of(request)
+        token = history.share(visit.principal.name, conversation)
+        if token is None:
+            raise HTTPException(404, NOT_FOUND)
+        access.record(visit, "share", "/api/conversations")
+        return {"conversation": conversation, "share": token, "link": f"/shared/{token}"}
+
+    @r.delete("/api/conversations/{conversation}/share")
+    def unshare(conversation: str, request: Request) -> dict[str, Any]:
+        visit = Visit.of(request)
+        if not history.unshare(visit.principal.name, conversation):
+            raise HTTPException(404, NOT_FOUND)
+        access.record(visit, "unshare", "/api/conversations")
+        return {"conversation": conversation, "share": None}
+
     @r.post("/api/feedback")
     def rate(body: FeedbackRequest, request: Request) -> dict[str, Any]:
         visit = Visit.of(request)
-        settings = access.pool.settings
-        context = {"retrieval": settings.retrieval, "min_relevance": settings.min_relevance,
-                   "top_k": settings.top_k, "llm": settings.llm,
-                   "generation": access.pool.default.store.generation}
-        if not history.rate(visit.principal.name, body.answer, body.rating, body.comment, context):
+        if not history.rate(visit.principal.name, body.answer, body.rating, body.comment, access.feedback_context()):
             raise HTTPException(404, "No such answer.")
         access.record(visit, "feedback", "/api/feedback", status=body.rating)
         return {"answer": body.answer, "rating": body.rating}

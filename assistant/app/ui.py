@@ -19,6 +19,8 @@ from assistant.app import ui_archive as archived
 from assistant.app import ui_render as render
 from assistant.app.access import Access, Remembered, Visit, cited
 from assistant.app.pool import Pool
+from assistant.app.ui_admin import AdminTab
+from assistant.app.ui_conversations import ChatParts, Conversations
 from assistant.app.ui_render import Turn
 from assistant.app.ui_words import backend_label, example_questions, kind_choices
 from assistant.app.uploads import accepted_types, ingest_uploads, remove_uploads, uploaded
@@ -57,6 +59,8 @@ def build(assistant: Assistant | Pool, audit: AuditLog, saved: History | None = 
     current: Remembered[str] = Remembered()  # each session's saved conversation (in `saved`)
     narrowed: Remembered[list[str]] = Remembered()  # each session's collections filter
     models = {name: model_name(pool.get(name)) for name in pool.names}
+    kept = Conversations(saved, access, current, models, _export)
+    admin = AdminTab(saved, access)
 
     def respond(message: str, turns: list[Turn], chat: list[dict[str, Any]], since: str, until: str,
                 sources: list[str], kinds: list[str], backend: str | None,
@@ -82,13 +86,14 @@ def build(assistant: Assistant | Pool, audit: AuditLog, saved: History | None = 
             turn.error = str(e)
         access.record(visit, "ask", "chat", 200 if turn.error is None else 400,
                       cited(turn.answer.citations) if turn.answer else (), question=message)
-        if turn.answer is not None and saved is not None and saved.saving:  # kept in the user's history as it happens
+        if turn.answer is not None and saved is not None and saved.saving:  # kept as it happens
             filters = {"since": since, "until": until, "source": sources, "kind": kinds,
                        "collection": narrowed.get(request.session_hash)}
-            kept = saved.save(visit.principal.name, current.get(request.session_hash), message,
-                              turn.answer.to_dict(collections=True), turn.answer.backend,
-                              {k: v for k, v in filters.items() if v})
-            current.put(request.session_hash, kept[0] if kept else None)
+            ids = saved.save(visit.principal.name, current.get(request.session_hash), message,
+                             turn.answer.to_dict(collections=True), turn.answer.backend,
+                             {k: v for k, v in filters.items() if v})
+            current.put(request.session_hash, ids[0] if ids else None)
+            turn.id = ids[1] if ids else None
         turns.append(turn)
         n = len(turns) - 1
         note = render.filters_note(since, until, sources or (), kinds or ())
@@ -170,40 +175,46 @@ def build(assistant: Assistant | Pool, audit: AuditLog, saved: History | None = 
             gr.Markdown(f"## {TITLE}", elem_id="title")
             status = gr.HTML(elem_id="archive-status")
             user = gr.HTML(elem_id="user")
-        with gr.Row():
-            with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Conversation", height=560, elem_id="chat", render_markdown=False,
-                                  latex_delimiters=[], feedback_options=None, buttons=["copy"],
-                                  placeholder="Ask a question about the archive. Answers cite the passages "
-                                              "they rest on: click a [n] marker to read one.")
-                box = gr.Textbox(placeholder="Ask a question about the archive…", show_label=False,
-                                 elem_id="question", submit_btn=True, max_length=4000)
-                with gr.Row():
-                    clear = gr.Button("New conversation", variant="secondary", size="sm")
-                    export = gr.DownloadButton("Export as Markdown", value=None, interactive=False,
-                                               size="sm", elem_id="export")
-                with gr.Accordion("Filters" if len(pool.names) == 1 else "Filters and answers", open=False,
-                                  elem_id="filters"):
+        with gr.Tabs(elem_id="tabs"):
+            with gr.Tab("Chat", id="chat", elem_id="chat-tab"), gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(label="Conversation", height=560, elem_id="chat", render_markdown=False,
+                                      latex_delimiters=[], buttons=["copy"],
+                                      feedback_options=("Like", "Dislike") if saved and saved.saving else None,
+                                      placeholder="Ask a question about the archive. Answers cite the passages "
+                                                  "they rest on: click a [n] marker to read one.")
+                    if saved is not None and saved.saving:
+                        kept.feedback(chat, turns)
+                    box = gr.Textbox(placeholder="Ask a question about the archive…", show_label=False,
+                                     elem_id="question", submit_btn=True, max_length=4000)
                     with gr.Row():
-                        since = gr.Textbox(label="Since", placeholder="YYYY, YYYY-MM or YYYY-MM-DD",
-                                           elem_id="since")
-                        until = gr.Textbox(label="Until", placeholder="YYYY, YYYY-MM or YYYY-MM-DD",
-                                           elem_id="until")
-                    with gr.Row():
-                        sources = gr.Dropdown(label="Sources", multiselect=True, choices=[], elem_id="source")
-                        kinds = gr.Dropdown(label="Document types", multiselect=True, choices=[],
-                                            elem_id="kind")
-                    collections = gr.Dropdown(label="Collections", multiselect=True, choices=[],
-                                              elem_id="collection", visible=False)
-                    backend = gr.Dropdown(label="Answers", value=pool.names[0], elem_id="backend",
-                                          choices=[(backend_label(n, models[n]), n) for n in pool.names],
-                                          visible=len(pool.names) > 1)
-                examples = example_questions(pool.settings)  # the archive's own; none without its file
-                if examples:
-                    gr.Examples(examples, inputs=box, label="Examples", elem_id="examples")
-            with gr.Column(scale=2):
-                panel = gr.HTML(render.sources_html([]), elem_id="sources", label="Sources")
-        with gr.Sidebar(open=False, label="Archive"):
+                        clear = gr.Button("New conversation", variant="secondary", size="sm")
+                        export = gr.DownloadButton("Export as Markdown", value=None, interactive=False,
+                                                   size="sm", elem_id="export")
+                    with gr.Accordion("Filters" if len(pool.names) == 1 else "Filters and answers", open=False,
+                                      elem_id="filters"):
+                        with gr.Row():
+                            since = gr.Textbox(label="Since", placeholder="YYYY, YYYY-MM or YYYY-MM-DD",
+                                               elem_id="since")
+                            until = gr.Textbox(label="Until", placeholder="YYYY, YYYY-MM or YYYY-MM-DD",
+                                               elem_id="until")
+                        with gr.Row():
+                            sources = gr.Dropdown(label="Sources", multiselect=True, choices=[], elem_id="source")
+                            kinds = gr.Dropdown(label="Document types", multiselect=True, choices=[],
+                                                elem_id="kind")
+                        collections = gr.Dropdown(label="Collections", multiselect=True, choices=[],
+                                                  elem_id="collection", visible=False)
+                        backend = gr.Dropdown(label="Answers", value=pool.names[0], elem_id="backend",
+                                              choices=[(backend_label(n, models[n]), n) for n in pool.names],
+                                              visible=len(pool.names) > 1)
+                    examples = example_questions(pool.settings)  # the archive's own; none without its file
+                    if examples:
+                        gr.Examples(examples, inputs=box, label="Examples", elem_id="examples")
+                with gr.Column(scale=2):
+                    panel = gr.HTML(render.sources_html([]), elem_id="sources", label="Sources")
+            admin_tab = admin.build()
+        relisting = kept.sidebar(ChatParts(chat, turns, panel, export))
+        with gr.Sidebar(open=False, label="Archive", elem_id="archive-bar", position="right"):
             with gr.Column(visible=False) as writing:  # shown to those who may write somewhere
                 gr.Markdown("### Add documents")
                 files = gr.File(file_count="multiple", file_types=accepted_types(), label="Documents",
@@ -226,14 +237,15 @@ def build(assistant: Assistant | Pool, audit: AuditLog, saved: History | None = 
         collections.change(narrow, collections, None, queue=False, api_name="choose_collections")
         box.submit(respond, [box, turns, chat, since, until, sources, kinds, backend],
                    [chat, turns, panel, box, export], concurrency_limit=pool.settings.ui_concurrency,
-                   concurrency_id="answers")
+                   concurrency_id="answers").then(kept.relist, *relisting, queue=False, show_progress="hidden")
         opener.change(open_citation, [opener, turns], panel, queue=False, show_progress="hidden")
         def forget(request: gr.Request) -> tuple[Any, ...]:
             current.put(request.session_hash, None)  # the next question starts a new saved conversation
             return [], [], render.sources_html([]), gr.DownloadButton(value=None, interactive=False)
 
-        clear.click(forget, None, [chat, turns, panel, export], queue=False)
-        chat.clear(forget, None, [chat, turns, panel, export], queue=False)  # the chat's own bin icon
+        for leaving in (clear.click, chat.clear):  # the button, and the chat's own bin icon
+            leaving(forget, None, [chat, turns, panel, export], queue=False).then(
+                kept.relist, *relisting, queue=False, show_progress="hidden")
         archive = [status, sources, kinds, listing, doomed, collections, target, writing, removing, user]
         # The upload event's only input stays the files (clients post it so); the collection is
         # remembered per session as it is chosen.
@@ -245,4 +257,6 @@ def build(assistant: Assistant | Pool, audit: AuditLog, saved: History | None = 
                    js="(paths) => [(paths && paths.length && confirm('Remove ' + paths.length + "
                       "' file(s) from the archive? Answers will no longer cite them.')) ? paths : []]")
         app.load(refresh, None, archive, queue=False)
+        app.load(kept.relist, *relisting, queue=False)
+        app.load(admin.visible, None, admin_tab, queue=False)
     return app

@@ -88,5 +88,9 @@ table.ingest { font-size: .8em; } table.ingest td { padding: 2px 6px; }
 .archive-files td:first-child { white-space: normal; overflow-wrap: anywhere; width: 70%; }
 .archive-files .file-meta { color: #6b7280; }
 .st-failed td, .st-refused td, .st-skipped td { color: #b91c1c; }
+/* Readers have one tab, the chat: no tab bar for it. */
+#tabs > .tab-wrapper:not(:has([role=tablist] button[role=tab] ~ button[role=tab])) { display: none; }
+.share-link { font-size: .85em; overflow-wrap: anywhere; }
+#conversation-list { max-height: 50vh; overflow-y: auto; }
 """
 

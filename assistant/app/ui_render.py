@@ -34,6 +34,8 @@ class Turn:
     question: str
     answer: Answer | None = None
     error: str | None = None
+    id: str | None = None  # the saved answer's id (feedback names it), once saved
+    rating: str | None = None  # the reader's verdict on it: "up", "down" or None
 
 
 def esc(value: Any) -> str:
@@ -187,11 +189,11 @@ def sources_html(turns: Sequence[Turn], turn: int | None = None, opened: int | N
     head = (f'<p class="sources-head">Closest passages to question {turn + 1}{of}: '
             f"<i>{esc(turns[turn].question)}</i>. They do not answer it; look for yourself.</p>" if near else
             f'<p class="sources-head">Sources of answer {turn + 1}{of}: <i>{esc(turns[turn].question)}</i></p>')
-    cards = [_card(c, turn, c.n == opened, near) for c in shown]
+    cards = [card_html(c, turn, c.n == opened, near) for c in shown]
     return f'<div class="sources" data-turn="{turn}">{head}{"".join(cards)}</div>'
 
 
-def _card(c: Citation, turn: int, opened: bool, near: bool = False) -> str:
+def card_html(c: Citation, turn: int, opened: bool, near: bool = False) -> str:
     title = (f'<a class="cite source-title" href="#cite-{turn}-{c.n}"><b>[{c.n}]</b> '
              f"{esc(c.title or c.path)}</a>")
     meta = f'<div class="source-meta">{meta_line(c)}</div>'

@@ -20,11 +20,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("conversations") as batch:  # batch: SQLite cannot add a unique column in place
-        batch.add_column(sa.Column("share", sa.String(64), nullable=True))
-        batch.create_unique_constraint("uq_conversations_share", ["share"])
-    with op.batch_alter_table("turns") as batch:
-        batch.add_column(sa.Column("refused", sa.Boolean, nullable=False, server_default=sa.false()))
+    # Plain ADD COLUMN, never Alembic's batch mode: on SQLite that copies and drops the table,
+    # and dropping `conversations` with foreign keys on deletes every turn (ON DELETE CASCADE).
+    op.add_column("conversations", sa.Column("share", sa.String(64), nullable=True))
+    op.create_index("uq_conversations_share", "conversations", ["share"], unique=True)
+    op.add_column("turns", sa.Column("refused", sa.Boolean, nullable=False, server_default=sa.false()))
     # Turns saved before this revision: their answer's JSON says whether it refused.
     conn = op.get_bind()
     turns = sa.table("turns", sa.column("id", sa.String), sa.column("answer", sa.Text),
@@ -38,8 +38,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_turns_created", "turns")
-    with op.batch_alter_table("turns") as batch:
-        batch.drop_column("refused")
-    with op.batch_alter_table("conversations") as batch:
-        batch.drop_constraint("uq_conversations_share", type_="unique")
-        batch.drop_column("share")
+    op.drop_column("turns", "refused")  # SQLite 3.35+ drops a column in place
+    op.drop_index("uq_conversations_share", "conversations")
+    op.drop_column("conversations", "share")
