@@ -1,4 +1,5 @@
-"""`python -m evals retrieval|answers --corpus PATH ...` (see evals/retrieval.py, evals/answers.py)."""
+"""`python -m evals retrieval|answers --corpus PATH ...` (see evals/retrieval.py, evals/answers.py);
+`python -m evals answers --questions CASES.jsonl --store DIR` replays feedback cases (evals/feedback.py)."""
 
 from __future__ import annotations
 
@@ -23,15 +24,20 @@ def main() -> None:
                    "keywords cover the question, 0.8 where they do not; hybrid+cap2: with page_cap 2")
     r.add_argument("--stores", type=Path, default=Path(".store/evals"), help="where stores are built and reused")
     r.add_argument("--out", type=Path, default=Path("evals/results"))
-    a = sub.add_parser("answers", help="evaluate one answer backend on a corpus's questions")
-    a.add_argument("--corpus", required=True, help="e.g. ../shared/corpora/cambodia, or examples (the sample set)")
+    a = sub.add_parser("answers", help="evaluate one answer backend on a corpus's questions, or replay "
+                       "feedback cases (--questions, --store)")
+    a.add_argument("--corpus", help="e.g. ../shared/corpora/cambodia, or examples (the sample set)")
+    a.add_argument("--questions", type=Path, metavar="CASES.jsonl",
+                   help="feedback cases from `assistant feedback export` (docs/feedback.md), instead of --corpus")
+    a.add_argument("--store", type=Path, help="with --questions: the store to ask (the live one, or a candidate)")
     a.add_argument("--llm", default="extractive", help="answer backend: extractive, local, openai, ollama")
     a.add_argument("--llm-url")
     a.add_argument("--llm-model")
     a.add_argument("--split", default="dev", choices=["dev", "test", "all"])
     a.add_argument("--limit", type=int, help="only the first N answerable questions (all unanswerable ones)")
     a.add_argument("--stores", type=Path, default=Path(".store/evals"), help="where stores are built and reused")
-    a.add_argument("--out", type=Path, default=Path("evals/results"))
+    a.add_argument("--out", type=Path, default=Path("evals/results"), help="results folder (--questions: "
+                   "writes OUT/feedback-answers.md, or OUT itself when it ends in .md)")
     from evals import staff
 
     staff.arguments(sub.add_parser("staff", help="run a staff question set (evals/staff/) on a corpus"))
@@ -39,6 +45,16 @@ def main() -> None:
     offline_env()
     if args.command == "staff":
         staff.main(args)
+        return
+    if args.command == "answers" and (args.corpus is None) == (args.questions is None):
+        p.error("answers needs --corpus (a question set) or --questions (feedback cases), not both")
+    if args.command == "answers" and args.questions is not None:
+        if args.store is None:
+            p.error("--questions needs --store DIR (the store to ask)")
+        from evals import feedback
+
+        feedback.run(args.questions, args.store, args.llm, {"llm_url": args.llm_url, "llm_model": args.llm_model},
+                     args.out)
         return
     if args.command == "answers":
         from evals import answers

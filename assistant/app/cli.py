@@ -13,7 +13,7 @@ from typing import Any
 
 from assistant.answering.evidence import excerpt, matching_sentence
 from assistant.answering.llms import BACKENDS
-from assistant.app import cli_archive, cli_history, cli_users
+from assistant.app import cli_archive, cli_feedback, cli_history, cli_users
 from assistant.errors import AssistantError
 from assistant.settings import Settings
 from assistant.types import Answer, Citation, search_results
@@ -99,6 +99,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("config", parents=[common], help="every setting, its value and what it does")
     cli_users.add_parsers(sub, common)
     cli_history.add_parser(sub, common)
+    cli_feedback.add_parser(sub, common)
     return top
 
 
@@ -263,7 +264,8 @@ def _printable(text: str) -> str:
 
 COMMANDS = {"ingest": cmd_ingest, "sync": cmd_ingest, "remove": cmd_remove, "ask": cmd_ask, "search": cmd_search,
             "chat": cmd_chat, "status": cmd_status, "config": cmd_config, "move": cli_archive.cmd_move,
-            "users": cli_users.cmd_users, "audit": cli_users.cmd_audit, "history": cli_history.cmd_history}
+            "users": cli_users.cmd_users, "audit": cli_users.cmd_audit, "history": cli_history.cmd_history,
+            "feedback": cli_feedback.cmd_feedback}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

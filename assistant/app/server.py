@@ -67,6 +67,7 @@ def build_app(pool: Pool, login: Login | None = None, hosts: Hosts | None = None
     from assistant.app.api import install_error_handlers, router
     from assistant.app.ui import build
     from assistant.app.ui_assets import CSS, HEAD
+    from assistant.app.ui_feedback import FEEDBACK_CSS
 
     settings = pool.settings
     accounts = accounts or Accounts.open(settings)
@@ -82,7 +83,7 @@ def build_app(pool: Pool, login: Login | None = None, hosts: Hosts | None = None
     blocks = build(pool, audit, history).queue(default_concurrency_limit=settings.ui_concurrency, max_size=256)
     app = gr.mount_gradio_app(app, blocks, path="/", footer_links=[], show_error=True,
                               max_file_size=int(settings.max_file_mb * 1024 * 1024),
-                              css=CSS, head=HEAD, run_history=False, mcp_server=False, ssr_mode=False)
+                              css=CSS + FEEDBACK_CSS, head=HEAD, run_history=False, mcp_server=False, ssr_mode=False)
     # Gradio checks that an event's files were uploaded only once `launch()` has set this flag,
     # which mounting never does: without it any server file could be named as an upload. The
     # Guard checks the same before Gradio reads the request; this keeps Gradio's own check too.
