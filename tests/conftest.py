@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -143,3 +144,18 @@ def browser():
         b = p.chromium.launch(executable_path=chromium, args=BROWSER_FLAGS)
         yield b
         b.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
+def history(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """Conversations and feedback in a fresh state database: SQLite, and a real PostgreSQL."""
+    from assistant.accounts import History
+
+    settings = Settings(store=tmp_path / "store")
+    if request.param == "postgresql":
+        settings = settings.replace(state_url=request.getfixturevalue("pg_server").new_database())
+    h = History.open(settings)
+    try:
+        yield h
+    finally:
+        h.close()

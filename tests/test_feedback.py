@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,24 +26,11 @@ from assistant.settings import Settings
 
 from conftest import ROOT
 
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
 OWNER = "zelda-owner"  # must never reach the admin's view
 REFUSED = {"answer": "The archive does not say.", "refused": True, "citations": []}
 ANSWERED = {"answer": "In March 2022. [1]", "refused": False,
             "citations": [{"n": 1, "path": "/a/visit.md", "doc_id": "/a/visit.md", "title": "Visit", "text": "…"}]}
 HOSTILE = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture(params=BACKENDS)
-def history(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[History]:
-    settings = Settings(store=tmp_path / "store")
-    if request.param == "postgresql":
-        settings = settings.replace(state_url=request.getfixturevalue("pg_server").new_database())
-    h = History.open(settings)
-    try:
-        yield h
-    finally:
-        h.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ renamed, deleted, purged by age; one verdict per answer."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,21 +14,8 @@ from assistant.accounts import AccountError, History
 from assistant.accounts import accounts as accounts_module
 from assistant.settings import Settings
 
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
 ANSWER = {"answer": "The bridge reopens on 4 May 2026. [1]", "refused": False,
           "citations": [{"n": 1, "path": "/a/orchid.md", "title": "Orchid memo", "text": "The bridge reopens …"}]}
-
-
-@pytest.fixture(params=BACKENDS)
-def history(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[History]:
-    settings = Settings(store=tmp_path / "store")
-    if request.param == "postgresql":
-        settings = settings.replace(state_url=request.getfixturevalue("pg_server").new_database())
-    h = History.open(settings)
-    try:
-        yield h
-    finally:
-        h.close()
 
 
 def test_turns_are_saved_in_order_and_a_conversation_comes_back_whole(history: History) -> None:
