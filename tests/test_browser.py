@@ -49,7 +49,7 @@ def test_ask_open_a_citation_follow_up_and_export(browser, chat_server, sample_s
     page.wait_for_selector("#archive-status .archive-status")
     assert "16 documents · 46 passages" in page.inner_text("#archive-status")
     # This store has no example-questions.txt: no examples, and none of the sample archive's.
-    assert page.locator("#examples").count() == 0 and "Marvala" not in page.inner_text("body")
+    assert page.locator("#examples").count() == 0 and "Marvala" not in page.inner_text("#chat-tab")
 
     ask(page, SHOWCASE)
     answer = page.locator("#chat .answer").last
