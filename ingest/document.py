@@ -18,6 +18,12 @@ class Document:
     url: str | None = None
     kind: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    # Scanned pages (ingest/readers/scan.py): those read by OCR, with the engine's confidence
+    # (0-1; their chunks say so); those waiting for an OCR engine this machine lacks (the file is
+    # reported as needing OCR, and read again once one is there); those a limit kept from OCR.
+    ocr: dict[int, float | None] = field(default_factory=dict)
+    needs_ocr: list[int] = field(default_factory=list)
+    unread: dict[int, str] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -29,4 +35,6 @@ class Document:
             h.update((key or "").encode() + b"\0")
         for page, text in self.pages:
             h.update(f"{page}\0".encode() + text.encode() + b"\0")
+        if self.ocr:  # left out without OCR: the hashes (so chunk ids) of stores before it stay
+            h.update(repr(sorted(self.ocr.items())).encode())
         return h.hexdigest()

@@ -1,4 +1,5 @@
-"""What one file may cost to ingest: how far it inflates, its pages, its chunks, its parse time.
+"""What one file may cost to ingest: how far it inflates, its pages, its chunks, its parse time,
+its pages read by OCR (and how OCR reads them: `ocr`, which travels with the limits to the worker).
 
 A file within `max_file_mb` can still be a bomb: a 3.4 MB Word file inflating to gigabytes, a
 12.7 KB PDF declaring a million pages. Each limit stops the file alone, with one line that
@@ -12,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from assistant.errors import IngestError
 from assistant.settings import Settings
+from ingest.ocr import OcrOptions
 
 
 @dataclass(frozen=True)
@@ -22,18 +24,31 @@ class Limits:
     file_seconds: float
     deadline: float | None = None  # time.monotonic() by which parsing must end (see `started`)
     parse_mb: float = 2048.0  # address space of the worker that parses PDFs (readers/isolated.py)
+    ocr_pages: int = 100  # pages of one file that may be read by OCR
+    ocr: OcrOptions = OcrOptions()
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Limits:
         """The limits `settings` set (default: the settings' defaults)."""
         s = settings or Settings()
-        return cls(s.max_inflated_mb, s.max_pages, s.max_chunks, s.max_file_seconds, parse_mb=s.max_parse_mb)
+        return cls(s.max_inflated_mb, s.max_pages, s.max_chunks, s.max_file_seconds, parse_mb=s.max_parse_mb,
+                   ocr_pages=s.max_ocr_pages, ocr=OcrOptions(s.ocr_engine, s.ocr_languages, s.ocr_threads))
 
     def started(self) -> Limits:
         """These limits with the parse clock running: from now, unless it already runs."""
         if self.deadline is not None:
             return self
         return replace(self, deadline=time.monotonic() + self.file_seconds)
+
+    def extended(self, seconds: float) -> Limits:
+        """These limits with `seconds` more to parse (a file's pages to read by OCR)."""
+        started = self.started()
+        return replace(started, deadline=(started.deadline or 0.0) + seconds, file_seconds=self.file_seconds + seconds)
+
+    def check_ocr_pages(self, pages: int, total: int) -> None:
+        if pages > self.ocr_pages:
+            raise IngestError(f"{pages:,} of the PDF's {total:,} pages are scanned images, over the limit of "
+                              f"{self.ocr_pages:,} pages read by OCR per file (setting max_ocr_pages)")
 
     def check_time(self, where: str) -> None:
         """Stop a parse that has run past `max_file_seconds`; `where` says how far it got."""

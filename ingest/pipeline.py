@@ -28,7 +28,7 @@ from assistant.errors import IngestError
 from assistant.index.dates import parse_date
 from assistant.index.embedding import LazyEmbedder, TokenCounter
 from assistant.index.locks import writing
-from assistant.index.manifest import MOVING, collection_of
+from assistant.index.manifest import MOVING, OCR_PENDING, collection_of
 from assistant.index.meta import COLLECTION, MAIN, ChunkMeta, check_collection
 from assistant.index.store import Store
 from assistant.settings import Settings
@@ -62,16 +62,22 @@ def chunk_document(doc: Document, key: str, settings: Settings, embedder: TokenC
         for piece in fit(pieces, prefix, embedder.count_tokens, embedder.max_tokens):
             n = len(chunks)
             cid = hashlib.sha1(f"{key}\0{doc.doc_id}\0{doc_hash}\0{n}".encode()).hexdigest()
-            chunks.append(Chunk(cid, piece, prefix + piece, replace(base, page=page or None, chunk=n)))
+            ocr = page is not None and page in doc.ocr
+            confidence = doc.ocr[page] if page is not None and ocr else None
+            chunks.append(Chunk(cid, piece, prefix + piece, replace(base, page=page or None, chunk=n, ocr=ocr,
+                                                                    ocr_confidence=confidence)))
         if limits is not None:
             limits.check_chunks(made + len(chunks))
     return chunks
 
 
 def _prepare(path: Path, store: Store, records: dict[str, dict[str, Any]], settings: Settings,
-             embedder: TokenCounter, collection: str | None) -> Iterator[Batch | Prepared | Aborted | FileResult]:
+             embedder: TokenCounter, collection: str | None,
+             ocr_missing: str | None = None) -> Iterator[Batch | Prepared | Aborted | FileResult]:
     """One file: its result if there is nothing to embed, else its new chunks in batches (so a
-    large feed reaches the encoder record by record) and then its Prepared record."""
+    large feed reaches the encoder record by record) and then its Prepared record. A file whose
+    record says scanned pages wait for OCR is read again once `ocr_missing` is None (an engine
+    is here), its content unchanged or not."""
     key = file_key(path)
     reader = reader_for(path)
     if reader is None:
@@ -85,10 +91,12 @@ def _prepare(path: Path, store: Store, records: dict[str, dict[str, Any]], setti
     sha = hashlib.sha256(data).hexdigest()
     old = records.get(key)
     target = collection or collection_of(old)
-    if old and old.get("sha256") == sha:
+    waiting = int((old or {}).get(OCR_PENDING) or 0)  # its scanned pages an earlier run could not read
+    if old and old.get("sha256") == sha and not (waiting and ocr_missing is None):
         documents = int(old.get("documents", 1))
         if collection_of(old) == target and not old.get(MOVING):
-            yield FileResult(key, "unchanged", documents=documents, chunks=int(old.get("chunks", 0)))
+            yield FileResult(key, "needs-ocr" if waiting else "unchanged", _waiting(waiting, ocr_missing),
+                             documents=documents, chunks=int(old.get("chunks", 0)), needs_ocr=waiting)
             return
         # The same content in another collection (or a move cut short): moved, not embedded again.
         held = sorted(store.ids_for_file(key))
@@ -127,20 +135,37 @@ def _prepare(path: Path, store: Store, records: dict[str, dict[str, Any]], setti
         result.embedded = 0
         yield Aborted(result) if handed_over else result
         return
+    result.ocr_pages = sum(len(d.ocr) for d in docs)
+    result.needs_ocr = sum(len(d.needs_ocr) for d in docs)
+    unread = [f"page {n}: {why}" for d in docs for n, why in d.unread.items()]
+    if result.needs_ocr:  # not failed: its text layer is in, its scans wait for an OCR engine
+        result.status, result.reason = "needs-ocr", _waiting(result.needs_ocr, ocr_missing)
+    elif unread:
+        result.reason = f"{len(unread)} scanned pages not read ({'; '.join(unread[:3])})"
     if not ids:
-        yield FileResult(key, "failed", "no text to index")
+        # All of it scanned: no record, so every run reports it until one can read it.
+        yield result if result.needs_ocr else FileResult(key, "failed", "no text to index")
         return
     result.documents, result.chunks = len(docs), len(ids)
     record = {"sha256": sha, "size": size, "documents": len(docs), "chunks": len(ids),
-              "kind": path.suffix.lower().lstrip("."), "ingested_at": time.time(), COLLECTION: target}
+              "kind": path.suffix.lower().lstrip("."), "ingested_at": time.time(), COLLECTION: target,
+              OCR_PENDING: result.needs_ocr or None}
     yield Prepared(key, result, record, ids, reused=reused, known=old is not None)
+
+
+def _waiting(pages: int, missing: str | None) -> str:
+    if not pages:
+        return ""
+    why = missing or "an earlier run had no OCR engine; this one has"
+    return f"{pages:,} scanned pages not read yet: {why}"
 
 
 def _produce(files: list[Path], out: queue.Queue[Any], store: Store, records: dict[str, dict[str, Any]],
              settings: Settings, embedder: TokenCounter, collection: str | None) -> None:
     try:
+        ocr_missing = Limits.from_settings(settings).ocr.missing()
         for path in files:
-            for item in _prepare(path, store, records, settings, embedder, collection):
+            for item in _prepare(path, store, records, settings, embedder, collection, ocr_missing):
                 out.put(item)
     except BaseException as e:  # handed to the consumer, which re-raises it
         out.put(e)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ingest.ocr import INSTALL
+
 # moved: put in another archive collection, nothing embedded (ingest/move.py)
-STATUSES = ("added", "updated", "unchanged", "moved", "failed", "skipped", "removed", "missing")
+# needs-ocr: scanned pages wait for an OCR engine (its other pages are in); neither failed nor done
+STATUSES = ("added", "updated", "unchanged", "moved", "needs-ocr", "failed", "skipped", "removed", "missing")
 
 
 @dataclass
@@ -16,6 +19,8 @@ class FileResult:
     documents: int = 0
     chunks: int = 0
     embedded: int = 0
+    ocr_pages: int = 0  # pages read by OCR
+    needs_ocr: int = 0  # scanned pages not read: no OCR engine here
 
 
 @dataclass
@@ -64,8 +69,14 @@ class IngestReport:
         return self._of("missing")
 
     @property
+    def needs_ocr(self) -> list[FileResult]:
+        """Files with scanned pages no OCR engine here could read (their other pages are in)."""
+        return self._of("needs-ocr")
+
+    @property
     def documents(self) -> int:
-        return sum(f.documents for f in self.files if f.status in ("added", "updated", "unchanged", "moved"))
+        return sum(f.documents for f in self.files
+                   if f.status in ("added", "updated", "unchanged", "moved", "needs-ocr"))
 
     @property
     def chunks_embedded(self) -> int:
@@ -101,12 +112,24 @@ class IngestReport:
             f"Ingested into {self.store}: {n(self.added)} documents added, {n(self.updated)} updated, "
             f"{n(self.unchanged)} unchanged, {len(self.failed)} files failed, "
             f"{len(self.skipped)} skipped, {len(self.removed)} removed"
-            + (f", {n(self.moved)} moved to another collection." if self.moved else "."),
+            + (f", {n(self.moved)} moved to another collection" if self.moved else "")
+            + (f", {len(self.needs_ocr)} need OCR." if self.needs_ocr else "."),
             f"Chunks: {self.chunks_embedded} embedded, {self.chunks_in_store} in the store. "
             f"{self.seconds:.1f} s.",
         ]
+        ocr = [f for f in self.files if f.ocr_pages]
+        if ocr:
+            lines.append(f"Read by OCR: {sum(f.ocr_pages for f in ocr):,} scanned pages of {len(ocr)} files.")
+        if self.needs_ocr:
+            lines.append(f"Need OCR: {sum(f.needs_ocr for f in self.needs_ocr):,} scanned pages of "
+                         f"{len(self.needs_ocr)} files are not read (their other pages are). Install OCR ("
+                         f"{INSTALL}; setting ocr_engine) and ingest again: those files are read then, "
+                         "no --force needed.")
         lines += [f"  failed:  {f.path}: {f.reason}" for f in self.failed]
+        lines += [f"  needs OCR: {f.path}: {f.reason}" for f in self.needs_ocr]
         lines += [f"  skipped: {f.path}: {f.reason}" for f in self.skipped]
+        lines += [f"  note:    {f.path}: {f.reason}" for f in self.files
+                  if f.reason and f.status in ("added", "updated")]
         if self.missing:
             lines.append(f"  {len(self.missing)} files in the store are gone from disk; "
                          f"`--prune` removes them: " + ", ".join(f.path for f in self.missing[:5])

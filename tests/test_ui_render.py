@@ -4,9 +4,10 @@ rendered passages, words for staff, example questions, export."""
 import re
 from pathlib import Path
 
+from assistant.app import ui_render
 from assistant.app.ui_archive import files_html, ingest_html, status_html
 from assistant.app.ui_passages import passage_html, snippet_html
-from assistant.app.ui_render import Turn, answer_html, export_markdown, filters_note, safe_url, sources_html
+from assistant.app.ui_render import Turn, answer_html, card_html, export_markdown, filters_note, safe_url, sources_html
 from assistant.app.ui_words import MAX_EXAMPLES, answered_by, example_questions, kind_choices, kind_word
 from assistant.settings import Settings
 from assistant.types import Answer, ArchiveFile, ArchiveStatus, Citation, Claim
@@ -232,6 +233,31 @@ def test_every_supporting_sentence_of_a_source_is_shown() -> None:
 
 
 # -- words for staff -------------------------------------------------------------------------------
+def test_a_cited_pdf_page_is_shown_drawn_with_its_evidence_marked() -> None:
+    c = Citation(n=2, doc_id="d", path='/arch/a "b"&<c>.pdf', title="Report", page=3,
+                 text="Intro. The port closed\nin May. After.", supporting=["The port closed\nin May."])
+    turns = [Turn("q", Answer("q", "Closed. [2]", citations=[c]))]
+    opened = sources_html(turns, 0, opened=2)
+    src = "/api/page?path=%2Farch%2Fa%20%22b%22%26%3Cc%3E.pdf&amp;page=3&amp;mark=The%20port%20closed%20in%20May."
+    assert f'<div class="page-view"><img class="page-image" src="{src}" alt="Page 3 of a &quot;b&quot;&amp;&lt;c&gt;.pdf' \
+        in opened
+    assert ('Page 3 of <span class="page-file" title="/arch/a &quot;b&quot;&amp;&lt;c&gt;.pdf">a &quot;b&quot;&amp;'
+            '&lt;c&gt;.pdf</span> · <a class="source-file" href="/api/file?path=%2Farch%2Fa%20%22b%22%26%3Cc%3E.pdf'
+            '#page=3" target="_blank" rel="noopener noreferrer">open the whole file</a>') in opened
+    # The passage stays below the page, its evidence marked as for any source.
+    assert '<blockquote class="passage plain under-page">Intro. <mark class="support">The port closed' in opened
+    assert "<img" not in sources_html(turns, 0)  # a closed card: the excerpt only
+    assert "<img" not in card_html(c, 0, True)  # unless asked (a shared conversation's page has no script)
+    for other in (Citation(n=1, doc_id="e", path="/arch/e.pdf", title="E", text="x"),  # no page known
+                  Citation(n=1, doc_id="f", path="/arch/f.md", title="F", text="x", page=2)):
+        assert ui_render.page_href(other) is None and "<img" not in card_html(other, 0, True, pages=True)
+    # The URL carries the evidence up to a length proxies accept; the rest is left unmarked.
+    many = Citation(n=1, doc_id="g", path="/g.pdf", title="G", text="x", page=1,
+                    supporting=[f"Sentence {i} " + "word " * 80 for i in range(20)])
+    href = ui_render.page_href(many) or ""
+    assert 5 <= href.count("&mark=") < 20 and len(href) < 3 * ui_render.PAGE_MARK_CHARS
+
+
 def test_internals_are_named_in_words_staff_use() -> None:
     assert [kind_word(k) for k in ("md", "txt", "html", "pdf", "docx", "eml", "jsonl", "xyz")] == \
         ["Markdown", "Text", "Web page", "PDF", "Word", "E-mail", "JSON records", "XYZ"]

@@ -17,17 +17,17 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Annotated, Any, BinaryIO
 from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from assistant.accounts import AuditLog, History
-from assistant.app import api_history
+from assistant.app import api_history, page_view
 from assistant.app.access import Access, Visit, cited
 from assistant.app.api_history import earlier_turns, remember
 from assistant.app.pool import Pool
@@ -147,6 +147,26 @@ def router(pool: Pool, audit: AuditLog, saved: History) -> APIRouter:
         if not kind.startswith("application/pdf"):
             headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
         return StreamingResponse(_chunks(handle), media_type=kind, headers=headers)
+
+    @r.get("/api/page")
+    def page_image(path: str, page: int, request: Request, mark: Annotated[list[str] | None, Query()] = None,
+                   kind: Annotated[str, Query(alias="format")] = "png") -> Response:
+        """One page of an ingested PDF drawn as a PNG, each `mark` (a sentence) highlighted where it
+        stands; `format=json`: where the marks are. Found, refused and audited as /api/file is."""
+        visit = Visit.of(request)
+        found = next((f for f in access.assistant(visit).files() if f.path == path), None)
+        if found is None:
+            access.record(visit, "file-read", "/api/page", 404)
+            raise HTTPException(404, "The archive holds no such file.")
+        try:
+            page_view.check(path, page, mark or [], kind)
+            with open_plain_file(path) as handle:
+                drawn = page_view.draw(handle, page, mark or [])
+        except HTTPException as e:
+            access.record(visit, "file-read", "/api/page", e.status_code, [found.collection])
+            raise
+        access.record(visit, "file-read", "/api/page", collections=[found.collection])
+        return page_view.respond(drawn, path, kind)
 
     @r.get("/v1/models")
     def models() -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 from assistant.answering.evidence import excerpt, matching_sentence
 from assistant.answering.llms import BACKENDS
 from assistant.app import cli_archive, cli_feedback, cli_history, cli_users
+from assistant.app.ui_words import ocr_note
 from assistant.errors import AssistantError
 from assistant.settings import Settings
 from assistant.types import Answer, Citation, search_results
@@ -159,7 +160,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _print_source(mark: str, c: Citation) -> None:
-    print(f"\n{mark} {_source_line(c.title, c.date, c.source, c.page, c.url or c.path)}")
+    print(f"\n{mark} {_source_line(c.title, c.date, c.source, c.page, c.url or c.path, ocr_note(c))}")
     print(f"    {_printable(excerpt(c.text, c.supporting, 300))}")  # the evidence first
 
 
@@ -172,7 +173,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(json.dumps(search_results(passages), ensure_ascii=False, indent=2))
         return 0
     for r, p in enumerate(passages, 1):
-        print(f"{r:>3}. {p.score:.4f}  {_source_line(p.title, p.date, p.source, p.page, p.path)}")
+        print(f"{r:>3}. {p.score:.4f}  {_source_line(p.title, p.date, p.source, p.page, p.path, ocr_note(p))}")
         print(f"     {_printable(excerpt(p.text, matching_sentence(p.text, args.query), 200))}")
     return 0
 
@@ -242,8 +243,8 @@ def _grounding(answer: Answer) -> str:
         "; ".join(f"“{_shorten(c.text, 80)}”" for c in weak[:3])
 
 
-def _source_line(title: str, date: Any, source: Any, page: Any, where: str) -> str:
-    bits = [title or where, date, source, f"p. {page}" if page else None]
+def _source_line(title: str, date: Any, source: Any, page: Any, where: str, ocr: str = "") -> str:
+    bits = [title or where, date, source, f"p. {page}" if page else None, ocr]
     line = " · ".join(str(b) for b in bits if b) + (f"  <{where}>" if where and where != title else "")
     return _printable(line)
 

@@ -1,4 +1,4 @@
-"""The chat's stylesheet and its one script (clicks on [n] markers), as Gradio takes them."""
+"""The chat's stylesheet and its one script (clicks on [n] markers, cited pages), as Gradio takes them."""
 
 # Clicks on [n] markers (in answers and source cards) open that passage: the marker's href
 # names the answer and the citation, and a hidden textbox carries it to the server. Gradio's
@@ -16,6 +16,35 @@ function revealSource(id, tries) {
   if (r.top >= 0 && r.bottom <= h) return;
   card.scrollIntoView({behavior: 'smooth', block: r.height > h ? 'start' : 'nearest'});
 }
+// A cited PDF page (ui_render.card_html) is scrolled to its first mark once drawn: the JSON of
+// the same URL says where that is (the server has the page cached by then). Load and error
+// events do not bubble: caught on the way down. A click on the page zooms it.
+document.addEventListener('load', function (e) {
+  var img = e.target;
+  if (!img.classList || !img.classList.contains('page-image')) return;
+  fetch(img.getAttribute('src') + '&format=json', {credentials: 'same-origin'})
+    .then(function (r) { return r.ok ? r.json() : null; })
+    .then(function (d) {
+      if (!d || d.first_mark_top === null) return;
+      var view = img.closest('.page-view');
+      view.scrollTop = Math.max(0, d.first_mark_top * img.clientHeight - view.clientHeight / 4);
+      view.classList.add('at-mark');
+    }).catch(function () {});
+}, true);
+document.addEventListener('error', function (e) {
+  var img = e.target;
+  if (!img.classList || !img.classList.contains('page-image')) return;
+  var view = img.closest('.page-view');
+  view.classList.add('failed');
+  view.textContent = 'The page could not be drawn: its passage is below, and the whole file is linked above.';
+}, true);
+document.addEventListener('click', function (e) {
+  var img = e.target.closest ? e.target.closest('img.page-image') : null;
+  if (!img) return;
+  var view = img.closest('.page-view'), top = view.scrollTop / view.scrollHeight;
+  view.classList.toggle('zoomed');
+  view.scrollTop = top * view.scrollHeight;
+});
 document.addEventListener('click', function (e) {
   var a = e.target.closest ? e.target.closest('a.cite') : null;
   if (!a) return;
@@ -75,6 +104,16 @@ a.cite:hover { background: #1e40af; color: #fff !important; }
 #sources .passage.md td, #sources .passage.md th { border: 1px solid #e5e7eb; padding: 2px 6px; }
 #sources .passage .md-image { color: #6b7280; }
 @media (max-width: 640px) { #sources blockquote.passage { max-height: 55vh; } #title h2 { font-size: 1.25em; } }
+/* A cited PDF page, drawn by the server with its evidence marked, scrolled to the mark. */
+#sources .page-line { font-size: .8em; color: #4b5563; margin-top: 4px; overflow-wrap: anywhere; }
+#sources .page-line a { padding: 0; margin: 0; }
+#sources .page-view { margin-top: 6px; max-height: 460px; overflow: auto; border: 1px solid #d1d5db;
+  background: #f3f4f6; }
+#sources .page-view img.page-image { display: block; width: 100%; height: auto; cursor: zoom-in; }
+#sources .page-view.zoomed img.page-image { width: 200%; max-width: none; cursor: zoom-out; }
+#sources .page-view.failed { padding: 8px 10px; font-size: .85em; color: #92400e; background: #fffbeb; }
+#sources blockquote.passage.under-page { max-height: 160px; }
+@media (max-width: 640px) { #sources .page-view { max-height: 60vh; } }
 mark.support { background: #fde68a; padding: 0 1px; }
 .archive-status { font-size: .85em; color: #4b5563; }
 .signed-in { font-size: .85em; color: #4b5563; display: flex; gap: .6em; align-items: center;

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from assistant.app.ui_passages import is_markdown, passage_html, snippet_html
-from assistant.app.ui_words import answered_by, kind_word
+from assistant.app.ui_words import answered_by, kind_word, ocr_note
 from assistant.types import Answer, Citation
 
 # A citation marker: [3], or several numbers in one pair of brackets: [1, 2].
@@ -25,6 +25,8 @@ MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 # The cited source's date, which an answer may carry right after a marker: "[1] (3 Aug 2023)".
 CITED_DATE = re.compile(r"[ \t]?\((?=[^()\n]{0,40}\b\d{4}\b)[^()\n]{1,40}\)")
 SNIPPET_CHARS = 180
+# The marks a page's URL carries, in characters: proxies' default header buffers hold 8 KB.
+PAGE_MARK_CHARS = 3000
 
 
 @dataclass
@@ -53,6 +55,20 @@ def file_href(c: Citation) -> str:
     """Where the chat serves the cited file (only files the store holds are served)."""
     href = f"/api/file?path={quote(c.path, safe='')}"
     return href + (f"#page={c.page}" if c.page and c.path.lower().endswith(".pdf") else "")
+
+
+def page_href(c: Citation) -> str | None:
+    """The cited page drawn with its evidence marked (/api/page), where the source is a PDF page."""
+    if not (c.page and c.path.lower().endswith(".pdf")):
+        return None
+    query, used = [("path", c.path), ("page", str(c.page))], 0
+    for sentence in c.supporting:
+        sentence = " ".join(sentence.split())
+        used += len(sentence)
+        if used > PAGE_MARK_CHARS:
+            break
+        query.append(("mark", sentence))
+    return "/api/page?" + urlencode(query, quote_via=quote)
 
 
 # -- answers -------------------------------------------------------------------------------
@@ -161,7 +177,8 @@ def _unsupported_spans(text: str, answer: Answer) -> tuple[list[tuple[int, int]]
 
 # -- sources and passages ------------------------------------------------------------------
 def meta_line(c: Citation) -> str:
-    return " · ".join(esc(x) for x in (c.date, c.source, c.page and f"p. {c.page}") if x)
+    return " · ".join(esc(x) for x in (c.date, c.source, c.page and f"p. {c.page}", ocr_note(c)) if x)
+
 
 
 def link_html(c: Citation) -> str:
@@ -189,11 +206,13 @@ def sources_html(turns: Sequence[Turn], turn: int | None = None, opened: int | N
     head = (f'<p class="sources-head">Closest passages to question {turn + 1}{of}: '
             f"<i>{esc(turns[turn].question)}</i>. They do not answer it; look for yourself.</p>" if near else
             f'<p class="sources-head">Sources of answer {turn + 1}{of}: <i>{esc(turns[turn].question)}</i></p>')
-    cards = [card_html(c, turn, c.n == opened, near) for c in shown]
+    cards = [card_html(c, turn, c.n == opened, near, pages=True) for c in shown]
     return f'<div class="sources" data-turn="{turn}">{head}{"".join(cards)}</div>'
 
 
-def card_html(c: Citation, turn: int, opened: bool, near: bool = False) -> str:
+def card_html(c: Citation, turn: int, opened: bool, near: bool = False, *, pages: bool = False) -> str:
+    """One source's card; opened, its whole passage. `pages`: a PDF's cited page is shown too,
+    drawn by the server with the evidence marked (the chat's script scrolls it to the mark)."""
     title = (f'<a class="cite source-title" href="#cite-{turn}-{c.n}"><b>[{c.n}]</b> '
              f"{esc(c.title or c.path)}</a>")
     meta = f'<div class="source-meta">{meta_line(c)}</div>'
@@ -206,10 +225,22 @@ def card_html(c: Citation, turn: int, opened: bool, near: bool = False) -> str:
     what = "sentence" if count == 1 else f"{count} sentences"
     note = (f'<div class="support-note">Highlighted: the {what} '
             f'{"closest to the question" if near else "the answer rests on"}.</div>') if count else ""
-    return (f'<div class="source open" id="source-{turn}-{c.n}">{title}{meta}'
-            f'<div class="source-link">{link_html(c)}</div>{note}'
-            f'<blockquote class="passage {"md" if markdown else "plain"}">'
-            f"{passage_html(c.text, c.supporting, markdown)}</blockquote></div>")
+    passage = passage_html(c.text, c.supporting, markdown)
+    shown = page_href(c) if pages else None
+    if shown is None:
+        return (f'<div class="source open" id="source-{turn}-{c.n}">{title}{meta}'
+                f'<div class="source-link">{link_html(c)}</div>{note}'
+                f'<blockquote class="passage {"md" if markdown else "plain"}">{passage}</blockquote></div>')
+    name = esc(c.path.rsplit("/", 1)[-1] or c.path)
+    url = safe_url(c.url)
+    web = f'<div class="source-link">{link_html(c)}</div>' if url else ""
+    return (f'<div class="source open" id="source-{turn}-{c.n}">{title}{meta}{web}'
+            f'<div class="page-line">Page {c.page} of <span class="page-file" title="{esc(c.path)}">{name}</span>'
+            f' · <a class="source-file" href="{esc(file_href(c))}" target="_blank" rel="noopener noreferrer">'
+            f"open the whole file</a></div>{note}"
+            f'<div class="page-view"><img class="page-image" src="{esc(shown)}" '
+            f'alt="Page {c.page} of {name}, the evidence marked"></div>'
+            f'<blockquote class="passage plain under-page">{passage}</blockquote></div>')
 
 
 # -- export ----------------------------------------------------------------------------------

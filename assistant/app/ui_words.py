@@ -9,6 +9,7 @@ from pathlib import Path
 
 from assistant.errors import QuestionError
 from assistant.settings import Settings
+from assistant.types import Citation, Passage
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +77,12 @@ def example_questions(settings: Settings) -> list[str]:
         if len(found) == MAX_EXAMPLES:
             break
     return found
+
+
+def ocr_note(source: Citation | Passage) -> str:
+    """ "read by OCR" for a scanned page's passage (a citation or passage; its words may be
+    misread), with the engine's confidence where it gave one; "" for a document's own text."""
+    if not source.ocr:
+        return ""
+    confidence = source.ocr_confidence
+    return "read by OCR" + (f" ({confidence:.0%} confidence)" if confidence is not None else "")

@@ -165,9 +165,14 @@ def ingest_uploads(files: Sequence[tuple[str, str | Path]], settings: Settings,
         if result.status in ("failed", "skipped") and path in saved.created:
             path.unlink(missing_ok=True)  # kept out of the archive, so a later sync does not retry it
         rows.append((saved.names[path], result.status, result.reason))
-    done = sum(1 for _, s, _ in rows if s in ("added", "updated", "unchanged", "moved"))
-    summary = (f"{done} of {len(files)} file(s) in the archive; {report.chunks_embedded} chunks embedded, "
-               f"{report.chunks_in_store:,} in the store ({report.seconds:.1f} s).")
+    # A file with scanned pages and no OCR here is kept: its other pages are in, and a later
+    # sync with OCR installed reads the rest (its row says so).
+    done = sum(1 for _, s, _ in rows if s in ("added", "updated", "unchanged", "moved", "needs-ocr"))
+    waiting = sum(1 for _, s, _ in rows if s == "needs-ocr")
+    summary = (f"{done} of {len(files)} file(s) in the archive" +
+               (f" ({waiting} with scanned pages waiting for OCR)" if waiting else "") +
+               f"; {report.chunks_embedded} chunks embedded, {report.chunks_in_store:,} in the store "
+               f"({report.seconds:.1f} s).")
     return UploadResult(rows, summary, done == len(files))
 
 

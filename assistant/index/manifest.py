@@ -18,6 +18,9 @@ from assistant.settings import Settings
 FILES = "files"  # the collection's name is the chunks collection's, plus "-files"
 REMOVING = "removing"  # marks a manifest record whose file is being removed
 MOVING = "moving"  # marks a record whose chunks are being moved to its (new) collection
+# Scanned pages of the file that no OCR engine has read yet: ingestion reads it again, unchanged,
+# once one is installed. A record written without it drops it.
+OCR_PENDING = "ocr_pending"
 
 
 def collection_name(settings: Settings) -> str:
@@ -39,7 +42,8 @@ def put(files: Any, key: str, record: dict[str, Any]) -> None:
     # Chroma merges an upsert's metadata into the record's; a None value deletes a field: the
     # marks of an unfinished removal or move go, and so do the empty values Chroma cannot hold.
     clean = {k: v for k, v in record.items() if v is not None and v != ""}
-    files.upsert(ids=[key], embeddings=[[1.0]], metadatas=[{**clean, REMOVING: None, MOVING: None}])
+    files.upsert(ids=[key], embeddings=[[1.0]], metadatas=[{OCR_PENDING: None, **clean, REMOVING: None,
+                                                            MOVING: None}])
 
 
 def mark_moving(files: Any, keys: Sequence[str], collection: str) -> None:

@@ -33,7 +33,9 @@ class ChunkMeta:
     same today); `doc_id` names the document within it (a JSONL record, else the file);
     `date_num` is the date as YYYYMMDD for filters (0 for unknown parts); `doc_hash` is the
     start of the document's content hash; `page` is 1-based for paged formats; `chunk` is the
-    chunk's position in its document; `collection` is the archive collection of its file."""
+    chunk's position in its document; `collection` is the archive collection of its file;
+    `ocr` says its page was a scan read by OCR, `ocr_confidence` the engine's mean word
+    confidence on that page (0-1)."""
 
     file: str
     path: str
@@ -48,16 +50,20 @@ class ChunkMeta:
     page: int | None = None
     chunk: int = 0
     collection: str = MAIN
+    ocr: bool = False
+    ocr_confidence: float | None = None
 
     def to_metadata(self) -> dict[str, Any]:
         """The dict Chroma stores (without the text): empty values left out, since Chroma
         metadata holds only str, int, float and bool. Keys and order as stores always had, and the
-        collection last, left out for main: a store that never uses collections is written as
-        before, and every reader takes a missing collection as main."""
+        collection, left out for main: a store that never uses collections is written as
+        before, and every reader takes a missing collection as main. So are the OCR keys, left out
+        for pages with a text layer."""
         pairs = ((FILE, self.file), ("path", self.path), ("doc_id", self.doc_id), ("title", self.title),
                  ("date", self.date), (DATE_NUM, self.date_num), ("source", self.source), ("url", self.url),
                  ("kind", self.kind), ("doc_hash", self.doc_hash), ("page", self.page), ("chunk", self.chunk),
-                 (COLLECTION, None if self.collection == MAIN else self.collection))
+                 (COLLECTION, None if self.collection == MAIN else self.collection),
+                 ("ocr", True if self.ocr else None), ("ocr_confidence", self.ocr_confidence if self.ocr else None))
         return {k: v for k, v in pairs if v is not None and v != ""}
 
     @classmethod
@@ -65,13 +71,14 @@ class ChunkMeta:
         """From what Chroma holds; missing or empty fields (older stores) get their defaults.
         The text field, if there, is ignored."""
         get = meta.get
-        page, date_num = get("page"), get(DATE_NUM)
+        page, date_num, confidence = get("page"), get(DATE_NUM), get("ocr_confidence")
         return cls(str(get(FILE) or ""), str(get("path") or ""), str(get("doc_id") or ""),
                    str(get("title") or ""), get("date") or None,
                    int(date_num) if date_num is not None else None, get("source") or None, get("url") or None,
                    str(get("kind") or ""), str(get("doc_hash") or ""),
                    int(page) if page is not None else None, int(get("chunk") or 0),
-                   str(get(COLLECTION) or MAIN))
+                   str(get(COLLECTION) or MAIN), bool(get("ocr") or False),
+                   float(confidence) if confidence is not None else None)
 
 
 def check_collection(name: object, error: type[AssistantError] = ConfigError) -> str:

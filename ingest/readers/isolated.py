@@ -59,11 +59,15 @@ def parse(target: str, path: Path, data: bytes, limits: Limits) -> list[Document
         failure = None
         try:
             worker.conn.send((target, path, data, limits))
-            wait = max(0.0, (limits.deadline or time.monotonic()) - time.monotonic()) + 1.0
-            if worker.conn.poll(wait):
+            deadline, allowed = limits.deadline or time.monotonic(), limits.file_seconds
+            while True:
+                if not worker.conn.poll(max(0.0, deadline - time.monotonic()) + 1.0):
+                    failure = f"parsing took over {allowed:g} s, the limit (setting max_file_seconds)"
+                    break
                 status, value = worker.conn.recv()
-            else:
-                failure = f"parsing took over {limits.file_seconds:g} s, the limit (setting max_file_seconds)"
+                if status != "extend":
+                    break
+                deadline, allowed = deadline + value, allowed + value  # pages to OCR: see `extend`
         except (EOFError, OSError):  # the worker died: out of memory, or the parser crashed
             failure = (f"the parser ran out of its {limits.parse_mb:g} MB of memory or crashed on this file "
                        "(setting max_parse_mb); a file built to exhaust memory does this")
@@ -76,9 +80,21 @@ def parse(target: str, path: Path, data: bytes, limits: Limits) -> list[Document
     return list(value)
 
 
+def extend(seconds: float) -> None:
+    """Called by a parse in the worker: it needs `seconds` more than `max_file_seconds` (it found
+    pages to read by OCR, each allowed its time), and the parent waits that much longer."""
+    if _conn is not None:
+        _conn.send(("extend", seconds))
+
+
+_conn: Connection | None = None  # the worker's end, in the worker
+
+
 def _serve(conn: Connection) -> None:
     import resource
 
+    global _conn
+    _conn = conn
     while True:
         try:
             target, path, data, limits = conn.recv()
@@ -105,4 +121,8 @@ def _serve(conn: Connection) -> None:
 
 
 if __name__ == "__main__":
-    _serve(Connection(int(sys.argv[1])))
+    # Served from the module readers import (not this __main__ copy), so that their `extend`
+    # finds the connection.
+    from ingest.readers import isolated
+
+    isolated._serve(Connection(int(sys.argv[1])))

@@ -5,16 +5,21 @@ page tree repeats one page declares a million pages, each of them readable: 35 s
 then a million chunks to embed); the text read so far against `max_inflated_mb`, and the time
 against `max_file_seconds`, after every page. A single page is one PDFium call that cannot be
 stopped midway: hence the worker process, whose memory is capped (`max_parse_mb`) and which is
-killed at the deadline."""
+killed at the deadline. Scanned pages are read by OCR there too (ingest/readers/scan.py): each
+adds its time to the deadline, and there are at most `max_ocr_pages` of them."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from assistant.errors import IngestError
 from ingest.document import Document
 from ingest.limits import Limits
+from ingest.ocr import OcrText
+from ingest.readers.isolated import extend
+from ingest.readers.scan import PAGE_SECONDS, check_page, ocr_scale, read_pages, too_large
 
 
 def read_pdf(path: Path, data: bytes, limits: Limits | None = None) -> list[Document]:
@@ -41,6 +46,7 @@ def read_pdf_here(path: Path, data: bytes, limits: Limits | None = None) -> list
         count = len(pdf)
         limits.check_pages(count)
         pages: list[tuple[int | None, str]] = []
+        scans: list[int] = []  # pages that need OCR
         size = 0
         for i in range(count):
             limits.check_time(f"at page {i + 1:,} of {count:,}")
@@ -48,19 +54,53 @@ def read_pdf_here(path: Path, data: bytes, limits: Limits | None = None) -> list
             textpage = page.get_textpage()
             text = textpage.get_text_bounded().replace("\r\n", "\n").replace("\r", "\n").strip()
             textpage.close()
+            scanned = check_page(page, text).needs_ocr
             page.close()
-            if text:
+            if scanned:
+                scans.append(i + 1)
+            elif text:
                 pages.append((i + 1, text))
                 size += len(text)
                 limits.check_inflated("the PDF's text", size)
+        ocr, needs_ocr, unread = _read_scans(pdf, scans, limits, size)
         meta = pdf.get_metadata_dict(skip_empty=True)
     finally:
         pdf.close()
-    if not pages:
-        raise IngestError("the PDF has no extractable text (scanned images?)")
+    pages = sorted(pages + [(n, got.text) for n, got in ocr.items() if got.text], key=lambda p: p[0] or 0)
+    if not pages and not needs_ocr:
+        raise IngestError("the PDF has no extractable text" + (
+            f": its {len(scans):,} scanned pages {'were read by OCR and hold none' if ocr else 'were not read'}"
+            + "".join(f"; page {n}: {why}" for n, why in list(unread.items())[:3]) if scans else ""))
     return [Document(doc_id=str(path), pages=pages, title=pdf_title(meta.get("Title"), path),
-                     date=meta.get("CreationDate"), source=meta.get("Author"), kind="pdf")]
+                     date=meta.get("CreationDate"), source=meta.get("Author"), kind="pdf",
+                     ocr={n: got.confidence for n, got in ocr.items() if got.text}, needs_ocr=needs_ocr,
+                     unread=unread)]
 
+
+def _read_scans(pdf: Any, scans: list[int], limits: Limits,
+                size: int) -> tuple[dict[int, OcrText], list[int], dict[int, str]]:
+    """The scanned pages read by OCR; those waiting for an engine (none here: all of them); those
+    too large to read. Over `max_ocr_pages`, the file is refused before any page is read."""
+    if not scans:
+        return {}, [], {}
+    limits.check_ocr_pages(len(scans), len(pdf))
+    if limits.ocr.missing() is not None:
+        return {}, scans, {}
+    unread: dict[int, str] = {}
+    readable: list[int] = []
+    for n in scans:
+        page = pdf[n - 1]
+        if ocr_scale(page) is None:
+            unread[n] = too_large(page)
+        else:
+            readable.append(n)
+        page.close()
+    if readable:  # each page to read gets its time, here and in the parent's wait
+        extend(len(readable) * PAGE_SECONDS)
+        limits = limits.extended(len(readable) * PAGE_SECONDS)
+    got = read_pages(pdf, readable, limits)
+    limits.check_inflated("the PDF's text", size + sum(len(t.text) for t in got.values()))
+    return got, [], unread
 
 _AUTHORING = re.compile(r"^microsoft (?:word|excel|powerpoint) - |\.(?:docx?|xlsx?|pptx?|pdf)$", re.I)
 
