@@ -206,3 +206,15 @@ def test_thousands_of_tiny_images_stay_within_the_limits(tesseract: None, tmp_pa
     with pytest.raises(Exception, match="no extractable text: its 1 scanned pages were read by OCR and hold none"):
         read_pdf_here(tmp_path / "tiles.pdf", data)
     assert time.monotonic() - start < 30
+
+
+def test_a_scanned_page_is_marked_where_ocr_reads_the_sentence(tesseract: None, tmp_path: Path) -> None:
+    from assistant.app.page_image import render_page
+
+    data = scanned(tmp_path, [HARBOUR]).read_bytes()
+    drawn = render_page(data, 1, [HARBOUR, "The ferry to the islands was cancelled for the whole winter."])
+    found, missing = drawn.marks
+    assert found.found and not missing.found  # no text layer: the boxes are OCR's
+    left, top, right, bottom = found.boxes[0]
+    assert top < 0.2 and 0 < left < right < 1 and top < bottom  # write_pdf sets the text at the top
+    assert len(found.boxes) == 2  # the sentence runs over two of the page's lines, one box each

@@ -4,7 +4,8 @@ process; the server calls it through assistant.app.page_worker, whose process is
 
 A sentence is found on the page by its letters and digits alone (case folded, NFKC), so the
 line breaks, hyphens and spaces that differ between the stored chunk and PDFium's text page do
-not matter; the matched characters' rectangles come from PDFium (FPDFText_CountRects)."""
+not matter; the matched characters' rectangles come from PDFium (FPDFText_CountRects). A scanned
+page has no text layer: its marks come from the boxes of the words OCR reads (page_ocr)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from assistant.app.page_ocr import SCANNED_CHARS, ocr_boxes
 
 # The bitmap's bounds: 2x (144 dpi) for an ordinary page, sharp on a high-density screen, but
 # never more than MAX_SIDE pixels on a side or MAX_PIXELS in all (a 200-inch page renders small).
@@ -115,7 +118,10 @@ def render_page(data: bytes, page: int, marks: Sequence[str] = ()) -> PageImage:
             bitmap = sheet.render(scale=scale, rev_byteorder=True)
             image = bitmap.to_pil().convert("RGB")
             bitmap.close()
-            found = _find(sheet, marks, image.width, image.height)
+            found, chars = _find(sheet, marks, image.width, image.height)
+            if chars < SCANNED_CHARS and any(not m.found for m in found):  # a scan: marks from OCR's boxes
+                read = ocr_boxes(image, [m.text for m in found if not m.found], _key, MIN_KEY)
+                found = [Mark(m.text, read.get(m.text, ())) if not m.found else m for m in found]
         finally:
             sheet.close()
     finally:
@@ -138,7 +144,8 @@ def _key(text: str) -> tuple[str, list[int]]:
     return "".join(out), where
 
 
-def _find(sheet: Any, marks: Sequence[str], width: int, height: int) -> list[Mark]:
+def _find(sheet: Any, marks: Sequence[str], width: int, height: int) -> tuple[list[Mark], int]:
+    """Each mark found in the page's text layer, and how many characters that layer has."""
     import pypdfium2.raw as raw
 
     textpage = sheet.get_textpage()
@@ -162,7 +169,7 @@ def _find(sheet: Any, marks: Sequence[str], width: int, height: int) -> list[Mar
             boxes = [_box(sheet, textpage.get_rect(r), width, height)
                      for r in range(textpage.count_rects(first, last - first + 1))]
             out.append(Mark(sentence, tuple(boxes)))
-        return out
+        return out, count
     finally:
         textpage.close()
 
