@@ -10,24 +10,19 @@ question, the earlier turns its history) and returns a chat completion, or with
 from __future__ import annotations
 
 import json
-import mimetypes
-import os
-import stat
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Annotated, Any, BinaryIO
-from urllib.parse import quote
+from typing import Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from assistant.accounts import AuditLog, History
-from assistant.app import api_history, page_view
+from assistant.app import api_files, api_history
 from assistant.app.access import Access, Visit, cited
 from assistant.app.api_history import earlier_turns, remember
 from assistant.app.pool import Pool
@@ -88,6 +83,7 @@ def router(pool: Pool, audit: AuditLog, saved: History) -> APIRouter:
     r = APIRouter()
     access = Access(pool, audit)
     r.include_router(api_history.router(saved, access))
+    r.include_router(api_files.router(access))
 
     @r.post("/api/ask")
     def ask(req: AskRequest, request: Request) -> dict[str, Any]:
@@ -123,50 +119,6 @@ def router(pool: Pool, audit: AuditLog, saved: History) -> APIRouter:
     def files(request: Request) -> dict[str, Any]:
         """Every ingested file the caller may read, as `assistant status --files --json` lists them."""
         return {"files": [f.to_dict() for f in access.assistant(Visit.of(request)).files()]}
-
-    @r.get("/api/file")
-    def file(path: str, request: Request) -> StreamingResponse:
-        """An ingested file (only those the store holds, in the caller's collections), for the chat's
-        source links."""
-        visit = Visit.of(request)
-        found = next((f for f in access.assistant(visit).files() if f.path == path), None)
-        if found is None:  # the same answer for a file elsewhere as for none: nothing to learn
-            access.record(visit, "file-read", "/api/file", 404)
-            raise HTTPException(404, "The archive holds no such file.")
-        handle = open_plain_file(path)
-        access.record(visit, "file-read", "/api/file", collections=[found.collection])
-        target = Path(path)
-        # Shown as text or PDF, never as HTML: a document's scripts must not run in this origin.
-        kind = "application/pdf" if target.suffix.lower() == ".pdf" else \
-            "text/plain; charset=utf-8" if _is_text(target) else \
-            mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-        inline = kind.startswith(("text/plain", "application/pdf"))
-        headers = {"X-Content-Type-Options": "nosniff", "Content-Length": str(os.fstat(handle.fileno()).st_size),
-                   "Content-Disposition": f"{'inline' if inline else 'attachment'}; filename*=UTF-8''"
-                                          f"{quote(target.name)}"}
-        if not kind.startswith("application/pdf"):
-            headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
-        return StreamingResponse(_chunks(handle), media_type=kind, headers=headers)
-
-    @r.get("/api/page")
-    def page_image(path: str, page: int, request: Request, mark: Annotated[list[str] | None, Query()] = None,
-                   kind: Annotated[str, Query(alias="format")] = "png") -> Response:
-        """One page of an ingested PDF drawn as a PNG, each `mark` (a sentence) highlighted where it
-        stands; `format=json`: where the marks are. Found, refused and audited as /api/file is."""
-        visit = Visit.of(request)
-        found = next((f for f in access.assistant(visit).files() if f.path == path), None)
-        if found is None:
-            access.record(visit, "file-read", "/api/page", 404)
-            raise HTTPException(404, "The archive holds no such file.")
-        try:
-            page_view.check(path, page, mark or [], kind)
-            with open_plain_file(path) as handle:
-                drawn = page_view.draw(handle, page, mark or [])
-        except HTTPException as e:
-            access.record(visit, "file-read", "/api/page", e.status_code, [found.collection])
-            raise
-        access.record(visit, "file-read", "/api/page", collections=[found.collection])
-        return page_view.respond(drawn, path, kind)
 
     @r.get("/v1/models")
     def models() -> dict[str, Any]:
@@ -257,32 +209,6 @@ def _sse(stream: AnswerStream, cid: str, created: int, model: str,
     except AssistantError as e:  # after the first byte the status is sent: the error goes in-band
         yield f"data: {json.dumps({'error': _error_body(e, 400)['error']})}\n\n"
     yield "data: [DONE]\n\n"
-
-
-def open_plain_file(path: str) -> BinaryIO:
-    """The file itself, opened without following a link (at its end or on its way: ingestion
-    records resolved paths) and only if it is a regular file, so a stored file swapped for a link
-    to /etc/passwd, a FIFO or a device is not served. Opened once, then checked: no race."""
-    if os.path.realpath(path) != path:
-        raise HTTPException(404, "The file is no longer on disk as it was ingested (it is now a link).")
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        raise HTTPException(404, "The file is no longer on disk.") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise HTTPException(404, "The file is no longer a plain file on disk.")
-    return os.fdopen(fd, "rb")
-
-
-def _chunks(handle: BinaryIO, size: int = 1 << 16) -> Iterator[bytes]:
-    with handle:
-        while block := handle.read(size):
-            yield block
-
-
-def _is_text(path: Path) -> bool:
-    return path.suffix.lower() in (".md", ".markdown", ".txt", ".jsonl", ".html", ".htm", ".eml", ".csv")
 
 
 # -- errors: every one is JSON {"error": {"message", "type", "code"}}, as OpenAI clients expect --
