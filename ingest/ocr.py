@@ -77,11 +77,7 @@ class OcrText:
 def read_image(image: Any, options: OcrOptions, timeout: float) -> OcrText:
     """One page image (PIL) read by Tesseract within `timeout` seconds (RuntimeError past it).
     One thread per Tesseract: parallelism is the caller's, page by page."""
-    import pytesseract
-
-    os.environ["OMP_THREAD_LIMIT"] = "1"  # read by the child; its OpenMP threads fight the encoder
-    data = pytesseract.image_to_data(image, lang=options.languages, config="--psm 3",
-                                     output_type=pytesseract.Output.DICT, timeout=max(1.0, timeout))
+    data = words_on(image, options.languages, timeout)
     lines: dict[tuple[int, int, int], list[str]] = {}
     scores: list[float] = []
     for word, conf, *where in zip(data["text"], data["conf"], data["block_num"], data["par_num"],
@@ -91,3 +87,23 @@ def read_image(image: Any, options: OcrOptions, timeout: float) -> OcrText:
             scores.append(float(conf))
     text = "\n".join(" ".join(words) for words in lines.values())
     return OcrText(text, round(sum(scores) / len(scores) / 100, 3) if scores else None)
+
+
+
+def words_on(image: Any, languages: str, timeout: float) -> dict[str, list[Any]]:
+    """Tesseract's words on a page image, each with its box, line and confidence (pytesseract's
+    image_to_data), within `timeout` seconds. The worker processes that call this set
+    OMP_THREAD_LIMIT=1 for their Tesseract children (`single_threaded_ocr`); this never touches
+    the environment, which the caller's own threads and children share."""
+    import pytesseract
+
+    return dict(pytesseract.image_to_data(image, lang=languages, config="--psm 3",
+                                          output_type=pytesseract.Output.DICT, timeout=max(1.0, timeout)))
+
+
+def single_threaded_ocr() -> None:
+    """For a process that only parses or draws (the parse and page workers): its Tesseract
+    children get one OpenMP thread each, as their threads fight the encoder for the cores.
+    Never in a process that embeds: OMP_THREAD_LIMIT=1 changes torch's kernels and with them
+    the embeddings (a README test saw the showcase answer change)."""
+    os.environ["OMP_THREAD_LIMIT"] = "1"

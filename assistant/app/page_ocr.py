@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from assistant.settings import Settings
-from ingest.ocr import OcrOptions
+from ingest.ocr import OcrOptions, words_on
 
 SCANNED_CHARS = 20  # a page with fewer text-layer characters than this is taken for a scan
 OCR_SECONDS = 10.0  # within the page worker's deadline
@@ -24,10 +24,7 @@ def ocr_boxes(image: Any, sentences: Sequence[str], key: Callable[[str], tuple[s
     options = OcrOptions(settings.ocr_engine, settings.ocr_languages, 1)
     if not sentences or options.missing():
         return {}
-    import pytesseract
-
-    data = pytesseract.image_to_data(image, lang=options.languages, config="--psm 3",
-                                     output_type=pytesseract.Output.DICT, timeout=OCR_SECONDS)
+    data = words_on(image, options.languages, OCR_SECONDS)
     words = [(w.strip(), (b, p, ln), (x, y, x + wd, y + h)) for w, b, p, ln, x, y, wd, h in zip(
         data["text"], data["block_num"], data["par_num"], data["line_num"], data["left"], data["top"],
         data["width"], data["height"]) if w.strip()]

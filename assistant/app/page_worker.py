@@ -153,4 +153,7 @@ def _serve(conn: Connection, cap_mb: int, draw: Callable[..., PageImage] = rende
 
 
 if __name__ == "__main__":
+    from ingest.ocr import single_threaded_ocr
+
+    single_threaded_ocr()
     _serve(Connection(int(sys.argv[1])), int(sys.argv[2]))

@@ -123,6 +123,8 @@ def _serve(conn: Connection) -> None:
 if __name__ == "__main__":
     # Served from the module readers import (not this __main__ copy), so that their `extend`
     # finds the connection.
+    from ingest.ocr import single_threaded_ocr
     from ingest.readers import isolated
 
+    single_threaded_ocr()
     isolated._serve(Connection(int(sys.argv[1])))
