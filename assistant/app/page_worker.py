@@ -12,8 +12,6 @@ citation opened again, and the chat's JSON request after the image, cost nothing
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
 import threading
 from collections import OrderedDict
@@ -22,6 +20,7 @@ from multiprocessing.connection import Connection
 from typing import Any, BinaryIO
 
 from assistant.app.page_image import PageImage, PageUnavailable, render_page
+from ingest.readers.isolated import Child
 
 # Module constants, not settings (assistant/settings.py belongs to ingestion's work just now).
 RENDER_SECONDS = 15.0  # one page's drawing; an ordinary page takes 0.05 to 0.3 s
@@ -33,26 +32,6 @@ QUEUE_SECONDS = 30.0  # how long a request waits for the worker before answering
 Key = tuple[Any, ...]
 
 
-class _Worker:
-    """`python -m assistant.app.page_worker`, started as ingestion's parse worker is: not a
-    multiprocessing spawn, which would re-run the server's main script."""
-
-    def __init__(self) -> None:
-        ours, theirs = socket.socketpair()
-        self.proc = subprocess.Popen([sys.executable, "-m", "assistant.app.page_worker", str(theirs.fileno()),
-                                      str(RENDER_MB)], pass_fds=[theirs.fileno()])
-        theirs.close()
-        self.conn = Connection(ours.detach())
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait(timeout=10)
-        self.conn.close()
-
-
 class Pages:
     """Draws pages in the worker, one at a time, and keeps the latest ones."""
 
@@ -60,7 +39,7 @@ class Pages:
         self._lock = threading.Lock()  # one page at a time through the one worker
         self._kept_lock = threading.Lock()
         self._kept: OrderedDict[Key, PageImage] = OrderedDict()
-        self._worker: _Worker | None = None
+        self._worker: Child | None = None
 
     def draw(self, handle: BinaryIO, page: int, marks: Sequence[str]) -> PageImage:
         """Page `page` of the open PDF `handle` with `marks` highlighted; PageUnavailable when it
@@ -86,7 +65,7 @@ class Pages:
             raise PageUnavailable("Pages are being drawn for others: try again in a moment.", 503)
         try:
             if self._worker is None or not self._worker.alive():
-                self._worker = _Worker()
+                self._worker = Child("assistant.app.page_worker", str(RENDER_MB))
             worker = self._worker
             failure = None
             try:

@@ -25,16 +25,17 @@ from ingest.document import Document
 from ingest.limits import Limits
 
 _LOCK = threading.Lock()  # one parse at a time through the one worker
-_worker: _Worker | None = None
+_worker: Child | None = None
 
 
-class _Worker:
-    """`python -m ingest.readers.isolated`, as the encoder processes are started: not a
-    multiprocessing spawn, which re-runs the caller's main script (ingest/encoder.py)."""
+class Child:
+    """`python -m MODULE FD ARGS...` on the end of a socket pair, as the encoder processes are
+    started: not a multiprocessing spawn, which re-runs the caller's main script (the server's,
+    ingest/encoder.py). The parse worker here, and the chat's page worker, are each one."""
 
-    def __init__(self) -> None:
+    def __init__(self, module: str = "ingest.readers.isolated", *args: str) -> None:
         ours, theirs = socket.socketpair()
-        self.proc = subprocess.Popen([sys.executable, "-m", "ingest.readers.isolated", str(theirs.fileno())],
+        self.proc = subprocess.Popen([sys.executable, "-m", module, str(theirs.fileno()), *args],
                                      pass_fds=[theirs.fileno()])
         theirs.close()
         self.conn = Connection(ours.detach())
@@ -54,7 +55,7 @@ def parse(target: str, path: Path, data: bytes, limits: Limits) -> list[Document
     limits = limits.started()
     with _LOCK:
         if _worker is None or not _worker.alive():
-            _worker = _Worker()
+            _worker = Child()
         worker = _worker
         failure = None
         try:
