@@ -19,7 +19,7 @@ from assistant.index.locks import writer
 from assistant.index.manifest import collection_of
 from assistant.index.meta import check_collection
 from assistant.index.search import Filters
-from assistant.index.store import REMOVING, Store
+from assistant.index.store import PAGE, REMOVING, Store
 from assistant.settings import Settings
 from assistant.types import Answer, AnswerStream, ArchiveFile, ArchiveStatus, CollectionStatus, Facets, Passage
 
@@ -125,6 +125,18 @@ class Assistant:
         """Each ingested file this assistant may read, by path: `path`, `kind`, `documents`,
         `chunks`, `bytes`, `ingested` (local time, ISO) and `collection`."""
         return archive_files(self.store, self.readable)
+
+    def passages_of(self, path: str) -> list[Passage]:
+        """Every stored passage of one ingested file this assistant may read, in reading order
+        (document, then position); [] for a file the store does not hold and, alike, for one it
+        may not read."""
+        if not any(f.path == path for f in self.files()):
+            return []
+        ids = sorted(self.store.ids_for_file(path))
+        chunks = [c for i in range(0, len(ids), PAGE) for c in self.store.get(ids[i:i + PAGE]).values()]
+        passages = [Passage.from_metadata(c.id, c.text, c.meta) for c in chunks
+                    if self.readable is None or c.meta.collection in self.readable]  # a move half done
+        return sorted(passages, key=lambda p: (p.doc_id, p.chunk))
 
     def collections(self) -> list[CollectionStatus]:
         """Each archive collection this assistant may read, by name, with its files, documents

@@ -107,7 +107,7 @@ def chat_server(sample_store: Path, tmp_path_factory: pytest.TempPathFactory):
 SLOW_FILES = {"test_browser.py", "test_crash.py", "test_cli.py", "test_ingest.py"}
 SLOW_FIXTURES = {"shared", "browser", "chat_server", "chat", "guarded", "writable_server", "llama_server",
                  "chroma_server", "server", "archive_copy", "big_store", "hostile_store", "pg_server", "team",
-                 "team_store", "proxied", "nginx"}
+                 "team_store", "proxied", "nginx", "mcp_store", "mcp_http"}
 SLOW_TESTS = {"test_counting_tokens_while_encoding_is_thread_safe",  # encoders racing: 20-45 s
               "test_the_python_api_example_runs_as_written",  # a fresh interpreter ingests the sample
               "test_wrong_passwords_are_slowed_down"}  # waits out the login throttle

@@ -23,7 +23,7 @@ PACKAGES = ("assistant", "ingest", "evals", "benchmarks")
 # What may lean on what, from assistant: the write path sees the index and the plain root
 # modules only; so does the index itself (ingest imports it, so it must not pull in the read path).
 SHARED = ("assistant.index", "assistant.settings", "assistant.errors", "assistant.types")
-LAYERS = ("assistant.index", "assistant.answering", "assistant.app", "assistant.accounts")
+LAYERS = ("assistant.index", "assistant.answering", "assistant.app", "assistant.accounts", "assistant.integrations")
 ROOT_MODULES = {"assistant", "assistant.__main__", "assistant.errors", "assistant.settings", "assistant.types",
                 "assistant.service", "assistant.testing"}
 ROOT_ONLY = "assistant/ itself keeps only __init__, __main__, errors, settings, types, service and testing"
@@ -74,6 +74,9 @@ RULES = (
          "settings, errors and types, and nothing from ingest/: the faces (app) sit on top of it",
          ("assistant.accounts",), ("assistant", "ingest"),
          ("assistant.accounts", "assistant.settings", "assistant.errors", "assistant.types")),
+    Rule("assistant/integrations/ (MCP) reads through the service layer: it imports nothing from ingest/, "
+         "assistant/app/ or assistant/accounts/ (the server mounts it and says who calls, not the other way round)",
+         ("assistant.integrations",), ("ingest", "assistant.app", "assistant.accounts")),
 )
 BOTH_PATHS = "only assistant/app/ imports both the read path (answering, service) and the write path (ingest/)"
 
@@ -256,6 +259,8 @@ BREACHES = [
     ("assistant/accounts/bad.py", "def f():\n    from assistant.app import server\n",
      "assistant.accounts.bad (line 2, inside a function) imports assistant.app.server: breaks the rule: "
      "assistant/accounts/"),
+    ("assistant/integrations/bad.py", "from assistant.app.access import Access\n",
+     "assistant.integrations.bad (line 1) imports assistant.app.access: breaks the rule: assistant/integrations/"),
     ("ingest/bad.py", "import benchmarks.ingest\n",
      "ingest.bad (line 1) imports benchmarks.ingest: breaks the rule: nothing in assistant/ or ingest/"),
 ]

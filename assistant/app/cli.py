@@ -1,8 +1,9 @@
-"""The `assistant` command: ingest, sync, remove, move, ask, search, chat, status, config, users, audit."""
+"""The `assistant` command: ingest, sync, remove, move, ask, search, chat, mcp, status, config, users, audit."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -94,6 +95,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--allow-open", action="store_true", help="serve on a non-loopback address "
                    "without a login (anyone who can reach it can read the archive)")
+    text = "serve the archive over the Model Context Protocol on stdin and stdout (for desktop clients)"
+    sub.add_parser("mcp", parents=[common, llm], help=text, description=text + ", as the local user, like "
+                   "the other commands; docs/mcp.md says how to configure a client. The chat server serves "
+                   "it over HTTP at /mcp, behind its login.")
     p = sub.add_parser("status", parents=[common], help="what the store holds")
     p.add_argument("--files", action="store_true", help="also list every ingested file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -185,6 +190,16 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from assistant.integrations.mcp_server import serve_stdio
+    from assistant.service import Assistant
+
+    with contextlib.redirect_stdout(sys.stderr):  # stdout carries the protocol: nothing else may reach it
+        assistant = Assistant(settings=_settings(args))
+    serve_stdio(assistant)
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from assistant.index.locks import describe
     from assistant.index.store import Store
@@ -264,7 +279,7 @@ def _printable(text: str) -> str:
 
 
 COMMANDS = {"ingest": cmd_ingest, "sync": cmd_ingest, "remove": cmd_remove, "ask": cmd_ask, "search": cmd_search,
-            "chat": cmd_chat, "status": cmd_status, "config": cmd_config, "move": cli_archive.cmd_move,
+            "chat": cmd_chat, "mcp": cmd_mcp, "status": cmd_status, "config": cmd_config, "move": cli_archive.cmd_move,
             "users": cli_users.cmd_users, "audit": cli_users.cmd_audit, "history": cli_history.cmd_history,
             "feedback": cli_feedback.cmd_feedback}
 

@@ -7,8 +7,8 @@
 - Login: who the caller is (assistant.app.identity), with wrong guesses slowed down
   (assistant.app.login.Throttle); the caller's principal goes into the request's state, where the
   routes read which collections it may read and write.
-- Bodies: API bodies at most 1 MB, and text in them must be valid Unicode (a lone UTF-16
-  surrogate cannot be encoded back, and crashed the reply). Gradio's event bodies may name only
+- Bodies: API bodies (/api, /v1, /mcp) at most 1 MB, and text in them must be valid Unicode (a
+  lone UTF-16 surrogate cannot be encoded back, and crashed the reply). Gradio's event bodies may name only
   files that Gradio's own upload route wrote: Gradio's own check is off when an app is mounted
   rather than launched, and it hashes a named file on the event loop, so `/dev/zero` froze every
   route. Both are checked here, before Gradio reads the request; lone surrogates in a chat event
@@ -36,7 +36,9 @@ from assistant.app.identity import Gate, known_name
 from assistant.app.login import Throttle, basic_credentials
 
 REALM = "Report archive assistant"
-MAX_API_BODY = 1 << 20  # JSON requests to /api and /v1; uploads go through the chat, limited apart
+MCP_PATH = "/mcp"  # the Model Context Protocol (assistant.integrations.mcp_server): an API like /api
+API_PREFIXES = ("/api/", "/v1/")
+MAX_API_BODY = 1 << 20  # JSON requests to /api, /v1 and /mcp; uploads go through the chat, limited apart
 MAX_EVENT_BODY = 16 << 20  # a chat event carries the conversation shown so far
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Reached without a caller where accounts exist: the login form (it throttles its own guesses).
@@ -72,6 +74,11 @@ class Hosts:
             return False
         # An address literal cannot be a rebound name: the page would have to be on it already.
         return host in self.names or _is_ip(host)
+
+
+def is_api(path: str) -> bool:
+    """A route of the APIs: callers are programs, so no login page, and JSON bodies are checked."""
+    return path.startswith(API_PREFIXES) or path == MCP_PATH
 
 
 def _hostname(netloc: str) -> str | None:
@@ -164,7 +171,7 @@ class Guard:
                                   route=scope.get("path", ""), status=401)
         path = scope.get("path", "")
         if caller.status == 401 and method == "GET" and not header and self.gate.pages_login() and \
-                not path.startswith(("/api/", "/v1/", "/gradio_api/")) and "text/html" in headers.get("accept", ""):
+                not is_api(path) and not path.startswith("/gradio_api/") and "text/html" in headers.get("accept", ""):
             await reply.redirect("/login?next=" + quote(path or "/", safe="/"))
             return True
         extra = {"www-authenticate": f'Basic realm="{REALM}", charset="UTF-8"'} if caller.status == 401 else {}
@@ -175,7 +182,7 @@ class Guard:
                             reply: _Reply) -> Any:
         """The body checked and replayed, or None when the request was refused (and answered)."""
         path = scope.get("path", "")
-        api = path.startswith(("/api/", "/v1/"))
+        api = is_api(path)
         event = method == "POST" and not api and self.upload_root is not None \
             and not path.startswith("/gradio_api/upload")
         if not (api and method not in SAFE_METHODS) and not event:

@@ -1,11 +1,11 @@
-"""One server for the chat and the HTTP API: app assembly, exposure check, launch.
+"""One server for the chat, the HTTP API and MCP at /mcp: app assembly, exposure check, launch.
 
 Who may use it (assistant.app.identity): the users of the accounts database (a login page and
 session cookie for the chat; HTTP Basic or `Authorization: Bearer KEY` for the API, which is what
 OpenAI clients send as their api_key), the environment's one login (ASSISTANT_UI_USER and
 ASSISTANT_UI_PASSWORD, ASSISTANT_API_KEY) as an admin, or a trusted sign-in proxy's user header.
 With none of these the server is open, and refuses to listen beyond the loopback address unless
-explicitly told to. Every request passes assistant.guards first.
+explicitly told to. Every request passes assistant.guards first, /mcp's as /api's.
 """
 
 from __future__ import annotations
@@ -15,18 +15,22 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.accounts import Accounts, AuditLog, History
-from assistant.app.guards import REALM, Guard, Hosts
+from assistant.app.access import Access, Visit
+from assistant.app.guards import MCP_PATH, REALM, Guard, Hosts
 from assistant.app.identity import Gate
 from assistant.app.login import Login, Throttle
 from assistant.app.pool import Pool
 from assistant.errors import ConfigError
 from assistant.settings import Settings
+
+if TYPE_CHECKING:
+    from assistant.integrations.mcp_server import HttpMount
 
 __all__ = ["Login", "build_app", "check_exposure", "launch", "serve"]
 
@@ -55,13 +59,14 @@ def check_exposure(host: str, login: Login | None, allow_open: bool, accounts: A
 def build_app(pool: Pool, login: Login | None = None, hosts: Hosts | None = None,
               throttle: Throttle | None = None, accounts: Accounts | None = None,
               audit: AuditLog | None = None) -> Any:
-    """The FastAPI app: the login page, the HTTP API's routes, then the chat mounted at /, behind
-    the Guard. `hosts`: the names it answers to (default: those of a server on 127.0.0.1);
-    `throttle`: how wrong logins are slowed (default: assistant.app.login.Throttle's); `accounts`
-    and `audit`: default, the store's (assistant.accounts)."""
+    """The FastAPI app: the login page, the HTTP API's routes, MCP at /mcp, then the chat mounted
+    at /, behind the Guard. `hosts`: the names it answers to (default: those of a server on
+    127.0.0.1); `throttle`: how wrong logins are slowed (default: assistant.app.login.Throttle's);
+    `accounts` and `audit`: default, the store's (assistant.accounts)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
     from fastapi import FastAPI
+    from starlette.routing import Route
 
     from assistant.app import login_page
     from assistant.app.api import install_error_handlers, router
@@ -74,8 +79,10 @@ def build_app(pool: Pool, login: Login | None = None, hosts: Hosts | None = None
     audit = audit or AuditLog.for_settings(settings)
     throttle = throttle or Throttle()
     gate = Gate(accounts, login, settings.trusted_user_header, settings.trusted_proxies, settings.auto_create_users)
-    app = FastAPI(title=REALM, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    mcp = mcp_mount(Access(pool, audit))
+    app = FastAPI(title=REALM, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json", lifespan=mcp.lifespan)
     install_error_handlers(app)
+    app.router.routes.append(Route(MCP_PATH, mcp.app, methods=["GET", "POST", "DELETE"]))
     app.include_router(login_page.router(accounts, gate, throttle, audit, settings.session_hours))
     history = History(accounts.engine, settings.history_days, settings.save_conversations)
     history.keep_to_retention()
@@ -93,6 +100,23 @@ def build_app(pool: Pool, login: Login | None = None, hosts: Hosts | None = None
     app.add_middleware(Guard, gate=gate, upload_root=get_upload_folder(), throttle=throttle, audit=audit,
                        hosts=hosts or Hosts.for_server("127.0.0.1", settings.allowed_hosts))
     return app
+
+
+def mcp_mount(access: Access) -> HttpMount:
+    """/mcp: the Model Context Protocol over streamable HTTP (assistant.integrations.mcp_server),
+    for the caller the Guard resolved, within their collections, audited as the API is."""
+    from assistant.integrations.mcp_server import HttpMount
+    from assistant.integrations.mcp_tools import Caller
+
+    def caller(request: Any) -> Caller:
+        visit = Visit.of(request)
+
+        def record(action: str, collections: Sequence[str], question: str | None, status: int) -> None:
+            access.record(visit, action, MCP_PATH, status, collections, question)
+
+        return Caller(access.assistant(visit), visit.principal.name, visit.principal.role.value, record)
+
+    return HttpMount(caller)
 
 
 @dataclass
@@ -143,7 +167,7 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, allow_
               f"sidebar) or with `assistant ingest PATH` and the same --store or --chroma-url.", flush=True)
     app = build_app(Pool(settings), login, Hosts.for_server(host, settings.allowed_hosts), accounts=accounts)
     shown = f"[{host}]" if ":" in host else host
-    print(f"Serving the chat on http://{shown}:{port}/ and the HTTP API under /api and /v1"
+    print(f"Serving the chat on http://{shown}:{port}/, the HTTP API under /api and /v1, and MCP at /mcp"
           + (" (login required)." if login or accounts.any_users() else "."), flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
