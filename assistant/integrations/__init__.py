@@ -1,0 +1,1 @@
+"""Adapters to other frameworks; each module is imported only by those who use it."""
