@@ -94,14 +94,16 @@ class Assistant:
         filters = self.filters(since, until, source, kind, collection)
         return AnswerStream(self.asking.run(question, turns(history), filters)).start()
 
-    def with_llm(self, name: str | None) -> Assistant:
-        """This assistant answering with another backend; the store, the embedding model and
-        the retriever are shared. ConfigError for a backend that is unknown or cannot load."""
-        if not name or name == self.settings.llm:
+    def with_llm(self, name: str | ChatModel | None) -> Assistant:
+        """This assistant answering with another backend, by name or as a chat model object; the
+        store, the embedding model and the retriever are shared. ConfigError for a backend that
+        is unknown or cannot load."""
+        model = None if name is None or isinstance(name, str) else name
+        if model is None and (not name or name == self.settings.llm):
             return self
         other = copy.copy(self)
-        other.settings = self.settings.replace(llm=name)
-        other.answerer = make_answerer(other.settings, self.embedder, self._idf)
+        other.settings = self.settings.replace(llm=model.name if model is not None else name)
+        other.answerer = make_answerer(other.settings, self.embedder, self._idf, model)
         other.asking = Asking(other.settings, self.retriever, other.answerer)
         return other
 

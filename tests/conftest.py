@@ -73,6 +73,18 @@ def shared() -> Path:
 
 
 @pytest.fixture(scope="session")
+def cambodia_store(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The cambodia corpus (../shared) ingested once for the whole session (read-only for tests)."""
+    from ingest import ingest
+
+    store = tmp_path_factory.mktemp("cambodia") / "store"
+    report = ingest([shared / "corpora" / "cambodia" / "docs"], Settings(store=store))
+    assert report.ok, report.summary()
+    assert report.documents > 400  # 100 files, one JSONL of 348 recommendations
+    return store
+
+
+@pytest.fixture(scope="session")
 def pg_server() -> Iterator[object]:
     """A real PostgreSQL server for the session (tests/pg.py): skipped where it is not installed
     (`make postgres`), a failure under CI. `.new_database()` gives a fresh database's URL."""

@@ -23,6 +23,7 @@ PACKAGES = ("assistant", "ingest", "evals", "benchmarks")
 # What may lean on what, from assistant: the write path sees the index and the plain root
 # modules only; so does the index itself (ingest imports it, so it must not pull in the read path).
 SHARED = ("assistant.index", "assistant.settings", "assistant.errors", "assistant.types")
+# assistant/integrations/: other programs' ways in (MCP, LlamaIndex), on top of the Python API.
 LAYERS = ("assistant.index", "assistant.answering", "assistant.app", "assistant.accounts", "assistant.integrations")
 ROOT_MODULES = {"assistant", "assistant.__main__", "assistant.errors", "assistant.settings", "assistant.types",
                 "assistant.service", "assistant.testing"}

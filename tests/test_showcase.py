@@ -7,18 +7,13 @@ import pytest
 
 from assistant import Assistant
 from assistant.settings import Settings
-from ingest import ingest
 
 pytestmark = pytest.mark.shared
 
 
 @pytest.fixture(scope="module")
-def cambodia(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Assistant:
-    settings = Settings(store=tmp_path_factory.mktemp("cambodia") / "store")
-    report = ingest([shared / "corpora" / "cambodia" / "docs"], settings)
-    assert report.ok, report.summary()
-    assert report.documents > 400  # 100 files, one JSONL of 348 recommendations
-    return Assistant(settings=settings)
+def cambodia(cambodia_store: Path) -> Assistant:
+    return Assistant(settings=Settings(store=cambodia_store))
 
 
 def test_why_did_cambodia_reject_the_ohchr_report(cambodia: Assistant) -> None:
