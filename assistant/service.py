@@ -47,7 +47,7 @@ class Assistant:
         self.settings = (settings or Settings.load()).replace(
             store=Path(store).expanduser() if store else None, **options)
         self.store = Store.open(self.settings)  # first: a store error needs no model loaded
-        self.embedder = load_embedder(self.settings.embed_model, self.settings.embed_dtype)
+        self.embedder = load_embedder(self.settings.embed_model, self.settings.embed_dtype, self.settings.device)
         self.retriever = Retriever(self.store, self.embedder, self.settings.retrieval,
                                    self.settings.context_chunks, self.settings.dense_weight,
                                    self.settings.dense_weight_weak_keywords, self.settings.keyword_coverage,

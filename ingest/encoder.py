@@ -1,5 +1,6 @@
 """The encoders ingestion embeds with (`Encoder`): the model in this process, or for large runs
-one single-threaded model per CPU core in processes of their own (`EncoderPool`)."""
+one single-threaded model per CPU core in processes of their own (`EncoderPool`), or on a GPU one
+process that uses it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from assistant.errors import AssistantError, ConfigError
-from assistant.index.embedding import LazyEmbedder, load_embedder
+from assistant.index.embedding import LazyEmbedder, choose_device, load_embedder
 from assistant.settings import Settings
 
 # Runs worth the processes: they cost a few seconds to start (torch import, model load).
@@ -66,12 +67,13 @@ def default_processes() -> int:
     return max(1, min(cores, MAX_PROCESSES))
 
 
-def _serve(conn: Connection, name: str, dtype: str) -> None:
+def _serve(conn: Connection, name: str, dtype: str, device: str = "cpu") -> None:
     import torch
 
-    torch.set_num_threads(1)  # see EncoderPool
+    if device == "cpu":
+        torch.set_num_threads(1)  # see EncoderPool
     try:
-        embedder = load_embedder(name, dtype)
+        embedder = load_embedder(name, dtype, device)
     except Exception as e:
         conn.send(("error", f"{type(e).__name__}: {e}"))
         return
@@ -93,10 +95,10 @@ def _serve(conn: Connection, name: str, dtype: str) -> None:
 class _Child:
     """One encoder process and the parent thread that talks to it, one request at a time."""
 
-    def __init__(self, name: str, dtype: str) -> None:
+    def __init__(self, name: str, dtype: str, device: str) -> None:
         ours, theirs = socket.socketpair()
         self.proc = subprocess.Popen([sys.executable, "-m", "ingest.encoder", str(theirs.fileno()),
-                                      name, dtype], pass_fds=[theirs.fileno()])
+                                      name, dtype, device], pass_fds=[theirs.fileno()])
         theirs.close()
         self.conn = Connection(ours.detach())
         self.broken: str | None = None
@@ -160,17 +162,20 @@ class EncoderPool:
     On 1,536 news chunks here, two single-threaded processes did 77.7 chunks/s against 64.7 for
     one process with two threads, and 59.7 against 38.4 beside a process keeping one core 40% busy;
     on all 27,699 news chunks 98.8 against 65.2, and ingestion end to end went from 558 s to 389 s
-    (benchmarks/results/ingest-news.json)."""
+    (benchmarks/results/ingest-news.json).
 
-    def __init__(self, name: str, dtype: str, processes: int = 0) -> None:
-        self.name, self.dtype = name, dtype
-        self.processes = processes or default_processes()
+    On a GPU (`device` other than cpu) there is one process, whatever `processes` says: the GPU
+    does the work, and one model on it is fed faster than the parent parses."""
+
+    def __init__(self, name: str, dtype: str, processes: int = 0, device: str = "cpu") -> None:
+        self.name, self.dtype, self.device = name, dtype, device
+        self.processes = 1 if device != "cpu" else processes or default_processes()
         self._jobs: queue.Queue[tuple[list[str], int, Future[np.ndarray]] | None] = queue.Queue()
         self._children: list[_Child] = []
         self._threads: list[threading.Thread] = []
 
     def _start(self) -> None:
-        children = [_Child(self.name, self.dtype) for _ in range(self.processes)]
+        children = [_Child(self.name, self.dtype, self.device) for _ in range(self.processes)]
         try:
             for child in children:  # all load their models at once; each says "ready" or why not
                 child.receive()
@@ -207,8 +212,8 @@ class EncoderPool:
 
 
 def open_encoder(settings: Settings, files: list[Path], embedder: LazyEmbedder) -> Encoder:
-    """The in-process encoder, or for large runs encoder processes; either starts only when
-    something has to be embedded."""
+    """The in-process encoder, or for large runs encoder processes (one on a GPU); either starts
+    only when something has to be embedded."""
     mode = settings.embed_process
     if mode not in ("auto", "on", "off"):
         raise ConfigError(f"embed_process must be auto, on or off, not {mode!r}.")
@@ -220,8 +225,10 @@ def open_encoder(settings: Settings, files: list[Path], embedder: LazyEmbedder) 
             except OSError:
                 pass  # reported when the file is read
         mode = "on" if total >= MIN_BYTES else "off"
-    return EncoderPool(settings.embed_model, settings.embed_dtype) if mode == "on" else InProcessEncoder(embedder)
+    if mode == "off":
+        return InProcessEncoder(embedder)
+    return EncoderPool(settings.embed_model, settings.embed_dtype, device=choose_device(settings.device))
 
 
 if __name__ == "__main__":
-    _serve(Connection(int(sys.argv[1])), sys.argv[2], sys.argv[3])
+    _serve(Connection(int(sys.argv[1])), *sys.argv[2:5])

@@ -202,7 +202,7 @@ def ingest(paths: Iterable[str | Path], settings: Settings | None = None, *, pru
 
 def _ingest(roots: list[Path], settings: Settings, prune: bool, quiet: bool, start: float,
             collection: str | None) -> IngestReport:
-    embedder = LazyEmbedder(settings.embed_model, settings.embed_dtype)
+    embedder = LazyEmbedder(settings.embed_model, settings.embed_dtype, settings.device)
     store = Store.create(settings, embedder.dim)
     files, problems = discover(roots)
     report = IngestReport(files=problems, store=store.where)

@@ -114,9 +114,9 @@ def chat_server(sample_store: Path, tmp_path_factory: pytest.TempPathFactory):
 # hand, those that need the corpora, the browser, a server (HTTP, Chroma, llama.cpp), the bundled
 # LLM, a store of their own (the sample store is built once for all), the `assistant` command in a
 # subprocess, or the crash loops. Marked here by what a test uses, so that test files need not say.
-# test_cli.py runs the command in subprocesses; test_ingest.py builds stores, some with encoder
+# test_cli.py and test_cli_imports.py run the command in subprocesses; test_ingest.py builds stores, some with encoder
 # processes (4 to 75 s a test on 2 busy cores).
-SLOW_FILES = {"test_browser.py", "test_crash.py", "test_cli.py", "test_ingest.py"}
+SLOW_FILES = {"test_browser.py", "test_crash.py", "test_cli.py", "test_cli_imports.py", "test_ingest.py"}
 SLOW_FIXTURES = {"shared", "browser", "chat_server", "chat", "guarded", "writable_server", "llama_server",
                  "chroma_server", "server", "archive_copy", "big_store", "hostile_store", "pg_server", "team",
                  "team_store", "proxied", "nginx", "mcp_store", "mcp_http"}

@@ -47,7 +47,8 @@ def cmd_feedback(args: argparse.Namespace) -> int:
         from assistant.app.feedback_report import feedback_report
         from assistant.index.embedding import load_embedder
 
-        report = feedback_report(history, load_embedder(settings.embed_model, settings.embed_dtype), since)
+        embedder = load_embedder(settings.embed_model, settings.embed_dtype, settings.device)
+        report = feedback_report(history, embedder, since)
     finally:
         history.close()
     if args.json:

@@ -7,10 +7,12 @@ import argparse
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from assistant.accounts import History
-from assistant.app.ui_render import Turn, export_markdown
 from assistant.types import Answer
+
+if TYPE_CHECKING:
+    from assistant.accounts import History
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -22,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
+    # Here, not at the top: every `assistant` command imports this module for its parser, and
+    # the accounts' database (SQLAlchemy, Alembic) is for the commands that read it.
+    from assistant.accounts import History
     from assistant.app.cli_users import state_settings
 
     history = History.open(state_settings(args))
@@ -32,6 +37,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace, history: History) -> int:
+    from assistant.app.ui_render import Turn, export_markdown
+
     listed = history.conversations(args.user, limit=100_000)
     if args.export is None:
         if args.json:

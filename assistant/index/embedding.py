@@ -1,11 +1,14 @@
-"""The embedding seam: local sentence-transformers models that ship inside PyPI packages."""
+"""The embedding seam: local sentence-transformers models that ship inside PyPI packages, run on
+the CPU or a GPU (`device`)."""
 
 from __future__ import annotations
 
 import copy
 import importlib
+import importlib.util
 import os
 import re
+import sys
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -61,13 +64,13 @@ class LazyEmbedder:
     word pieces needs only the tokenizer (`load_counter`): ingestion with encoder processes
     chunks the text here and never loads the model in this process at all."""
 
-    def __init__(self, name: str, dtype: str) -> None:
-        self.name, self.dtype = name, dtype
+    def __init__(self, name: str, dtype: str, device: str = "auto") -> None:
+        self.name, self.dtype, self.device = name, dtype, device
         self.dim = model_spec(name).dim
 
     @property
     def loaded(self) -> Embedder:
-        return load_embedder(self.name, self.dtype)
+        return load_embedder(self.name, self.dtype, self.device)
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         return self.loaded.encode(texts, batch_size)
@@ -89,6 +92,7 @@ class Embedder:
     def __init__(self, name: str, model: SentenceTransformer, dtype: str) -> None:
         self.name = name
         self.dtype = dtype
+        self.device = str(model.device)
         self._model = model
         self._lock = threading.Lock()
         self._counter = WordPieceCounter(model.tokenizer)
@@ -96,8 +100,10 @@ class Embedder:
         self.max_tokens: int = int(model.max_seq_length or 256)
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """`batch_size` 0: the device's own (DEVICE_BATCH: 16 on the CPU, as before)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        batch_size = batch_size or DEVICE_BATCH.get(self._model.device.type, DEVICE_BATCH["cpu"])
         with self._lock:
             vecs = self._model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
                                       convert_to_numpy=True, show_progress_bar=False)
@@ -116,8 +122,8 @@ class Embedder:
             n = len(tokenizer(text, truncation=True, max_length=self.max_tokens)["input_ids"])
             length = min(self.max_tokens, -(-n // QUERY_BUCKET) * QUERY_BUCKET)
             batch = tokenizer([text], padding="max_length", truncation=True, max_length=length,
-                              return_tensors="pt")
-            vector = self._model.forward(dict(batch))["sentence_embedding"][0].float().numpy()
+                              return_tensors="pt").to(self._model.device)
+            vector = self._model.forward(dict(batch))["sentence_embedding"][0].float().cpu().numpy()
         return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
@@ -224,18 +230,101 @@ def load_counter(name: str) -> tuple[WordPieceCounter, int]:
         return embedder._counter, embedder.max_tokens
 
 
+DEVICES = "auto, cpu, cuda, cuda:N (N: the GPU's index), mps"
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+DEVICE_BATCH = {"cpu": 16, "cuda": 256, "mps": 64}  # texts per forward pass when batch_size is 0
+HALF_MIN_COSINE = 0.99  # bf16 on this CPU: mean cosine 1.000, min 0.996 to fp32 (benchmarks/results/bf16.md)
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+@dataclass(frozen=True)
+class Accelerators:
+    """What torch sees: CUDA GPUs and whether Apple's MPS is there (`probe_accelerators`)."""
+
+    cuda: int = 0
+    mps: bool = False
+
+
+def probe_accelerators() -> Accelerators:
+    """What torch sees; a CPU-only build of torch away from a Mac is known to see nothing without
+    importing it (1 s: ingestion's parent process, which only parses, never imports torch)."""
+    if sys.platform != "darwin" and not _torch_built_for_gpus():
+        return Accelerators()
+    import torch
+
+    cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return Accelerators(cuda, bool(torch.backends.mps.is_available()))
+
+
+def _torch_built_for_gpus() -> bool:
+    """Whether torch was built with CUDA or ROCm, read from its version.py (True if unsure)."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    try:
+        text = (Path(spec.submodule_search_locations[0]) / "version.py").read_text()
+    except OSError:
+        return True
+    built = re.findall(r"^(cuda|hip)\s*(?::[^=]*)?=\s*(.+)$", text, re.M)
+    return not built or any(value.strip() != "None" for _, value in built)
+
+
+def choose_device(setting: str = "auto", probe: Any = probe_accelerators) -> str:
+    """The device the encoder runs on: the `device` setting, or for auto CUDA, then MPS, then the
+    CPU. ConfigError for a name torch would not take, or a GPU this machine lacks. `probe`: a
+    function returning `Accelerators` (tests pass their own; nothing here needs a GPU)."""
+    setting = setting.strip().lower()
+    if not _DEVICE.fullmatch(setting):
+        raise ConfigError(f"device must be one of {DEVICES}; not {setting!r}.")
+    if setting == "cpu":
+        return "cpu"  # and torch is not even asked
+    seen: Accelerators = probe()
+    if setting == "auto":
+        return "cuda" if seen.cuda else "mps" if seen.mps else "cpu"
+    if setting == "mps" and not seen.mps:
+        raise ConfigError("device is mps, but torch finds no Apple GPU (MPS) here; use auto or cpu.")
+    if setting.startswith("cuda"):
+        index = int(setting.partition(":")[2] or 0)
+        if index >= seen.cuda:
+            have = f"GPUs 0 to {seen.cuda - 1}" if seen.cuda else "no CUDA GPU"
+            raise ConfigError(f"device is {setting}, but torch finds {have} here; use auto or cpu.")
+    return setting
+
+
+def load_embedder(name: str, dtype: str = "auto", device: str = "auto") -> Embedder:
+    """The model, loaded once per (name, dtype, device) in a process. On the CPU, dtype auto is
+    bfloat16 where the CPU has native bf16 instructions, else float32; on a GPU, half precision
+    (bfloat16 where supported, else float16) if its vectors agree with float32's (`half_agrees`)."""
+    if dtype not in DTYPES:
+        raise ConfigError(f"embed_dtype must be {', '.join(DTYPES)}; not {dtype!r}.")
+    return _load(name, dtype, choose_device(device))
+
+
+def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """The least cosine between matching rows of two sets of L2-normalised vectors."""
+    return float((np.asarray(a, np.float64) * np.asarray(b, np.float64)).sum(1).min())
+
+
+# Short and long, plain and odd texts: what half precision must encode as float32 does.
+PROBE_TEXTS = ["Why did the government reject the report?", "Ferry workers went on strike in the harbour.",
+               "Revenue rose 3.5% to $5,000 million in fiscal 2023, against 4,812 a year earlier.",
+               "Ｈｅｌｌｏ 世界 naïve café — “quoted”", "", "The Special Rapporteur visited the remand centres. " * 30]
+
+
+def half_agrees(half: Embedder, full: Embedder, texts: list[str] = PROBE_TEXTS) -> float:
+    """The least cosine between `half`'s and `full`'s vectors of `texts`: the check that chose
+    bf16 on the CPU (benchmarks/bf16.py), made before half precision is used on a GPU."""
+    return min_cosine(half.encode(texts, 8), full.encode(texts, 8))
+
+
 @lru_cache(maxsize=4)
-def load_embedder(name: str, dtype: str = "auto") -> Embedder:
+def _load(name: str, dtype: str, device: str) -> Embedder:
     spec = model_spec(name)
     offline_env()
     try:
         package = importlib.import_module(spec.module)
     except ImportError:
         raise ConfigError(f"Embedding model {name!r} needs `pip install {spec.package}`.") from None
-    if dtype == "auto":
-        dtype = "bfloat16" if cpu_has_bf16() else "float32"
-    if dtype not in ("bfloat16", "float32"):
-        raise ConfigError(f"embed_dtype must be auto, bfloat16 or float32, not {dtype!r}.")
     import torch
     import transformers
     from sentence_transformers import SentenceTransformer
@@ -243,6 +332,26 @@ def load_embedder(name: str, dtype: str = "auto") -> Embedder:
     transformers.logging.disable_progress_bar()
     transformers.logging.set_verbosity_error()
 
-    kwargs: dict[str, Any] = {"dtype": getattr(torch, dtype)}
-    model = SentenceTransformer(str(package.get_model_path()), device="cpu", model_kwargs=kwargs)
-    return Embedder(name, model, dtype)
+    folder = str(package.get_model_path())
+
+    def build(chosen: str) -> Embedder:
+        kwargs: dict[str, Any] = {"dtype": getattr(torch, chosen)}
+        return Embedder(name, SentenceTransformer(folder, device=device, model_kwargs=kwargs), chosen)
+
+    if device == "cpu":  # as before the device setting: bf16 where the CPU has it, else float32
+        return build(dtype if dtype != "auto" else "bfloat16" if cpu_has_bf16() else "float32")
+    if dtype == "float32":
+        return build("float32")
+    half = dtype if dtype != "auto" else "bfloat16" if _gpu_has_bf16(device) else "float16"
+    model = build(half)
+    if dtype == "auto":  # float32 built only for the check, then dropped unless half precision strays
+        full = build("float32")
+        if half_agrees(model, full) < HALF_MIN_COSINE:
+            return full  # this GPU's half precision strays: float32 it is
+    return model
+
+
+def _gpu_has_bf16(device: str) -> bool:
+    import torch
+
+    return device.startswith("cuda") and bool(torch.cuda.is_bf16_supported())

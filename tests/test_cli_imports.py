@@ -1,0 +1,54 @@
+"""Cold start: each command imports what it needs and no more (a real process each time, its
+sys.modules read at exit). Heavy packages cost seconds before the first word: torch ~1 s,
+transformers with sentence-transformers ~3.5 s, Gradio and llama-index more. `ask` needs the model,
+so it imports torch, transformers and sentence-transformers; the rest it must not."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Written at exit, after the command ran: every module the process imported.
+DRIVER = """
+import atexit, json, sys
+atexit.register(lambda: open(sys.argv[1], "w").write(json.dumps(sorted(sys.modules))))
+from assistant.app.cli import main
+try:
+    sys.exit(main(sys.argv[2:]))
+except SystemExit as e:  # --help exits from argparse
+    sys.exit(e.code)
+"""
+# Never for a command-line answer on a local store: a UI, an LLM framework, the accounts' database,
+# Chroma's HTTP client.
+NEVER = ["gradio", "llama_index.core", "sqlalchemy", "alembic", "argon2", "chromadb.api.fastapi"]
+MODEL = ("torch", "tokenizers", "safetensors", "transformers", "sentence_transformers")
+
+
+def imported(tmp_path: Path, *args: str) -> set[str]:
+    out = tmp_path / "modules.json"
+    done = subprocess.run([sys.executable, "-c", DRIVER, str(out), *args], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip(), "the command printed nothing"
+    modules = set(json.loads(out.read_text()))
+    assert "assistant.app.cli" in modules  # the driver really ran the command
+    return modules
+
+
+@pytest.mark.parametrize("args", [["--help"], ["config"], ["status"]])
+def test_help_config_and_status_load_no_model_ui_server_client_or_database(
+        tmp_path: Path, sample_store: Path, args: list[str]) -> None:
+    modules = imported(tmp_path, *args, *(["--store", str(sample_store)] if args != ["--help"] else []))
+    assert not {m for m in modules if m.split(".")[0] in MODEL}
+    assert not [m for m in NEVER if m in modules]
+    if args == ["status"]:  # it reads the local store, through Chroma's own client alone
+        assert "chromadb.api.rust" in modules
+
+
+def test_ask_on_a_local_store_loads_the_model_but_no_ui_llm_framework_or_database(
+        tmp_path: Path, sample_store: Path) -> None:
+    modules = imported(tmp_path, "ask", "Why did Marvala reject the OHCHR report?", "--store", str(sample_store))
+    assert "torch" in modules and "sentence_transformers" in modules  # the answer came from the model
+    assert not [m for m in NEVER if m in modules]
