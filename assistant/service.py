@@ -19,6 +19,7 @@ from assistant.index.locks import writer
 from assistant.index.manifest import collection_of
 from assistant.index.meta import check_collection
 from assistant.index.search import Filters
+from assistant.index.sentence_vectors import SentenceVectors
 from assistant.index.store import PAGE, REMOVING, Store
 from assistant.settings import Settings
 from assistant.types import Answer, AnswerStream, ArchiveFile, ArchiveStatus, CollectionStatus, Facets, Passage
@@ -52,7 +53,9 @@ class Assistant:
                                    self.settings.context_chunks, self.settings.dense_weight,
                                    self.settings.dense_weight_weak_keywords, self.settings.keyword_coverage,
                                    self.settings.page_cap)
-        self.answerer = make_answerer(self.settings, self.embedder, self._idf, model)
+        # One memory of sentence vectors for every answerer on this embedder (with_llm's too).
+        self.sentence_vectors = SentenceVectors(self.embedder, self.settings.sentence_cache_mb)
+        self.answerer = make_answerer(self.settings, self.embedder, self._idf, model, self.sentence_vectors)
         self.asking = Asking(self.settings, self.retriever, self.answerer)
 
     def _idf(self, term: str) -> float:
@@ -103,7 +106,7 @@ class Assistant:
             return self
         other = copy.copy(self)
         other.settings = self.settings.replace(llm=model.name if model is not None else name)
-        other.answerer = make_answerer(other.settings, self.embedder, self._idf, model)
+        other.answerer = make_answerer(other.settings, self.embedder, self._idf, model, self.sentence_vectors)
         other.asking = Asking(other.settings, self.retriever, other.answerer)
         return other
 

@@ -101,6 +101,9 @@ class Settings:
                          "tokens 0.500 -> 0.543; 2: 0.500); capping news articles, which have no "
                          "pages, lost news dev answers (0.516 -> 0.473).", default=1)
     top_k: int = _doc("Passages handed to the answerer.", default=8)
+    sentence_cache_mb: float = _doc("Memory (MB) for the vectors of passages' sentences, remembered "
+                                    "by their text so a sentence is embedded once while answering, "
+                                    "not once an answer (about 2 KB a sentence). 0: off.", default=256)
     context_chunks: int = _doc("Neighbouring chunks (same document and page) added on each side of "
                                "a retrieved chunk, so a passage holds the text around the match.",
                                default=0)

@@ -13,6 +13,7 @@ from assistant.answering import cues
 from assistant.answering.intent import Intent, read
 from assistant.index.embedding import Embedder
 from assistant.index.keyword import terms
+from assistant.index.sentence_vectors import SentenceVectors
 from assistant.index.text import units
 from assistant.types import Citation, Passage
 
@@ -101,10 +102,13 @@ def is_sentence(text: str) -> bool:
 
 class Relevance:
     """Scores passages' sentences against a question. `idf` weighs the question's terms by the
-    archive; `refusal` is the refusal sentence, which a quotable sentence must not contain."""
+    archive; `refusal` is the refusal sentence, which a quotable sentence must not contain;
+    `vectors` remembers the passages' sentence vectors (an Assistant shares one among its answerers)."""
 
-    def __init__(self, embedder: Embedder, idf: Callable[[str], float], refusal: str) -> None:
+    def __init__(self, embedder: Embedder, idf: Callable[[str], float], refusal: str,
+                 vectors: SentenceVectors | None = None) -> None:
         self.embedder = embedder
+        self.vectors = vectors if vectors is not None else SentenceVectors(embedder, 0)  # 0: encoded each time
         self.idf = idf
         # A passage that quotes the refusal sentence is never quoted: the answer would read as a
         # refusal that is not one.
@@ -138,16 +142,16 @@ class Relevance:
     def _score(self, question: str, passages: list[Passage], sents: list[Sentence], hints: Hints) -> None:
         said = sorted(hints.avoid)
         focus = [hints.focus] if hints.focus else []
-        texts = [question, *focus, *said] + [f"{passages[s.passage].title}: {s.text}" for s in sents]
-        vectors = self.embedder.encode(texts)
-        own, prior, vectors = vectors[:1 + len(focus)], vectors[1 + len(focus):1 + len(focus) + len(said)], \
-            vectors[1 + len(focus) + len(said):]
+        # The question is new each time; the sentences (and the last answer's) are remembered.
+        own = self.embedder.encode([question, *focus])
+        prior = self.vectors.encode(said)
+        vectors = self.vectors.encode([f"{passages[s.passage].title}: {s.text}" for s in sents])
         # A follow-up: mostly its expanded query, partly its own few words ("Who responded to that?").
         weights_q = np.array([1.0 - FOCUS_WEIGHT, FOCUS_WEIGHT]) if focus else np.array([1.0])
         meaning = np.clip(vectors @ own.T, 0.0, 1.0) @ weights_q
         # Repeats are judged on the sentence alone: a title shared with the last answer's source
         # would make every sentence of it look said already.
-        bare = self.embedder.encode([s.text for s in sents])
+        bare = self.vectors.encode([s.text for s in sents])
         repeats = (bare @ prior.T).max(axis=1) if said else np.zeros(len(sents))
         # The rank reads the sentence without its title too: a short sentence of a well-titled
         # document ("Issued by ...") should not lead on its title's strength.

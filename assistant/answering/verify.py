@@ -20,6 +20,7 @@ import numpy as np
 from assistant.answering.citations import MARKER
 from assistant.index.embedding import Embedder
 from assistant.index.keyword import terms
+from assistant.index.sentence_vectors import SentenceVectors
 from assistant.index.text import units
 from assistant.types import Citation, Claim
 
@@ -59,8 +60,11 @@ class Support:
 
 
 class Verifier:
-    def __init__(self, embedder: Embedder, threshold: float, meaning: float = MEANING) -> None:
+    def __init__(self, embedder: Embedder, threshold: float, meaning: float = MEANING,
+                 vectors: SentenceVectors | None = None) -> None:
         self.embedder = embedder
+        # The passages' sentences (and pairs) are remembered where given; claims are new.
+        self.vectors = vectors if vectors is not None else SentenceVectors(embedder, 0)
         self.threshold = threshold
         self.meaning = meaning
 
@@ -71,7 +75,7 @@ class Verifier:
             sents = units(text) or [text]
             windows.append([[a] for a in sents] + [[a, b] for a, b in zip(sents, sents[1:])])
         flat = [" ".join(w) for ws in windows for w in ws]
-        vecs = self.embedder.encode(claims + flat)
+        vecs = np.concatenate([self.embedder.encode(claims), self.vectors.encode(flat)])
         sims = np.clip(vecs[: len(claims)] @ vecs[len(claims):].T, 0.0, 1.0)
         p_terms = [set(terms(f"{title}\n{text}")) for title, text in passages]
         out: list[list[Support]] = []

@@ -11,21 +11,25 @@ from collections.abc import Callable
 from assistant.answering.answerers.base import Answerer
 from assistant.answering.llms import BACKENDS, ChatModel, make_llm
 from assistant.index.embedding import Embedder
+from assistant.index.sentence_vectors import SentenceVectors
 from assistant.settings import Settings
 
 
 def make_answerer(settings: Settings, embedder: Embedder, idf: Callable[[str], float],
-                  llm: ChatModel | None = None) -> Answerer:
+                  llm: ChatModel | None = None, vectors: SentenceVectors | None = None) -> Answerer:
     """The answerer `settings.llm` names; `llm` replaces the named model (assistant.testing's
-    ScriptedLLM, or a model the caller built)."""
+    ScriptedLLM, or a model the caller built). `vectors`: sentence vectors remembered across
+    answerers on one embedder (a fresh memory where not given)."""
     llm = llm or make_llm(settings)  # raises ConfigError, listing BACKENDS, for unknown names
+    if vectors is None:
+        vectors = SentenceVectors(embedder, settings.sentence_cache_mb)
     if llm is None:
         from assistant.answering.answerers.extractive import ExtractiveAnswerer
 
-        return ExtractiveAnswerer(settings, embedder, idf)
+        return ExtractiveAnswerer(settings, embedder, idf, vectors)
     from assistant.answering.answerers.generative import GenerativeAnswerer
 
-    return GenerativeAnswerer(settings, embedder, idf, llm)
+    return GenerativeAnswerer(settings, embedder, idf, llm, vectors)
 
 
 __all__ = ["Answerer", "BACKENDS", "make_answerer"]

@@ -11,6 +11,7 @@ from assistant.answering.compose import one_per_document
 from assistant.answering.dating import shown
 from assistant.answering.relevance import Hints, Relevance, Sentence, related
 from assistant.index.embedding import Embedder
+from assistant.index.sentence_vectors import SentenceVectors
 from assistant.settings import Settings
 from assistant.types import Answer, Citation, Claim, Passage
 
@@ -20,10 +21,11 @@ MARGIN = 0.12  # how far below the best sentence others may score and still be u
 class ExtractiveAnswerer:
     name = "extractive"
 
-    def __init__(self, settings: Settings, embedder: Embedder, idf: Callable[[str], float]) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder, idf: Callable[[str], float],
+                 vectors: SentenceVectors) -> None:
         self.settings = settings
         self.refusal = prompts.load("refusal", settings.prompts_dir)
-        self.relevance = Relevance(embedder, idf, self.refusal)
+        self.relevance = Relevance(embedder, idf, self.refusal, vectors)
 
     def stream(self, question: str, passages: list[Passage], hints: Hints | None = None) -> Iterator[str | Answer]:
         """The answer is complete at once: it streams sentence by sentence, then the Answer."""

@@ -14,6 +14,7 @@ from assistant.answering.refusals import says_cannot_answer
 from assistant.answering.relevance import Hints, Relevance, Scored, related
 from assistant.answering.verify import Verifier
 from assistant.index.embedding import Embedder
+from assistant.index.sentence_vectors import SentenceVectors
 from assistant.settings import Settings
 from assistant.types import Answer, Citation, Passage
 
@@ -32,13 +33,13 @@ class Prepared:
 
 class GenerativeAnswerer:
     def __init__(self, settings: Settings, embedder: Embedder, idf: Callable[[str], float],
-                 llm: ChatModel) -> None:
+                 llm: ChatModel, vectors: SentenceVectors) -> None:
         self.settings = settings
         self.llm = llm
         self.name = llm.name
         self.prompts = Prompts.load(settings.prompts_dir)
-        self.relevance = Relevance(embedder, idf, self.prompts.refusal)
-        self.verifier = Verifier(embedder, settings.support_threshold)
+        self.relevance = Relevance(embedder, idf, self.prompts.refusal, vectors)
+        self.verifier = Verifier(embedder, settings.support_threshold, vectors=vectors)
 
     def answer(self, question: str, passages: list[Passage], hints: Hints | None = None) -> Answer:
         *_, answer = self.stream(question, passages, hints)

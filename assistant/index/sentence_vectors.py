@@ -1,0 +1,77 @@
+"""Sentence vectors remembered by their text, for the answerers.
+
+An answer scores every sentence of its passages with the embedding model, with its document's
+title and without (answering/relevance.py): nine tenths of an extractive answer's time. The same
+passages come back for many questions (a team asks about the same reports; a follow-up retrieves
+what the last answer cited; neighbouring chunks share their overlap sentences), so each sentence
+is encoded once and remembered, most recently used first, within `limit_mb`. The key is the exact
+text, so a vector can never belong to another sentence, and nothing needs clearing when the
+archive changes: a changed passage has other sentences.
+
+A vector comes from whichever batch first encoded its sentence; across batches of other lengths
+bf16 kernels differ in the last bits (cosine above 0.999), as they did before the cache.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Protocol
+
+import numpy as np
+
+VECTOR_OVERHEAD = 200  # bytes a remembered vector costs besides its floats and its key (dict, array)
+
+
+class Encodes(Protocol):
+    dim: int
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray: ...
+
+
+class SentenceVectors:
+    """`encode(texts)` as the embedder's, each text encoded at most once while remembered."""
+
+    def __init__(self, embedder: Encodes, limit_mb: float) -> None:
+        self.embedder = embedder
+        self.limit = int(limit_mb * 1024 * 1024)
+        self.size = 0
+        self.hits = self.misses = 0
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
+        wanted: dict[str, list[int]] = {}
+        with self._lock:
+            for i, text in enumerate(texts):
+                vector = self._vectors.get(text)
+                if vector is None:
+                    wanted.setdefault(text, []).append(i)
+                else:
+                    self._vectors.move_to_end(text)
+                    out[i] = vector
+            self.hits += len(texts) - len(wanted)  # a repeat within the call is encoded once too
+            self.misses += len(wanted)
+        if not wanted:
+            return out
+        # Encoded outside the lock: other answers read what is remembered meanwhile; two
+        # answers missing the same sentence at once both encode it (rare, and harmless).
+        fresh = self.embedder.encode(list(wanted))
+        with self._lock:
+            for (text, at), vector in zip(wanted.items(), fresh):
+                out[at] = vector
+                if self.limit and text not in self._vectors:
+                    self._vectors[text] = vector.copy()
+                    self.size += self._cost(text, vector)
+            while self.size > self.limit and self._vectors:
+                old, vector = self._vectors.popitem(last=False)
+                self.size -= self._cost(old, vector)
+        return out
+
+    @staticmethod
+    def _cost(text: str, vector: np.ndarray) -> int:
+        return vector.nbytes + len(text) + VECTOR_OVERHEAD
+
+    def __len__(self) -> int:
+        return len(self._vectors)
