@@ -39,7 +39,8 @@ class Table:
 
 
 def _space(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
+    """One space between words, and no leader dots ("Net income ........ | 2023: 5")."""
+    return re.sub(r"\s+", " ", re.sub(r"\s*\.{4,}", " ", text)).strip()
 
 
 def join_blocks(blocks: list[str | Table], sep: str = "\n\n") -> tuple[str, list[TableSpan]]:

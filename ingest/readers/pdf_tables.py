@@ -228,7 +228,8 @@ def _table(lines: list[_Line], start: int, end: int) -> tuple[Table, int, int, i
     head: list[_Line] = []
     for line in reversed(lines[max(0, start - 3):start]):
         if _is_value_line(line) or any(c.x1 - c.x0 > width / 2 for c in line.cells) \
-                or all(_column_of(c, cols) is None for c in line.cells):
+                or all(_column_of(c, cols) is None for c in line.cells) \
+                or any(c.numeric and not _YEAR.match(c.text) for c in line.cells):  # values, not headers
             break
         head.insert(0, line)
     headers, stub = _header(head, cols, left)
