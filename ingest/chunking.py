@@ -115,12 +115,12 @@ def fit(texts: list[str], prefix: str, count: Callable[[list[str]], list[int]], 
 
 def _halves(text: str, headers: Collection[str] = ()) -> list[str]:
     lines = text.split("\n")
-    rows = [i for i, line in enumerate(lines) if " | " in line]
+    rows = [i for i, line in enumerate(lines) if " | " in line and line not in headers and i > 0]
     if len(rows) >= 2:  # rows of a table: cut between two of them
         cut = rows[len(rows) // 2]
         first, second = lines[:cut], lines[cut:]
         head = next((line for line in reversed(first) if line in headers), None)
-        if head is not None and second[0] != head:
+        if head is not None and len(first) > 1:  # a header alone would make the same text again
             second = [head] + second
         return ["\n".join(first).strip(), "\n".join(second).strip()]
     units = sentences(text)

@@ -128,3 +128,11 @@ def test_html_tables_use_th_headers_and_colspans(tmp_path: Path) -> None:
                                "Cloud | Revenue 2023: 5 | Revenue 2022: 4\nDevices | Revenue 2023: 3 | Revenue 2022: 2"
                                "\n\nThe end.")
     assert doc.tables[None][0].header == "Segment | Revenue 2023 | Revenue 2022"
+
+
+def test_fit_ends_on_a_header_and_one_row_too_long_for_the_model() -> None:
+    head = "Segment | 2023 | 2022"
+    text = head + "\n" + "Cloud services and other | 2023: " + " ".join(["1,234"] * 40) + " | 2022: 5"
+    out = fit([text], "", lambda ts: [count(t) for t in ts], limit=60, headers={head})
+    assert all(count(o) <= 60 or len(o) < 20 for o in out)
+    assert " ".join(out).split() == text.split()
