@@ -10,7 +10,8 @@ from ingest.chunking import chunk_text, fit
 from ingest.document import Document
 from ingest.readers import reader_for
 from ingest.tables import Table, TableSpan, from_grid, join_blocks
-from tests.pdfgen import assemble
+
+from pdfgen import assemble
 
 ROWS = [f"Item {i} | 2023: {1000 + i:,} | 2022: {900 + i:,}" for i in range(60)]
 
