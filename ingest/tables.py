@@ -32,10 +32,28 @@ class Table:
         head = " | ".join(([self.stub] if self.stub else []) + [h for h in self.headers if h]) \
             if any(self.headers) else ""
         out = [head]
+        keys = _keys(self.headers)
         for label, values in self.rows:
-            cells = [f"{h}: {v}" if h else v for h, v in zip(self.headers, values) if v]
+            cells = [f"{h}: {v}" if h else v for h, v in zip(keys, values) if v]
             out.append(" | ".join([label] + cells) if label else " | ".join(cells))
         return [_space(line) for line in out[:1]] + [_space(line) for line in out[1:] if line.strip()]
+
+
+def _keys(headers: list[str]) -> list[str]:
+    """What each value is prefixed with: its column header less the words that every column's
+    header shares ("Three Months Ended December 31, 2022" and "... 2021" give "2022" and "2021").
+    The shared words are in the header line, which starts every chunk of the table; repeating
+    them before each value made a row several times longer without telling the columns apart.
+    Headers stay whole where dropping words would leave one empty or two alike."""
+    named = [h for h in headers if h]
+    if len(named) < 2:
+        return headers
+    shared = set.intersection(*(set(h.split()) for h in named))
+    keys = [" ".join(w for w in h.split() if w not in shared) for h in headers]
+    short = [k for h, k in zip(headers, keys) if h]
+    if not all(short) or len(set(short)) < len(set(named)):
+        return headers
+    return keys
 
 
 def _space(text: str) -> str:

@@ -31,6 +31,16 @@ def test_a_table_is_written_as_rows_with_their_headers() -> None:
     assert text[span.end:] == "\n\nAfter."
 
 
+def test_values_carry_only_the_words_that_tell_their_columns_apart() -> None:
+    months = [f"{n} Months Ended December 31, {y}" for n in ("Three", "Nine") for y in (2023, 2022)]
+    head, row = Table(months, [("Net sales", ["5", "4", "15", "12"])]).lines()
+    assert head == " | ".join(months)  # the header line, at the top of each chunk, stays whole
+    assert row == "Net sales | Three 2023: 5 | Three 2022: 4 | Nine 2023: 15 | Nine 2022: 12"
+    # where dropping the shared words would leave a header empty, or two alike, they stay whole
+    assert Table(["Total", "Total restated"], [("A", ["1", "2"])]).lines()[1] == "A | Total: 1 | Total restated: 2"
+    assert Table(["2023", "2023"], [("A", ["1", "2"])]).lines()[1] == "A | 2023: 1 | 2023: 2"
+
+
 def test_a_table_without_headers_keeps_its_rows_and_has_no_header_line() -> None:
     text, [span] = join_blocks([Table(["", ""], [("Revenues", ["1", "2"])])])
     assert text == "Revenues | 1 | 2" and span.header == ""
@@ -126,7 +136,7 @@ def test_html_tables_use_th_headers_and_colspans(tmp_path: Path) -> None:
                     "</table><p>The end.</p></article></body></html>", encoding="utf-8")
     [doc] = read(page)
     assert doc.pages[0][1] == ("Results.\n\nSegment | Revenue 2023 | Revenue 2022\n"
-                               "Cloud | Revenue 2023: 5 | Revenue 2022: 4\nDevices | Revenue 2023: 3 | Revenue 2022: 2"
+                               "Cloud | 2023: 5 | 2022: 4\nDevices | 2023: 3 | 2022: 2"
                                "\n\nThe end.")
     assert doc.tables[None][0].header == "Segment | Revenue 2023 | Revenue 2022"
 
