@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from ingest.tables import TableSpan
+
 
 @dataclass
 class Document:
@@ -24,6 +26,8 @@ class Document:
     ocr: dict[int, float | None] = field(default_factory=dict)
     needs_ocr: list[int] = field(default_factory=list)
     unread: dict[int, str] = field(default_factory=dict)
+    # Where each page's tables are in its text (ingest/tables.py): chunks keep rows whole.
+    tables: dict[int | None, list[TableSpan]] = field(default_factory=dict)
 
     @property
     def text(self) -> str:

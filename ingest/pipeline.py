@@ -58,8 +58,9 @@ def chunk_document(doc: Document, key: str, settings: Settings, embedder: TokenC
     prefix = f"{doc.title}\n" if doc.title else ""
     chunks: list[Chunk] = []
     for page, text in doc.pages:
-        pieces = chunk_text(text, settings.chunk_tokens, settings.chunk_overlap)
-        for piece in fit(pieces, prefix, embedder.count_tokens, embedder.max_tokens):
+        tables = doc.tables.get(page, [])
+        pieces = chunk_text(text, settings.chunk_tokens, settings.chunk_overlap, tables)
+        for piece in fit(pieces, prefix, embedder.count_tokens, embedder.max_tokens, {t.header for t in tables}):
             n = len(chunks)
             cid = hashlib.sha1(f"{key}\0{doc.doc_id}\0{doc_hash}\0{n}".encode()).hexdigest()
             ocr = page is not None and page in doc.ocr

@@ -19,7 +19,9 @@ from ingest.document import Document
 from ingest.limits import Limits
 from ingest.ocr import OcrText
 from ingest.readers.isolated import extend
+from ingest.readers.pdf_tables import maybe_tables, page_tables
 from ingest.readers.scan import PAGE_SECONDS, check_page, ocr_scale, read_pages, too_large
+from ingest.tables import TableSpan
 
 
 def read_pdf(path: Path, data: bytes, limits: Limits | None = None) -> list[Document]:
@@ -32,8 +34,9 @@ def read_pdf(path: Path, data: bytes, limits: Limits | None = None) -> list[Docu
     return parse("ingest.readers.pdf:read_pdf_here", path, data, (limits or Limits.from_settings()).started())
 
 
-def read_pdf_here(path: Path, data: bytes, limits: Limits | None = None) -> list[Document]:
-    """The PDF read in this process (the worker's side of `read_pdf`)."""
+def read_pdf_here(path: Path, data: bytes, limits: Limits | None = None, tables: bool = True) -> list[Document]:
+    """The PDF read in this process (the worker's side of `read_pdf`); `tables`: written as rows
+    (ingest/readers/pdf_tables.py), off only to measure what that costs."""
     import pypdfium2 as pdfium
 
     limits = (limits or Limits.from_settings()).started()
@@ -46,6 +49,7 @@ def read_pdf_here(path: Path, data: bytes, limits: Limits | None = None) -> list
         count = len(pdf)
         limits.check_pages(count)
         pages: list[tuple[int | None, str]] = []
+        found: dict[int | None, list[TableSpan]] = {}
         scans: list[int] = []  # pages that need OCR
         size = 0
         for i in range(count):
@@ -53,6 +57,10 @@ def read_pdf_here(path: Path, data: bytes, limits: Limits | None = None) -> list
             page = pdf[i]
             textpage = page.get_textpage()
             text = textpage.get_text_bounded().replace("\r\n", "\n").replace("\r", "\n").strip()
+            if tables and maybe_tables(text):
+                text, spans = _with_tables(textpage, text)
+                if spans:
+                    found[i + 1] = spans
             textpage.close()
             scanned = check_page(page, text).needs_ocr
             page.close()
@@ -74,7 +82,13 @@ def read_pdf_here(path: Path, data: bytes, limits: Limits | None = None) -> list
     return [Document(doc_id=str(path), pages=pages, title=pdf_title(meta.get("Title"), path),
                      date=meta.get("CreationDate"), source=meta.get("Author"), kind="pdf",
                      ocr={n: got.confidence for n, got in ocr.items() if got.text}, needs_ocr=needs_ocr,
-                     unread=unread)]
+                     unread=unread, tables=found)]
+
+
+def _with_tables(textpage: Any, text: str) -> tuple[str, list[TableSpan]]:
+    """The page's text with its tables as rows; as it was where none is found."""
+    found, spans = page_tables(textpage, textpage.get_text_range())
+    return (found, spans) if spans else (text, [])
 
 
 def _read_scans(pdf: Any, scans: list[int], limits: Limits,
