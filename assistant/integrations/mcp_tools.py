@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -62,12 +62,10 @@ History = Annotated[list[Turn] | None, Field(description="Earlier turns, oldest 
 
 
 # -- what the tools return ----------------------------------------------------------------------
-@dataclass
-class Found:
-    """A passage that matched, best first."""
+@dataclass(kw_only=True)
+class Origin:
+    """Where a passage is from, and its text."""
 
-    rank: int
-    score: float
     title: str
     date: str | None
     source: str | None
@@ -76,6 +74,14 @@ class Found:
     url: str | None
     collection: str
     text: str
+
+
+@dataclass(kw_only=True)
+class Found(Origin):
+    """A passage that matched, best first."""
+
+    rank: int
+    score: float
 
 
 @dataclass
@@ -84,19 +90,11 @@ class SearchResults:
     passages: list[Found]
 
 
-@dataclass
-class Cited:
+@dataclass(kw_only=True)
+class Cited(Origin):
     """A passage an answer cites as [n]; `supporting`: its sentences that back the answer."""
 
     n: int
-    title: str
-    date: str | None
-    source: str | None
-    page: int | None
-    path: str
-    url: str | None
-    collection: str
-    text: str
     supporting: list[str] = field(default_factory=list)
 
 
@@ -239,8 +237,13 @@ def _ranges(pages: list[int]) -> str:
 
 
 def _found(rank: int, p: Passage) -> Found:
-    return Found(rank, round(p.score, 4), p.title, p.date, p.source, p.page, p.path, p.url, p.collection, p.text)
+    return Found(rank=rank, score=round(p.score, 4), **_origin(p))
 
 
 def _cited(c: Citation) -> Cited:
-    return Cited(c.n, c.title, c.date, c.source, c.page, c.path, c.url, c.collection, c.text, list(c.supporting))
+    return Cited(n=c.n, supporting=list(c.supporting), **_origin(c))
+
+
+def _origin(p: Passage | Citation) -> dict[str, Any]:
+    return {"title": p.title, "date": p.date, "source": p.source, "page": p.page, "path": p.path, "url": p.url,
+            "collection": p.collection, "text": p.text}
