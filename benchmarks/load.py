@@ -12,6 +12,10 @@ warmed up does not).
 
     python -m benchmarks.load --store .store/sample --clients 20 --seconds 60
 
+With --against SETTING=VALUE, measures that twice: first a server with the setting (the
+baseline: `--against sentence_cache_mb=0` answers without remembered sentence vectors), then the
+default one, and prints the ratios of answers/s and p50 alone and under load.
+
 With --saving, starts two servers on the same store side by side, `save_conversations` off
 and on (each with a fresh SQLite state database beside the store), warms both up with every
 question, then one client asks each question of both in turn (off on, on off, ...) for
@@ -61,8 +65,9 @@ def phase(url: str, questions: list[str], clients: int, seconds: float) -> dict[
     return summary(latencies, errors, time.monotonic() - start, clients)
 
 
-def load(store: Path, questions: list[str], clients: int, seconds: float, baseline: float) -> dict[str, Any]:
-    with serving(store) as (server, url):
+def load(store: Path, questions: list[str], clients: int, seconds: float, baseline: float,
+         env: dict[str, str] | None = None) -> dict[str, Any]:
+    with serving(store, env) as (server, url):
         ask(url, questions[0])  # warm-up: the first answer loads the snapshot
         samples: list[tuple[float, float]] = []
         stop = threading.Event()
@@ -102,6 +107,9 @@ def main() -> int:
     p.add_argument("--baseline", type=float, default=15, help="seconds of one client alone")
     p.add_argument("--saving", action="store_true", help="compare servers saving conversations and not")
     p.add_argument("--bar-ms", type=float, default=10, help="with --saving: the most saving may add to p50")
+    p.add_argument("--against", action="append", default=[], metavar="SETTING=VALUE",
+                   help="first measure a server with this setting (repeatable; e.g. sentence_cache_mb=0), "
+                        "then the default one, and print the ratios")
     p.add_argument("--out", type=Path, help="write the results as JSON here")
     args = p.parse_args()
 
@@ -109,6 +117,8 @@ def main() -> int:
     questions = [json.loads(line)["question"] for line in args.questions.read_text().splitlines() if line.strip()]
     if args.saving:
         result = load_saving.run(args.store, questions, args.seconds, args.bar_ms)
+    elif args.against:
+        result = against(args, questions)
     else:
         result = load(args.store, questions, args.clients, args.seconds, args.baseline)
     print(json.dumps(result, indent=1))
@@ -119,7 +129,23 @@ def main() -> int:
         print(result["verdict"], f"(p50 off {result['off']['p50_ms']} ms, on {result['on']['p50_ms']} ms, "
               f"difference {result['p50_diff_ms']} ms, bar {args.bar_ms} ms)")
         return 0 if result["verdict"] == "PASS" else 1
-    return 1 if result["load"]["errors"] or result["baseline"]["errors"] else 0
+    runs = [result["before"], result["after"]] if args.against else [result]
+    return 1 if any(r["load"]["errors"] or r["baseline"]["errors"] for r in runs) else 0
+
+
+def against(args: argparse.Namespace, questions: list[str]) -> dict[str, Any]:
+    """The same load on a server with the --against settings (the baseline), then on the default
+    one, one after the other in this process: what a change behind a setting buys."""
+    env = {f"ASSISTANT_{k.strip().upper()}": v.strip() for k, _, v in (a.partition("=") for a in args.against)}
+    before = load(args.store, questions, args.clients, args.seconds, args.baseline, env)
+    after = load(args.store, questions, args.clients, args.seconds, args.baseline)
+    return {"against": env, "before": before, "after": after,
+            "answers_per_s_ratio": round(after["load"]["requests_per_s"] / before["load"]["requests_per_s"], 2)
+            if before["load"]["requests_per_s"] else None,
+            "p50_alone_ratio": round(after["baseline"]["p50_ms"] / before["baseline"]["p50_ms"], 2)
+            if before["baseline"]["p50_ms"] else None,
+            "p50_load_ratio": round(after["load"]["p50_ms"] / before["load"]["p50_ms"], 2)
+            if before["load"]["p50_ms"] else None}
 
 
 if __name__ == "__main__":
