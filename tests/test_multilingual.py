@@ -60,7 +60,9 @@ def test_a_french_question_finds_the_passage_with_the_multilingual_model(e5_stor
     for question in (WHY_FR, WHY_ES, WHY_EN):
         paths = [p.path for p in a.search(question, 3)]
         assert any(p.endswith(GOLD) for p in paths), (question, paths)
-    answer = a.ask(WHY_FR)
+    # French questions score below e5's min_relevance, which was mapped on English questions
+    # (README, "Questions in other languages"): the note is checked with a lower one.
+    answer = Assistant(store=e5_store, embed_model=E5, min_relevance=0.5).ask(WHY_FR)
     assert not answer.refused
     # The quotations stay English: the answer says so, in French, first.
     assert answer.text.startswith("Les passages cités sont en anglais, la langue des documents. ")

