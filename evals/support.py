@@ -85,11 +85,13 @@ def _extra(root: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def calibrate(pairs: list[tuple[str, str, str, str, bool, str]]) -> dict[str, Any]:
+def calibrate(pairs: list[tuple[str, str, str, str, bool, str]], model: str = "all-MiniLM-L6-v2") -> dict[str, Any]:
+    """`model`: the embedding model scoring the pairs (the pairs themselves are found with the
+    default one, so that each model is calibrated on the same pairs)."""
     from assistant.answering.verify import Verifier
     from assistant.index.embedding import load_embedder
 
-    embedder = load_embedder("all-MiniLM-L6-v2")
+    embedder = load_embedder(model)
     parts = [Verifier(embedder, 0.5).support([claim], [(title, text)])[0][0] for _, claim, title, text, _, _ in pairs]
     labels = [p[4] for p in pairs]
     table = []
@@ -120,7 +122,8 @@ def _rates(scores: list[float], labels: list[bool], t: float) -> dict[str, float
 
 def markdown(result: dict[str, Any], corpora: list[str]) -> str:
     c = result["chosen"]
-    lines = ["# Support check calibration", "",
+    model = result.get("model", "all-MiniLM-L6-v2")
+    lines = ["# Support check calibration" + ("" if model == "all-MiniLM-L6-v2" else f" ({model})"), "",
              f"{result['pairs']} labelled (claim, passage) pairs ({result['positives']} supported) from the dev "
              f"questions of {', '.join(corpora)}; how they are made: evals/support.py.", "",
              f"Chosen: MEANING = {c['meaning_weight']}, threshold = {c['threshold']:.2f} "
@@ -145,15 +148,19 @@ def main() -> None:
     p.add_argument("--corpus", action="append", required=True)
     p.add_argument("--stores", type=Path, default=Path(".store/evals"))
     p.add_argument("--out", type=Path, default=Path("evals/results"))
+    p.add_argument("--model", default="all-MiniLM-L6-v2", help="the embedding model scoring the pairs "
+                   "(results: support-calibration-MODEL.* for another than the default)")
     args = p.parse_args()
     offline_env()
     pairs = [x for c in args.corpus for x in pairs_for(Path(c), args.stores)]
-    result = calibrate(pairs)
+    result = calibrate(pairs, args.model)
     result["corpora"] = args.corpus
+    result["model"] = args.model
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "support-calibration.json").write_text(json.dumps(result, indent=1))
+    stem = "support-calibration" + ("" if args.model == "all-MiniLM-L6-v2" else f"-{args.model}")
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1))
     names = [Path(c).name for c in args.corpus]
-    (args.out / "support-calibration.md").write_text(markdown(result, names))
+    (args.out / f"{stem}.md").write_text(markdown(result, names))
     print(markdown(result, names))
 
 

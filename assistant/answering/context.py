@@ -17,6 +17,7 @@ from pathlib import Path
 from assistant.answering import prompts
 from assistant.answering.llms.base import Message
 from assistant.errors import ConfigError
+from assistant.index.language import detect, language
 from assistant.index.tokens import count, encoding
 from assistant.types import Passage
 
@@ -34,10 +35,15 @@ class Prompts:
     example: str  # a worked example: the user's turn, a line "===", the cited answer
     condense: str
     refusal: str
+    language: str = ""  # said after a question not in English: answer in its language ({language})
 
     @classmethod
     def load(cls, folder: Path | None = None) -> Prompts:
         p = cls(*(prompts.load(name, folder) for name in ("system", "answer", "example", "condense", "refusal")))
+        try:  # newer than the other files: a prompts_dir made before it falls back to the project's
+            p.language = prompts.load("language", folder)
+        except ConfigError:
+            p.language = prompts.load("language") if folder is not None else ""
         if len(p.example_turns()) != 2:
             raise ConfigError("prompts/example.txt must hold the example question, a line ===, then its answer.")
         return p
@@ -62,6 +68,15 @@ def fill(template: str, **values: str) -> str:
     return template
 
 
+def answer_language(question: str, p: Prompts) -> str:
+    """For a question in another language than English: a line asking for the answer in its
+    language (prompts/language.txt); "" for English (its prompt stays as it was)."""
+    lang = language(detect(question))
+    if lang is None or lang.code == "en" or not p.language:
+        return ""
+    return "\n" + fill(p.language, language=lang.name)
+
+
 def passage_block(n: int, p: Passage, text: str | None = None) -> str:
     head = f"[{n}] {p.title or Path(p.path).name}" + (f" ({p.date})" if p.date else "")
     return f"{head}\n{(text if text is not None else p.text).strip()}"
@@ -74,7 +89,7 @@ def answer_messages(question: str, passages: list[Passage], p: Prompts, context_
     example_q, example_a = p.example_turns()
     head: list[Message] = [{"role": "system", "content": fill(p.system, refusal=p.refusal)},
                            {"role": "user", "content": example_q}, {"role": "assistant", "content": example_a}]
-    shell = fill(p.answer, question=question, passages="")
+    shell = fill(p.answer, question=question, passages="") + answer_language(question, p)
     fixed = sum(count(m["content"]) for m in head) + count(shell) + (len(head) + 1) * MESSAGE_OVERHEAD
     budget = int((context_window - max_tokens) / TOKENIZER_MARGIN) - fixed
     if budget < MIN_PASSAGE_TOKENS:
@@ -94,7 +109,7 @@ def answer_messages(question: str, passages: list[Passage], p: Prompts, context_
             break
         blocks.append(block)
         budget -= cost
-    user = fill(p.answer, question=question, passages="\n\n".join(blocks))
+    user = fill(p.answer, question=question, passages="\n\n".join(blocks)) + answer_language(question, p)
     messages = [*head, {"role": "user", "content": user}]
     return Packed(messages, passages[: len(blocks)], len(passages) - len(blocks),
                   sum(count(m["content"]) for m in messages), cut)

@@ -13,6 +13,8 @@ from assistant.answering import cues
 from assistant.answering.intent import Intent, read
 from assistant.index.embedding import Embedder
 from assistant.index.keyword import terms
+from assistant.index.language import detect
+from assistant.index.models import calibrated
 from assistant.index.sentence_vectors import SentenceVectors
 from assistant.index.text import units
 from assistant.types import Citation, Passage
@@ -110,6 +112,7 @@ class Relevance:
         self.embedder = embedder
         self.vectors = vectors if vectors is not None else SentenceVectors(embedder, 0)  # 0: encoded each time
         self.idf = idf
+        self.related_floor = calibrated(getattr(embedder, "name", "")).related_floor  # see `related`
         # A passage that quotes the refusal sentence is never quoted: the answer would read as a
         # refusal that is not one.
         self._refusal = " ".join(refusal.lower().rstrip(".").split())
@@ -143,7 +146,8 @@ class Relevance:
         said = sorted(hints.avoid)
         focus = [hints.focus] if hints.focus else []
         # The question is new each time; the sentences (and the last answer's) are remembered.
-        own = self.embedder.encode([question, *focus])
+        # e5 reads the question as a query, the sentences as passages (the same for MiniLM).
+        own = self.embedder.encode_queries([question, *focus])
         prior = self.vectors.encode(said)
         vectors = self.vectors.encode([f"{passages[s.passage].title}: {s.text}" for s in sents])
         # A follow-up: mostly its expanded query, partly its own few words ("Who responded to that?").
@@ -156,7 +160,10 @@ class Relevance:
         # The rank reads the sentence without its title too: a short sentence of a well-titled
         # document ("Issued by ...") should not lead on its title's strength.
         bare_meaning = np.clip(bare @ own.T, 0.0, 1.0) @ weights_q
-        q_terms = set(terms(question))
+        # A question in another language than the archive's: its own stop words out, its own
+        # stemmer (the names and figures it shares with the passages are what can match).
+        foreign = detect(question)
+        q_terms = set(terms(question, foreign if foreign != "en" else None))
         weights = {t: self.idf(t) for t in q_terms}
         total = sum(weights.values()) or 1.0
         # A year counts as covered when the document is dated in it ("this year" in a 2021 text).
@@ -206,10 +213,11 @@ class Relevance:
         return self.score(question, passages).relevance
 
 
-def related(passages: list[Passage], scored: Scored) -> list[Citation]:
-    """For a refusal: the passages that came closest (at most RELATED, from RELATED_FLOOR up),
-    each opening at its closest sentence, so that a reader can look for themselves."""
-    near = sorted((s for s in scored.best if s is not None and s.score >= RELATED_FLOOR), key=lambda s: -s.score)
+def related(passages: list[Passage], scored: Scored, floor: float = RELATED_FLOOR) -> list[Citation]:
+    """For a refusal: the passages that came closest (at most RELATED, from `floor` up: RELATED_FLOOR
+    for the default embedding model, each model's own otherwise), each opening at its closest
+    sentence, so that a reader can look for themselves."""
+    near = sorted((s for s in scored.best if s is not None and s.score >= floor), key=lambda s: -s.score)
     out: list[Citation] = []
     for s in near:
         p = passages[s.passage]

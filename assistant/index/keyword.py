@@ -1,4 +1,6 @@
-"""Text as the keyword index sees it: words, stop words out, stemmed (the bm25s way)."""
+"""Text as the keyword index sees it: words, stop words out, stemmed (the bm25s way). The index
+is English; a question in another language (assistant/index/language.py) has its own language's
+stop words taken out and is stemmed by its own language's stemmer."""
 
 from __future__ import annotations
 
@@ -32,8 +34,32 @@ def stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_EN_PLUS) | {"would", "could", "should", "might", "must", "shall"}
 
 
-def terms(text: str) -> list[str]:
-    """The index's view of a text: lower-cased, stop words out, stemmed (as bm25s does it)."""
+@lru_cache(maxsize=8)
+def _foreign(code: str) -> tuple[frozenset[str], Any]:
+    """A language's stop words (bm25s's list, its function words, and English's, for the
+    English words a question quotes) and its PyStemmer stemmer."""
+    from bm25s import stopwords as lists
+
+    from assistant.index.language import LANGUAGES
+
+    lang = LANGUAGES[code]
+    stop = stopwords() | lang.words | frozenset(getattr(lists, f"STOPWORDS_{lang.stemmer.upper()}", ()))
+    try:
+        import Stemmer
+
+        return stop, Stemmer.Stemmer(lang.stemmer)
+    except ImportError:
+        return stop, None
+
+
+def terms(text: str, language: str | None = None) -> list[str]:
+    """The index's view of a text: lower-cased, stop words out, stemmed (as bm25s does it).
+    `language`: the code of the text's language when it is not English (None: English)."""
+    if language not in (None, "en"):
+        assert language is not None
+        stop, stemmer = _foreign(language)
+        words = [w for w in _WORD.findall(text.lower()) if w not in stop]
+        return list(stemmer.stemWords(words)) if stemmer is not None else words
     stop = stopwords()
     words = [w for w in _WORD.findall(text.lower()) if w not in stop]
     stemmer = _stemmer()

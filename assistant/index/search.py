@@ -148,8 +148,10 @@ class SnapshotSearch:
         known = years[ok]
         return int(known.max()) if len(known) else None
 
-    def keyword(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
+    def keyword(self, query: str, k: int, mask: np.ndarray | None = None,
+                language: str | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) for the best k chunks that share a term with the query.
+        `language`: the query's, when not English (its terms are made its language's way).
 
         Scored by bm25s, but the best k are chosen here among the chunks that score above 0
         (and that the mask keeps): bm25s's choice partitions all the scores, and NumPy's
@@ -159,10 +161,14 @@ class SnapshotSearch:
             return []
         from bm25s.tokenization import convert_tokenized_to_string_list
 
-        tokens = tokenize([query])
-        if not tokens.ids or not tokens.ids[0]:
-            return []
-        term_ids = self.bm25.get_tokens_ids(convert_tokenized_to_string_list(tokens)[0])
+        if language not in (None, "en"):
+            words = terms(query, language)
+        else:
+            tokens = tokenize([query])
+            if not tokens.ids or not tokens.ids[0]:
+                return []
+            words = convert_tokenized_to_string_list(tokens)[0]
+        term_ids = self.bm25.get_tokens_ids(words) if words else []
         if not term_ids:
             return []
         scores = self.bm25.get_scores_from_ids(term_ids)
@@ -248,11 +254,11 @@ class SnapshotSearch:
             (rest if page and seen[key] > cap else first).append((cid, score))
         return first + rest
 
-    def coverage(self, query: str, cid: str) -> float:
+    def coverage(self, query: str, cid: str, language: str | None = None) -> float:
         """The IDF-weighted share of the query's terms that chunk `cid` contains, read from the
         keyword index's postings (0 for an unknown chunk or a query without terms)."""
         row = self._row.get(cid)
-        wanted = set(terms(query))
+        wanted = set(terms(query, language))
         if row is None or not wanted or not self.ids:
             return 0.0
         vocab = getattr(self.bm25, "vocab_dict", {})

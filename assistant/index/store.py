@@ -111,6 +111,13 @@ class Store:
         wanted = build_info(self.settings, int(info.get("embed_dim", 0)))
         diffs = [f"{k}={info.get(k)!r} (you asked for {wanted[k]!r})" for k in keys
                  if info.get(k) != wanted[k]]
+        if info.get("embed_model") != wanted["embed_model"]:
+            # A store's vectors are one model's: another model's question vectors are meaningless there.
+            raise StoreMismatchError(
+                f"The store at {self.where} was built with the embedding model {info.get('embed_model')!r}, "
+                f"and can be searched only with it (you asked for {wanted['embed_model']!r}: its vectors "
+                f"are not comparable). Set embed_model = {info.get('embed_model')!r}, or build a store for "
+                f"{wanted['embed_model']!r}: ingest into a new --store.")
         if diffs:
             raise StoreMismatchError(
                 f"The store at {self.where} was built with {', '.join(diffs)}. Use the settings it "

@@ -11,6 +11,7 @@ from assistant.answering.compose import one_per_document
 from assistant.answering.dating import shown
 from assistant.answering.relevance import Hints, Relevance, Sentence, related
 from assistant.index.embedding import Embedder
+from assistant.index.language import quoted_note
 from assistant.index.sentence_vectors import SentenceVectors
 from assistant.settings import Settings
 from assistant.types import Answer, Citation, Claim, Passage
@@ -42,12 +43,16 @@ class ExtractiveAnswerer:
         best = scored.top
         if best is None or best.score < self.settings.min_relevance:
             return Answer(question=question, text=self.refusal, refused=True, backend=self.name,
-                          related=related(passages, scored))
+                          related=related(passages, scored, self.relevance.related_floor))
         chosen = self._select(scored.answering, best.score)
         # One source per document (and page), numbered as first quoted: its passages joined.
         docs = list(dict.fromkeys(_document(passages[s.passage]) for s in chosen))
         numbers = {p: docs.index(_document(passages[p])) + 1 for p in {s.passage for s in chosen}}
         text = " ".join(f"{s.text} {marker(numbers[s.passage], passages[s.passage])}" for s in chosen)
+        # A question in another language than the quotations: say so, in the question's language.
+        note = quoted_note(question, " ".join(s.text for s in chosen))
+        if note:
+            text = f"{note} {text}"
         citations = []
         for n, _ in enumerate(docs, 1):
             own = [passages[p] for p in sorted(numbers, key=lambda p: passages[p].chunk) if numbers[p] == n]

@@ -74,7 +74,7 @@ class GenerativeAnswerer:
         if packed is None:
             yield self.prompts.refusal
             yield Answer(question=question, text=self.prompts.refusal, refused=True, backend=self.name,
-                         related=related(passages, prepared.scored))
+                         related=related(passages, prepared.scored, self.relevance.related_floor))
             return
         markers = MarkerStream(len(packed.passages))
         parts: list[str] = []
@@ -96,8 +96,9 @@ class GenerativeAnswerer:
         claims = self.verifier.check(text, citations)
         refused = not any(c.supported for c in claims) and (
             not text.strip() or says_cannot_answer([c.text for c in claims] or [text], self.prompts.refusal))
+        near = related(passages, prepared.scored, self.relevance.related_floor) if refused else []
         yield Answer(question=question, text=text, citations=citations, refused=refused, claims=claims,
-                     backend=self.name, related=related(passages, prepared.scored) if refused else [])
+                     backend=self.name, related=near)
 
     def condense(self, question: str, turns: list[tuple[str, str]]) -> str | None:
         """The follow-up rewritten by the LLM as a standalone question (prompts/condense.txt);
