@@ -172,12 +172,12 @@ def test_a_store_built_with_another_model_is_refused_for_reading_and_writing(sam
     before = Store.open(Settings(store=store))
     chunks, files = before.count(), before.file_records()
     relabel(store, "paraphrase-multilingual-MiniLM-L12-v2")
-    with pytest.raises(StoreMismatchError, match=r"embed_model='paraphrase-multilingual-MiniLM-L12-v2' "
-                                                 r"\(you asked for 'all-MiniLM-L6-v2'\).*rebuild"):
+    with pytest.raises(StoreMismatchError, match=r"embedding model 'paraphrase-multilingual-MiniLM-L12-v2'.*"
+                                                 r"you asked for 'all-MiniLM-L6-v2'.*new --store"):
         Assistant(store=store)
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "new.md").write_text("A new note about the harbour ferry strike in Sennport.")
-    with pytest.raises(StoreMismatchError, match="embed_model=.*rebuild"):
+    with pytest.raises(StoreMismatchError, match="embed_model = .*new --store"):
         ingest([tmp_path / "docs"], Settings(store=store))
     relabel(store, "all-MiniLM-L6-v2")  # nothing was written
     after = Store.open(Settings(store=store))
@@ -217,8 +217,8 @@ def test_cli_refuses_a_store_built_with_another_model(sample_store: Path, tmp_pa
     store = tmp_path / "store"
     shutil.copytree(sample_store, store)
     relabel(store, "another-model")
-    one_error_line(cli("ask", QUESTION, "--store", str(store)), "embed_model='another-model'", "rebuild")
+    one_error_line(cli("ask", QUESTION, "--store", str(store)), "embed_model = 'another-model'", "new --store")
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "new.md").write_text("A new note about the harbour ferry strike in Sennport.")
     one_error_line(cli("ingest", str(tmp_path / "docs"), "--store", str(store), "-q"),
-                   "embed_model='another-model'", "rebuild")
+                   "embed_model = 'another-model'", "new --store")
