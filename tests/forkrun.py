@@ -23,6 +23,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from typing import Any
 
 import numpy as np
@@ -152,6 +153,9 @@ def serve() -> None:
             code = 1
             try:
                 code = child(request)
+            except BaseException:  # into the child's log: the test shows it with the failure
+                traceback.print_exc()
+                sys.stderr.flush()
             finally:
                 os._exit(code)
         kill = request.get("kill")

@@ -163,15 +163,23 @@ def test_killed_ingestion_converges_to_the_clean_result(tmp_path: Path) -> None:
     dumps = tmp_path / "dumps"
     dumps.mkdir()
 
+    logs = tmp_path / "logs"
+    logs.mkdir()
+
     def sync(store: Path, kill: dict[str, Any] | None = None) -> dict[str, Any]:
-        return run({"argv": ["sync", str(corpus), "--store", str(store), "-q"], "kill": kill})
+        """The run's reply, with what it printed (`output`) for a failure's message."""
+        log = logs / f"{len(list(logs.iterdir()))}.log"
+        reply = run({"argv": ["sync", str(corpus), "--store", str(store), "-q"], "kill": kill, "log": str(log)})
+        return {**reply, "output": log.read_text()[-2000:]}
 
     vectors: list[list[float]] = []  # query vectors for the model-free searches
 
     def dump(store: Path, name: str, full: bool = False) -> dict[str, Any]:
         out = dumps / f"{name}.json"
-        request = {"dump": str(store), "out": str(out), "queries": QUERIES, "vectors": vectors, "full": full}
-        assert run(request)["code"] == 0, name
+        log = logs / f"{len(list(logs.iterdir()))}.log"
+        request = {"dump": str(store), "out": str(out), "queries": QUERIES, "vectors": vectors, "full": full,
+                   "log": str(log)}
+        assert run(request)["code"] == 0, (name, log.read_text()[-3000:])
         return dict(json.loads(out.read_text()))
 
     try:
