@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from evals import corpora, labels
+from evals import crosslingual_gate as gate
 from evals.answers import UNANSWERABLE, written_questions
 from evals.questions import matches
 
@@ -143,21 +144,35 @@ def retrieval(model: str, stores: dict[str, Path], questions: list[Question],
             "relevance": relevance, "questions": list(rows.values())}
 
 
-def answers(result: dict[str, Any], stores: dict[str, Path], questions: list[Question], threshold: float) -> None:
-    """The answer rate (extractive, not refused) per language, with `min_relevance` = threshold."""
+def answers(result: dict[str, Any], stores: dict[str, Path], questions: list[Question], threshold: float,
+            coverage: float) -> None:
+    """The answer rate (extractive, not refused) per language, with `min_relevance` = threshold and
+    `crosslingual_coverage` = coverage: of the questions the archive answers, of those answered
+    with a passage of the gold document cited, and of the written unanswerable ones."""
     from assistant import Assistant
 
     answered: dict[str, list[bool]] = {lang: [] for lang in LANGS}
+    right: dict[str, list[bool]] = {lang: [] for lang in LANGS}
+    wrong: dict[str, list[bool]] = {lang: [] for lang in gate.FOREIGN}
     rows = {r["id"]: r for r in result["questions"]}
+    written = gate.unanswerable(list(stores))
     for name, store in stores.items():
         a = Assistant(store=store, embed_model=result["model"], min_relevance=threshold)
+        gate.credit(a, coverage)
         for q in [q for q in questions if q.corpus == name]:
             for lang in LANGS:
-                answered[lang].append(not a.ask(q.texts[lang]).refused)
+                got = a.ask(q.texts[lang])
+                answered[lang].append(not got.refused)
+                right[lang].append(not got.refused and any(q.hit(c.path, c.doc_id) for c in got.citations))
                 rows[q.id][f"answered_{lang}"] = answered[lang][-1]
             print(json.dumps(rows[q.id]), flush=True)
-    result["min_relevance"] = threshold
+        for texts in written[name]:
+            for lang in gate.FOREIGN:
+                wrong[lang].append(not a.ask(texts[lang]).refused)
+    result["min_relevance"], result["crosslingual_coverage"] = threshold, coverage
     result["answer_rate"] = {lang: _rate(v) for lang, v in answered.items()}
+    result["answered_from_gold"] = {lang: _rate(v) for lang, v in right.items()}
+    result["unanswerable_answered"] = {lang: _rate(v) for lang, v in wrong.items()}
 
 
 def _rate(flags: list[bool]) -> float:
@@ -187,7 +202,9 @@ def calibrate(results: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 def detection(questions: list[Question]) -> dict[str, float]:
     from assistant.index.language import detect
 
-    return {lang: _rate([detect(q.texts[lang]) == lang for q in questions]) for lang in LANGS}
+    written = [t for ts in gate.unanswerable(sorted({q.corpus for q in questions})).values() for t in ts]
+    return {lang: _rate([detect(q.texts[lang]) == lang for q in questions]
+                        + [detect(t[lang]) == lang for t in written if lang in t]) for lang in LANGS}
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -207,6 +224,16 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {r['model']} | {ing} ({chunks} chunks) | {h['en']:.3f} | {h['fr']:.3f} | {h['es']:.3f} | "
                      f"{ratio[0]} | {ratio[1]} | " + " | ".join(f"{r['answer_rate'][lang]:.3f}" for lang in LANGS)
                      + " |")
+    lines += ["", "Answers at each model's `crosslingual_coverage` chosen in this run (below): answered, answered "
+              "citing the gold document, and the written unanswerable questions answered (wrongly: "
+              "evals/crosslingual/unanswerable.jsonl):", "",
+              "| model | crosslingual_coverage | answered en | fr | es | from gold en | fr | es "
+              "| unanswerable answered fr | es |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in res:
+        a, g, w = r["answer_rate"], r["answered_from_gold"], r["unanswerable_answered"]
+        lines.append(f"| {r['model']} | {r['crosslingual_coverage']:.2f} | "
+                     + " | ".join(f"{x[lang]:.3f}" for x in (a, g) for lang in LANGS) + " | "
+                     + " | ".join(f"{w[lang]:.3f}" for lang in gate.FOREIGN) + " |")
     lines += ["", "Ingestion: seconds for cambodia + the news subset, each timed when its store was built ("
               + "; ".join(f"{r['model']}: {', '.join(i['measured'] for i in r['ingestion'].values())}" for r in res)
               + "), on this 2-core machine.", "",
@@ -225,9 +252,10 @@ def markdown(result: dict[str, Any]) -> str:
         c = cal[r["model"]]
         lines.append(f"| {r['model']} | {r['configured_min_relevance']} | {c['min_relevance']} | {r['min_relevance']} "
                      f"| {r['related_floor']} | {c['related_floor']} |")
+    lines += gate.markdown(result["gates"])
     det = result["detection"]
-    lines += ["", "Language detection (assistant/index/language.py) on these questions: "
-              + ", ".join(f"{lang} {det[lang]:.3f}" for lang in LANGS) + ".", ""]
+    lines += ["", "Language detection (assistant/index/language.py) on these questions and the written "
+              "unanswerable ones: " + ", ".join(f"{lang} {det[lang]:.3f}" for lang in LANGS) + ".", ""]
     return "\n".join(lines)
 
 
@@ -255,12 +283,15 @@ def run(roots: list[Path], distractors: int, seed: int, stores: Path, out: Path,
     results = [dict(retrieval(model, built[model], questions, unanswerable), ingestion=ingestion[model])
                for model in models]
     calibrated = calibrate(results)
+    foreign = {name: [q.texts for q in questions if q.corpus == name] for name in by_name}
+    gates = {}
     for r in results:  # the default model at its own threshold; the others at theirs, mapped in this run
         model = r["model"]
-        answers(r, built[model], questions, r["configured_min_relevance"] if model == models[0]
-                else calibrated[model]["min_relevance"])
+        threshold = r["configured_min_relevance"] if model == models[0] else calibrated[model]["min_relevance"]
+        gates[model] = gate.choose(gate.measure(model, built[model], foreign, threshold), threshold)
+        answers(r, built[model], questions, threshold, gates[model]["chosen"])
     out_result = {"questions": len(questions), "archives": " ".join(archives), "models": results,
-                  "calibrated": calibrated, "detection": detection(questions),
+                  "calibrated": calibrated, "gates": gates, "detection": detection(questions),
                   "command": f"python -m evals crosslingual {' '.join(f'--corpus {r}' for r in roots)} "
                              f"--distractors {distractors} --seed {seed}"}
     out.mkdir(parents=True, exist_ok=True)

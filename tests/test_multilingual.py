@@ -51,6 +51,11 @@ def test_the_detector_tells_the_languages_of_questions_apart() -> None:
     assert detect("Who won this year's Nobel Peace Prize?") == "en"
     assert detect("Wer hat den Friedensnobelpreis gewonnen?") == "de"
     assert detect("Taylor Swift") is None  # no function word: unknown, treated as the archive's
+    # Marks only one language uses: French's euphonic t is not English's "t", Spanish's ¿ counts.
+    assert detect("Quelle langue parle-t-on principalement au Suriname ?") == "fr"
+    assert detect("¿Qué aerolíneas vuelan directamente de Phnom Penh a París?") == "es"
+    assert detect("Qui a reçu le prix Nobel de littérature en 2016 ?") == "fr"
+    assert detect("Don't they count?") == "en"
 
 
 def test_a_french_question_finds_the_passage_with_the_multilingual_model(e5_store: Path) -> None:
@@ -60,14 +65,20 @@ def test_a_french_question_finds_the_passage_with_the_multilingual_model(e5_stor
     for question in (WHY_FR, WHY_ES, WHY_EN):
         paths = [p.path for p in a.search(question, 3)]
         assert any(p.endswith(GOLD) for p in paths), (question, paths)
-    # French questions score below e5's min_relevance, which was mapped on English questions
-    # (README, "Questions in other languages"): the note is checked with a lower one.
-    answer = Assistant(store=e5_store, embed_model=E5, min_relevance=0.5).ask(WHY_FR)
+    # At e5's own thresholds: an English passage is credited e5's `crosslingual_coverage` for a
+    # French question, whose words it cannot share (without it the gate refused every one).
+    answer = a.ask(WHY_FR)
     assert not answer.refused
     # The quotations stay English: the answer says so, in French, first.
     assert answer.text.startswith("Les passages cités sont en anglais, la langue des documents. ")
     assert answer.citations and answer.claims[0].text in answer.citations[0].text
     assert not a.ask(WHY_EN).text.startswith("Les passages")
+    # ... and a French or Spanish question the archive cannot answer is still refused.
+    for question in ("Qui a remporté la Coupe du monde de la FIFA 2018 ?", "¿Cuál es la velocidad de la luz en el vacío?"):
+        assert a.ask(question).refused, question
+    # Without the credit (the default model's 0), the same French question is refused.
+    a.answerer.relevance.crosslingual_coverage = 0.0
+    assert a.ask(WHY_FR).refused
 
 
 def test_a_store_is_searched_only_with_the_model_that_built_it(e5_store: Path) -> None:

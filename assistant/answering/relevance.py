@@ -112,7 +112,9 @@ class Relevance:
         self.embedder = embedder
         self.vectors = vectors if vectors is not None else SentenceVectors(embedder, 0)  # 0: encoded each time
         self.idf = idf
-        self.related_floor = calibrated(getattr(embedder, "name", "")).related_floor  # see `related`
+        spec = calibrated(getattr(embedder, "name", ""))
+        self.related_floor = spec.related_floor  # see `related`
+        self.crosslingual_coverage = spec.crosslingual_coverage  # see `_score`
         # A passage that quotes the refusal sentence is never quoted: the answer would read as a
         # refusal that is not one.
         self._refusal = " ".join(refusal.lower().rstrip(".").split())
@@ -169,6 +171,12 @@ class Relevance:
         # A year counts as covered when the document is dated in it ("this year" in a 2021 text).
         coverage = [sum(weights[t] for t in q_terms.intersection(terms(f"{p.title}\n{(p.date or '')[:4]}\n{p.text}")))
                     / total for p in passages]
+        # A passage in another language than the question's cannot share its words, only its
+        # names and figures: its coverage is credited with the model's calibrated value (0 for an
+        # English-only model), so that its meaning decides, measured against the same gate.
+        asked = foreign or "en"
+        coverage = [max(c, self.crosslingual_coverage) if (detect(p.text) or "en") != asked else c
+                    for c, p in zip(coverage, passages)]
         intent = hints.intent or read(question)
         years = set(intent.years)
         topic_years = years | set(_YEAR.findall(hints.topic))

@@ -38,11 +38,11 @@ LANGUAGES: dict[str, Language] = {lang.code: lang for lang in (
     Language("fr", "French", "french", _words(
         "le la les un une des du de et est sont été a ont au aux ce cette ces qui que quoi quel quelle "
         "quels quelles où pourquoi comment combien dans pour par sur avec sans ne pas plus il elle ils "
-        "elles leur leurs son sa ses fait lors selon entre mais ou l d qu n c j")),
+        "elles leur leurs son sa ses fait lors selon entre mais ou on en l d qu n c j")),
     Language("es", "Spanish", "spanish", _words(
         "el la los las un una unos unas del de y es son fue fueron ha han se su sus al que qué quién "
         "quiénes cuál cuáles dónde cuándo cómo cuántos cuántas por qué para con sin en no más este esta "
-        "estos estas ese esa lo le les entre pero o según durante")),
+        "estos estas ese esa lo le les entre pero o según durante a")),
     Language("de", "German", "german", _words(
         "der die das den dem des ein eine einen einem und ist sind war wurde wurden hat haben nicht "
         "mit von zu im in auf für wer was wann wo warum wie welche welcher welches auch sich bei nach")),
@@ -57,14 +57,20 @@ LANGUAGES: dict[str, Language] = {lang.code: lang for lang in (
 )}
 
 _WORD = re.compile(r"(?u)\b\w+\b")
+# Marks only one of the languages uses: Spanish's opening ¿ and ¡, and French's euphonic t
+# ("prépare-t-on", "a-t-il"), which would otherwise read as English's "t" (from "don't").
+_MARKS = ((re.compile(r"[¿¡]"), "es"), (re.compile(r"(?i)-t-(?=(?:il|elle|on|ils|elles)\b)"), "fr"))
 
 
 def detect(text: str) -> str | None:
     """The language code of `text` (en, fr, es, de, pt, it), or None when its function words do
     not tell. Elisions count as their word: "l'ONU" -> "l", "qu'a" -> "qu"."""
+    marks = {}
+    for mark, code in _MARKS:
+        text, marks[code] = mark.subn(" ", text)
     words = [w.lower() for w in _WORD.findall(text.replace("’", "'").replace("'", " "))]
-    counts = sorted(((sum(w in lang.words for w in words), code) for code, lang in LANGUAGES.items()),
-                    reverse=True)
+    counts = sorted(((sum(w in lang.words for w in words) + marks.get(code, 0), code)
+                     for code, lang in LANGUAGES.items()), reverse=True)
     (best, code), (second, _) = counts[0], counts[1]
     return code if best > second else None
 
