@@ -15,7 +15,10 @@ Thresholds: each model's `min_relevance` and refusal floor are the default model
 its own scores by quantile over the English dev questions of this run (the answerable ones and
 the project's written unanswerable ones), so both models pass the same share of them. The answer
 rates are measured at the mapped threshold (the default model at its own); the run reports it
-beside the one configured (assistant/index/models.py), which is set from it.
+beside the one configured (assistant/index/models.py), which is set from it. The coverage credited
+to a passage in another language than the question's is chosen per model on the French and
+Spanish questions and their written unanswerable ones (evals/crosslingual_gate.py), and the
+answers are measured at it.
 """
 
 from __future__ import annotations
