@@ -42,14 +42,26 @@ def build(source: Path, copies: int, dest: Path) -> int:
     store = Store.create(settings, vectors.shape[1])
     rng = np.random.default_rng(0)
     for c in range(copies):
-        noisy = vectors + rng.normal(0, 0.01, vectors.shape).astype(np.float32) if c else vectors
-        noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+        noisy = perturbed(vectors, rng) if c else vectors
         store.upsert([f"{i}-{c}" for i in got.ids], noisy, got.texts,
                      [replace(m, file=f"{m.file}#{c}", collection=COLLECTIONS[c % len(COLLECTIONS)])
                       for m in got.metas])
     store.bump_generation()
     Snapshot.rebuild(store)
     return store.count()
+
+
+def perturbed(vectors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Unit vectors a little off the originals: a copy near, not on, the chunks it copies."""
+    noisy = vectors + rng.normal(0, 0.01, vectors.shape).astype(np.float32)
+    return noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
+
+
+def month_filter(dates: np.ndarray) -> tuple[str, str]:
+    """(since, until) for the month holding the median dated chunk: a date filter that keeps a
+    realistic slice of the archive."""
+    mid = int(np.median(dates[dates > 0])) if (dates > 0).any() else 20231101
+    return f"{mid // 10000}-{mid // 100 % 100:02d}-01", f"{mid // 10000}-{mid // 100 % 100:02d}"
 
 
 def timed(fn: Callable[[str], Any], questions: list[str]) -> dict[str, float]:
@@ -80,9 +92,7 @@ def main() -> None:
         n = build(args.source, args.copies, Path(tmp) / "store")
         print(f"store: {n} chunks", flush=True)
         a = Assistant(store=Path(tmp) / "store")
-        dates = a.retriever.snapshot.dates
-        mid = int(np.median(dates[dates > 0])) if (dates > 0).any() else 20231101
-        since, until = f"{mid // 10000}-{mid // 100 % 100:02d}-01", f"{mid // 10000}-{mid // 100 % 100:02d}"
+        since, until = month_filter(a.retriever.snapshot.dates)
         source = next((s for s in a.retriever.snapshot.source_names if s), "")
         # A reader granted two of the four collections (half the chunks, with --copies 4), as the
         # server restricts each request; and within it, one collection asked for.
