@@ -174,9 +174,11 @@ class Relevance:
         # A passage in another language than the question's cannot share its words, only its
         # names and figures: its coverage is credited with the model's calibrated value (0 for an
         # English-only model), so that its meaning decides, measured against the same gate.
-        asked = foreign or "en"
-        coverage = [max(c, self.crosslingual_coverage) if (detect(p.text) or "en") != asked else c
-                    for c, p in zip(coverage, passages)]
+        # (No credit, as for the default model: no passage's language to detect.)
+        if self.crosslingual_coverage > 0:
+            asked = foreign or "en"
+            coverage = [max(c, self.crosslingual_coverage) if (detect(p.text) or "en") != asked else c
+                        for c, p in zip(coverage, passages)]
         intent = hints.intent or read(question)
         years = set(intent.years)
         topic_years = years | set(_YEAR.findall(hints.topic))
