@@ -14,10 +14,10 @@ from assistant.answering.asking import Asking
 from assistant.answering.llms.base import ChatModel
 from assistant.answering.query import History, check_question, condense, make_filters, restrict, turns
 from assistant.answering.retrieve import Retriever
-from assistant.index.embedding import load_embedder
 from assistant.index.locks import writer
 from assistant.index.manifest import collection_of
 from assistant.index.meta import check_collection
+from assistant.index.onnx_encoder import choose_embedder
 from assistant.index.search import Filters
 from assistant.index.sentence_vectors import SentenceVectors
 from assistant.index.store import PAGE, REMOVING, Store
@@ -48,7 +48,8 @@ class Assistant:
         self.settings = (settings or Settings.load()).replace(
             store=Path(store).expanduser() if store else None, **options)
         self.store = Store.open(self.settings)  # first: a store error needs no model loaded
-        self.embedder = load_embedder(self.settings.embed_model, self.settings.embed_dtype, self.settings.device)
+        self.embedder = choose_embedder(self.settings.embed_model, self.settings.embed_dtype, self.settings.device,
+                                        self.settings.embed_runtime)
         self.retriever = Retriever(self.store, self.embedder, self.settings.retrieval,
                                    self.settings.context_chunks, self.settings.dense_weight,
                                    self.settings.dense_weight_weak_keywords, self.settings.keyword_coverage,

@@ -49,6 +49,15 @@ class Settings:
                             "has native bf16 instructions, else float32; on a GPU half precision "
                             "(bfloat16 where supported, else float16) when its vectors agree with "
                             "float32's (cosine 0.99 or more on probe texts), else float32.", default="auto")
+    embed_runtime: str = _doc("auto | torch | onnx: what runs the model on the CPU. auto: ONNX Runtime "
+                              "(float32) for commands that answer once and exit (`assistant ask`, "
+                              "`search`), which then start in 0.2 s instead of 5 s, torch for the "
+                              "chat, the servers and ingestion (bfloat16 where the CPU has it: 1.5x "
+                              "faster a sentence). onnx needs the model's export, made by `make install` "
+                              "or the first one-shot command (assistant/index/onnx_encoder.py). torch "
+                              "or onnx: that engine for every search and answer (ingestion always "
+                              "encodes in torch).",
+                              default="auto")
     embed_batch_size: int = _doc("Chunks per encoder batch; 0: the device's own, 16 on the CPU "
                                  "(measured fastest on 2 cores), 256 on CUDA, 64 on MPS.", default=0)
     embed_process: str = _doc("auto | on | off: encode in separate processes during ingestion (on "

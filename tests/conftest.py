@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ SHARED = (ROOT / ".." / "shared").resolve()
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The tests' own cache (the model's ONNX export, server stores' keyword indexes): never the user's,
+# so that what a command runs on does not depend on what this machine made before.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="assistant-tests-cache-")
 
 
 @pytest.fixture(autouse=True)
@@ -44,8 +48,21 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample archive ingested once for the whole session (read-only for tests)."""
+def onnx_export() -> Path:
+    """The default model's ONNX export in the tests' cache (as `make install` makes it in the
+    user's), so that one-shot commands run on ONNX Runtime as they do for a user."""
+    from assistant.index import onnx_encoder
+    from assistant.index.models import DEFAULT
+
+    made = onnx_encoder.export(DEFAULT)
+    assert made is not None and made.is_file()
+    return made
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory: pytest.TempPathFactory, onnx_export: Path) -> Path:
+    """The sample archive ingested once for the whole session (read-only for tests); the model's
+    ONNX export made beside it, as `make install` does."""
     from ingest import ingest
 
     store = tmp_path_factory.mktemp("sample") / "store"

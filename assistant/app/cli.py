@@ -139,14 +139,35 @@ def _check_input(text: str, args: argparse.Namespace) -> None:
     make_filters(**_filters(args))
 
 
+def _one_shot(args: argparse.Namespace) -> Settings:
+    """Settings for a command that answers once and exits: the model in ONNX Runtime unless
+    embed_runtime says otherwise (assistant/index/onnx_encoder.py)."""
+    settings = _settings(args)
+    return settings.replace(embed_runtime="onnx") if settings.embed_runtime == "auto" else settings
+
+
+def _export_after(assistant: Any) -> None:
+    """Where a one-shot command had to load torch, make the model's ONNX export now, after the
+    answer is out, so that the next command starts fast; a failure leaves torch in use."""
+    if assistant.settings.embed_runtime != "onnx" or getattr(assistant.embedder, "runtime", "") == "onnx":
+        return
+    from assistant.index import onnx_encoder
+
+    try:
+        onnx_encoder.export(assistant.settings.embed_model)
+    except Exception as e:  # no disk space, an unwritable cache, an exporter bug: next time, torch again
+        print(f"(Could not prepare the fast start, {type(e).__name__}: {e})", file=sys.stderr)
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.service import Assistant
 
     _check_input(args.question, args)
-    assistant = Assistant(settings=_settings(args))
+    assistant = Assistant(settings=_one_shot(args))
     if args.json:
         whole = assistant.ask(args.question, **_filters(args))
-        print(json.dumps(whole.to_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(whole.to_dict(), ensure_ascii=False, indent=2), flush=True)
+        _export_after(assistant)
         return 0
     stream = assistant.stream(args.question, **_filters(args))
     for piece in stream:  # text as it is generated
@@ -161,6 +182,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print("\nClosest passages (they do not answer the question; look for yourself):")
         for c in answer.related:
             _print_source("-", c)
+    sys.stdout.flush()
+    _export_after(assistant)
     return 0
 
 
@@ -173,13 +196,16 @@ def cmd_search(args: argparse.Namespace) -> int:
     from assistant.service import Assistant
 
     _check_input(args.query, args)
-    passages = Assistant(settings=_settings(args)).search(args.query, k=args.k, **_filters(args))
+    assistant = Assistant(settings=_one_shot(args))
+    passages = assistant.search(args.query, k=args.k, **_filters(args))
     if args.json:
-        print(json.dumps(search_results(passages), ensure_ascii=False, indent=2))
-        return 0
-    for r, p in enumerate(passages, 1):
-        print(f"{r:>3}. {p.score:.4f}  {_source_line(p.title, p.date, p.source, p.page, p.path, ocr_note(p))}")
-        print(f"     {_printable(excerpt(p.text, matching_sentence(p.text, args.query), 200))}")
+        print(json.dumps(search_results(passages), ensure_ascii=False, indent=2), flush=True)
+    else:
+        for r, p in enumerate(passages, 1):
+            print(f"{r:>3}. {p.score:.4f}  {_source_line(p.title, p.date, p.source, p.page, p.path, ocr_note(p))}")
+            print(f"     {_printable(excerpt(p.text, matching_sentence(p.text, args.query), 200))}")
+        sys.stdout.flush()
+    _export_after(assistant)
     return 0
 
 

@@ -329,7 +329,8 @@ def choose_device(setting: str = "auto", probe: Any = probe_accelerators) -> str
 def load_embedder(name: str, dtype: str = "auto", device: str = "auto") -> Embedder:
     """The model, loaded once per (name, dtype, device) in a process. On the CPU, dtype auto is
     bfloat16 where the CPU has native bf16 instructions, else float32; on a GPU, half precision
-    (bfloat16 where supported, else float16) if its vectors agree with float32's (`half_agrees`)."""
+    (bfloat16 where supported, else float16) if its vectors agree with float32's (`half_agrees`).
+    (assistant/index/onnx_encoder.py's `choose_embedder` may run it in ONNX Runtime instead.)"""
     if dtype not in DTYPES:
         raise ConfigError(f"embed_dtype must be {', '.join(DTYPES)}; not {dtype!r}.")
     return _load(name, dtype, choose_device(device))

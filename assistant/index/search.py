@@ -5,6 +5,7 @@ Building, refreshing, saving and loading it are in assistant/index/snapshot.py."
 from __future__ import annotations
 
 import math
+import sys
 import threading
 from dataclasses import dataclass
 from datetime import date
@@ -189,6 +190,8 @@ class SnapshotSearch:
         embedding's time."""
         if not self.ids or k <= 0:
             return []
+        if "torch" not in sys.modules:  # a one-shot command on ONNX Runtime: importing torch costs 1 s
+            return self._dense_numpy(np.asarray(vector, dtype=np.float32), k, mask)
         import torch
 
         matrix = self._torch_matrix()
@@ -205,6 +208,16 @@ class SnapshotSearch:
             rows = rows[near] if rows is not None else near
             scores = (torch.from_numpy(np.asarray(self.vectors[rows], dtype=np.float32)) @ query).numpy()
         best = _best(scores, k)
+        return [(self.ids[int(rows[i] if rows is not None else i)], float(s)) for i, s in best]
+
+    def _dense_numpy(self, vector: np.ndarray, k: int, mask: np.ndarray | None) -> list[tuple[str, float]]:
+        """`dense` in float32 NumPy, the result `dense` gives in torch (where nothing else runs
+        torch's threads, NumPy's cannot fight them)."""
+        rows = np.flatnonzero(mask) if mask is not None else None
+        scores = np.asarray(self.vectors[rows] if rows is not None else self.vectors, dtype=np.float32) @ vector
+        if scores.size == 0:
+            return []
+        best = _best(scores, min(k, scores.size))
         return [(self.ids[int(rows[i] if rows is not None else i)], float(s)) for i, s in best]
 
     def _torch_matrix(self) -> Any:
