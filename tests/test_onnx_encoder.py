@@ -68,3 +68,4 @@ def test_dense_search_in_numpy_is_the_torch_one(sample_store: Path) -> None:
         assert [i for i, _ in numpy_hits] == [i for i, _ in torch_hits] and len(numpy_hits) == 10
         assert np.allclose([s for _, s in numpy_hits], [s for _, s in torch_hits], atol=1e-5)
     assert snap._dense_numpy(vector, 10, np.zeros(len(snap.ids), dtype=bool)) == []
+

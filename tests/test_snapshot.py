@@ -10,6 +10,8 @@ import pytest
 
 import ingest.pipeline as ingest_pipeline
 from assistant import Assistant
+from assistant.index.embedding import load_embedder
+from assistant.index.models import DEFAULT
 from assistant.index.snapshot import Snapshot
 from assistant.index.store import Store
 from assistant.settings import Settings
@@ -178,3 +180,28 @@ def test_the_keyword_index_is_the_one_bm25s_builds_bit_for_bit() -> None:
             assert np.array_equal(ours.scores[key], theirs.scores[key]), key
         assert ours.scores["num_docs"] == theirs.scores["num_docs"] and ours.vocab_dict == theirs.vocab_dict
         assert len(paragraphs) > 50 and np.count_nonzero(ours.scores["data"]) > 1000
+
+
+def _mapped_kb(path: Path) -> int:
+    """Resident kB of this process's mappings of `path` (/proc/self/smaps)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if line[:1].isdigit() or line[:1] in "abcdef" and "-" in line.split()[0]:
+            inside = line.rstrip().endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            total += int(line.split()[1])
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").is_file(), reason="Linux's /proc only")
+def test_after_the_bf16_copy_the_float32_vectors_leave_memory(sample_store: Path) -> None:
+    """The memory-mapped float32 vectors serve only rescoring once the bf16 copy exists: their
+    pages are dropped from the process after each use (1.5 GB of the reader at 1M chunks)."""
+    snap = Snapshot.load(Store.open(Settings(store=sample_store)))
+    path = (sample_store / "snapshot" / "vectors.npy").resolve()
+    np.asarray(snap.vectors[: len(snap.ids)]).sum()  # every page touched, as building the copy does
+    assert _mapped_kb(path) > 0
+    vector = load_embedder(DEFAULT).encode_query("Why did Marvala reject the OHCHR report?")
+    hits = snap.dense(vector, 10)
+    assert _mapped_kb(path) == 0 and len(hits) == 10
+    assert snap.dense(vector, 10) == hits  # read back from the file's cache when needed

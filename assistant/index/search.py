@@ -5,6 +5,7 @@ Building, refreshing, saving and loading it are in assistant/index/snapshot.py."
 from __future__ import annotations
 
 import math
+import mmap
 import sys
 import threading
 from dataclasses import dataclass
@@ -207,6 +208,7 @@ class SnapshotSearch:
             near = np.flatnonzero(scores >= kth - 2 * BF16_ERROR)
             rows = rows[near] if rows is not None else near
             scores = (torch.from_numpy(np.asarray(self.vectors[rows], dtype=np.float32)) @ query).numpy()
+            _unmap_pages(self.vectors)
         best = _best(scores, k)
         return [(self.ids[int(rows[i] if rows is not None else i)], float(s)) for i, s in best]
 
@@ -234,6 +236,7 @@ class SnapshotSearch:
                 for i in range(0, n, 8192):
                     matrix[i:i + 8192] = torch.from_numpy(np.array(self.vectors[i:i + 8192], dtype=np.float32))
                 self._matrix = matrix
+                _unmap_pages(self.vectors)
             return self._matrix
 
     def neighbours(self, cid: str, before: int, after: int) -> list[str]:
@@ -296,6 +299,15 @@ class SnapshotSearch:
             indptr = self.bm25.scores["indptr"]
             df = int(indptr[tid + 1] - indptr[tid])
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+def _unmap_pages(vectors: np.ndarray) -> None:
+    """Drop the pages of memory-mapped vectors from this process (the OS keeps them cached, and
+    reads them back on the next touch): once the bf16 copy is made, the float32 vectors serve
+    only rescoring, and left mapped they count in the reader's memory (1.5 GB at 1M chunks)."""
+    mapped = getattr(vectors, "base", None)
+    if isinstance(mapped, mmap.mmap) and not mapped.closed and hasattr(mmap, "MADV_DONTNEED"):
+        mapped.madvise(mmap.MADV_DONTNEED)
 
 
 def _best(scores: np.ndarray, k: int, keep: np.ndarray | None = None) -> list[tuple[int, float]]:
