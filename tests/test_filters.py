@@ -76,17 +76,21 @@ def test_unfiltered_dense_search_is_exact_and_agrees_with_chroma(assistant: Assi
             assert p.score == pytest.approx(theirs[p.id], abs=5e-3)
 
 
+@pytest.mark.parametrize("kind", ["int8", "bf16"])
 @pytest.mark.parametrize("filtered", [False, True])
-def test_dense_search_on_bf16_vectors_returns_the_exact_float32_top_k(monkeypatch: pytest.MonkeyPatch,
-                                                                       filtered: bool) -> None:
-    """The bf16 product only picks candidates; the top k must be the float32 one, also among
-    near-ties (clusters of near-duplicate vectors) that bf16 alone would misorder."""
+def test_dense_search_on_compact_vectors_returns_the_exact_float32_top_k(monkeypatch: pytest.MonkeyPatch,
+                                                                          filtered: bool, kind: str) -> None:
+    """The int8 or bf16 product only picks candidates; the top k must be the float32 one, also
+    among near-ties (clusters of near-duplicate vectors) that it alone would misorder."""
     import numpy as np
 
+    import assistant.index.dense
     import assistant.index.embedding
     from assistant.index.snapshot import Snapshot
 
     monkeypatch.setattr(assistant.index.embedding, "cpu_has_bf16", lambda: True)
+    if kind == "bf16":
+        monkeypatch.setattr(assistant.index.dense, "_has_int8_kernel", lambda dim: False)
     rng = np.random.default_rng(7)
     centres = rng.normal(size=(50, 384)).astype(np.float32)
     vectors = centres[rng.integers(0, 50, 20_000)] + rng.normal(0, 0.02, (20_000, 384)).astype(np.float32)
@@ -103,7 +107,7 @@ def test_dense_search_on_bf16_vectors_returns_the_exact_float32_top_k(monkeypatc
         if mask is not None:
             exact = np.where(mask, exact, -np.inf)
         got = snap.dense(query, 50, mask)
-        assert str(snap._matrix.dtype) == "torch.bfloat16"
+        assert snap._matrix is not None and snap._matrix.kind == kind
         rows = [int(c[1:]) for c, _ in got]
         scores = np.array([s for _, s in got])
         # float32 scores of the chunks returned, and equal to the 50 best float32 scores

@@ -14,12 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from assistant.index.dense import Scorer
 from assistant.index.keyword import terms, tokenize
 from assistant.index.meta import MAIN
-
-# Bound on |bf16 score - float32 score| for unit vectors: rounding the vectors, the query and
-# the result to bf16 (2^-8 each, relative) plus float32 accumulation over 384 terms.
-BF16_ERROR = 0.0125
 
 
 @dataclass
@@ -71,7 +68,7 @@ class SnapshotSearch:
         self._rank = np.empty_like(self._order)
         self._rank[self._order] = np.arange(len(self._order))
         self._row = {cid: i for i, cid in enumerate(ids)}
-        self._matrix: Any = None  # the vectors as a torch tensor, made on first dense search
+        self._matrix: Scorer | None = None  # the dense first pass's copy, made on first dense search
         self._matrix_lock = threading.Lock()
         # Saved for refreshes only (readers never load them): each chunk's keyword terms, as
         # ids into `vocab`, and each document code's key. `reused`: rows a refresh kept.
@@ -182,30 +179,30 @@ class SnapshotSearch:
         mask keeps. One matrix-vector product over all chunks beats gathering the kept rows;
         the best are then chosen among the kept rows' scores alone (see `_best`).
 
-        Where the CPU has bf16 dot products, the product runs over a bf16 copy of the vectors
-        (half the memory traffic) and the candidates are rescored in float32: every bf16 score
-        is within BF16_ERROR of the float32 one, so any chunk whose bf16 score is within twice
-        that of the k-th best may belong to the top k, and all of those are rescored, which
-        makes the result the float32 one. The product runs in torch, not numpy: the encoder's
-        threads are torch's, and numpy's BLAS threads spinning beside them doubled the query
-        embedding's time."""
+        The first pass scores every chunk from a compact copy of the vectors (int8 or bf16,
+        assistant/index/dense.py), each score with a bound on its error; any chunk whose
+        upper bound reaches the k-th best lower bound may belong to the top k, and all of those
+        are rescored in float32, which makes the result the float32 one. The product runs in
+        torch, not numpy: the encoder's threads are torch's, and numpy's BLAS threads spinning
+        beside them doubled the query embedding's time."""
         if not self.ids or k <= 0:
             return []
         if "torch" not in sys.modules:  # a one-shot command on ONNX Runtime: importing torch costs 1 s
             return self._dense_numpy(np.asarray(vector, dtype=np.float32), k, mask)
         import torch
 
-        matrix = self._torch_matrix()
+        scorer = self._scorer()
         query = torch.from_numpy(np.ascontiguousarray(vector, dtype=np.float32))
-        sims = torch.mv(matrix, query.to(matrix.dtype)).float().numpy()
+        approx, bound = scorer.scores(query)
         rows = np.flatnonzero(mask) if mask is not None else None  # None: every row
-        scores = sims[rows] if rows is not None else sims
+        scores = approx[rows] if rows is not None else approx
         k = min(k, scores.size)
         if k == 0:
             return []
-        if matrix.dtype == torch.bfloat16:
-            kth = np.partition(scores, scores.size - k)[scores.size - k]
-            near = np.flatnonzero(scores >= kth - 2 * BF16_ERROR)
+        if not scorer.exact:
+            error = bound[rows] if isinstance(bound, np.ndarray) and rows is not None else bound
+            lowest = np.partition(scores - error, scores.size - k)[scores.size - k]
+            near = np.flatnonzero(scores + error >= lowest)
             rows = rows[near] if rows is not None else near
             scores = (torch.from_numpy(np.asarray(self.vectors[rows], dtype=np.float32)) @ query).numpy()
             _unmap_pages(self.vectors)
@@ -222,20 +219,12 @@ class SnapshotSearch:
         best = _best(scores, min(k, scores.size))
         return [(self.ids[int(rows[i] if rows is not None else i)], float(s)) for i, s in best]
 
-    def _torch_matrix(self) -> Any:
+    def _scorer(self) -> Scorer:
         with self._matrix_lock:
             if self._matrix is None:
-                import torch
-
                 from assistant.index.embedding import cpu_has_bf16
 
-                # Filled in slices: the vectors are memory-mapped, and a whole float32 copy
-                # would double the memory this costs.
-                n, dim = self.vectors.shape
-                matrix = torch.empty((n, dim), dtype=torch.bfloat16 if cpu_has_bf16() else torch.float32)
-                for i in range(0, n, 8192):
-                    matrix[i:i + 8192] = torch.from_numpy(np.array(self.vectors[i:i + 8192], dtype=np.float32))
-                self._matrix = matrix
+                self._matrix = Scorer(self.vectors, cpu_has_bf16())
                 _unmap_pages(self.vectors)
             return self._matrix
 
