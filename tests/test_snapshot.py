@@ -205,3 +205,14 @@ def test_after_the_bf16_copy_the_float32_vectors_leave_memory(sample_store: Path
     hits = snap.dense(vector, 10)
     assert _mapped_kb(path) == 0 and len(hits) == 10
     assert snap.dense(vector, 10) == hits  # read back from the file's cache when needed
+
+
+def test_a_local_store_lists_its_ids_in_one_call_in_storage_order(sample_store: Path) -> None:
+    store = Store.open(Settings(store=sample_store))
+    calls: list[dict] = []
+    real = store.chunks.get
+    store.chunks.get = lambda **kw: (calls.append(kw), real(**kw))[1]  # type: ignore[method-assign]
+    ids = store.all_ids()
+    assert len(calls) == 1 and "offset" not in calls[0]  # offset pages cost their offset again
+    paged = [i for offset in range(0, len(ids), 7) for i in real(include=[], limit=7, offset=offset)["ids"]]
+    assert ids == paged == store.everything().ids and len(ids) == store.count()

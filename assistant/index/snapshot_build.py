@@ -49,9 +49,13 @@ class Rows:
         def names(values: list[str], codes: np.ndarray) -> list[str]:
             return [values[int(c)] for c in codes[rows]]
 
+        # A run of rows (every row kept, in order: the usual refresh after an addition) is a view
+        # of the memory-mapped vectors, not a copy of them (1.5 GB and 5 s at 1M chunks).
+        run = len(rows) > 0 and int(rows[-1]) - int(rows[0]) == len(rows) - 1 and bool((np.diff(rows) == 1).all())
+        vectors = old.vectors[int(rows[0]):int(rows[-1]) + 1] if run else old.vectors[rows]
         return cls(names(old.doc_keys, cols["docs"]), names(old.source_names, cols["sources"]),
                    names(old.kind_names, cols["kinds"]), cols["dates"][rows], cols["positions"][rows],
-                   cols["pages"][rows], np.asarray(old.vectors[rows], dtype=np.float32),
+                   cols["pages"][rows], np.asarray(vectors, dtype=np.float32),
                    names(old.collection_names, cols["collections"]))
 
     @classmethod
@@ -61,7 +65,11 @@ class Rows:
             ia, ib = iter(a), iter(b)
             return [next(ia) if t else next(ib) for t in take_first]
 
+        appended = bool(take_first[:len(first.doc_keys)].all())  # the first's rows, then the second's
+
         def array(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            if appended and len(a) and len(b) and a.shape[1:] == b.shape[1:]:
+                return np.concatenate([a, b.astype(a.dtype, copy=False)])  # slices, not masks
             # An empty side may have no columns (an empty store's vectors): it sets nothing.
             shape = (a if len(a) else b).shape[1:]
             out = np.empty((len(take_first), *shape), dtype=a.dtype)
