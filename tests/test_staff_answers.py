@@ -137,3 +137,14 @@ def test_question_parts_are_read_from_the_wording() -> None:
     assert labels("What happened between 2019 and 2023?") == [""]  # a range is one question
     assert labels("What did the Ministry of Foreign Affairs and International Cooperation say?") == [""]
     assert labels("When is the report on the Covenant on Economic, Social and Cultural Rights due?") == [""]
+
+
+def test_a_who_answer_is_recognised_with_an_honorific_between_role_and_name() -> None:
+    """The who-cue reads a person beside a role: also "its chair, Dr. Lenora Aske" (the title kept
+    the role from the name), never a body or a sentence that names nobody."""
+    from assistant.answering.cues import _person
+
+    assert _person("Its chair, Dr. Lenora Aske, declined to comment further.")
+    assert _person("spokesperson Dario Vensk answered questions.")
+    assert not _person("The National Human Rights Committee, chaired since 2019, declined to comment.")
+    assert not _person("Its chair declined to comment further.")

@@ -43,7 +43,9 @@ _ROLES = (r"(?:minister|spokes(?:person|man|woman)|director|secretary|president|
           r"deputy|ambassador|rapporteur|commissioner|official|coordinator|lawyer|head|leader|delegate|"
           r"representative|general|expert|activist|founder|member)")
 _ROLE_AFTER = re.compile(rf",\s+(?:the\s+|a\s+|an\s+)?(?:[\w'’-]+\s+){{0,4}}{_ROLES}\b", re.I)
-_ROLE_BEFORE = re.compile(rf"\b{_ROLES},?\s+(?:of\s+[\w ]{{1,30}}?\s+)?$", re.I)
+# ... with an honorific between role and name: "its chair, Dr. Lenora Aske".
+_ROLE_BEFORE = re.compile(rf"\b{_ROLES},?\s+(?:of\s+[\w ]{{1,30}}?\s+)?(?:(?:Dr|Mr|Mrs|Ms|Prof|Professor|"
+                          rf"Judge|General|H\.\s?E)\.?\s+)?$", re.I)
 _SAYS_AFTER = re.compile(r",?\s+(?:said|says|told|noted|answered|replied|responded|added|argued|stated|wrote|"
                          r"stressed|insisted|warned|urged|asked|explained)\b")
 _SPEECH = re.compile(r"\b(?:said|says|say|told|stated|states|noted|added|stressed|argued|insisted|warned|"
