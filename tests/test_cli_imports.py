@@ -73,3 +73,15 @@ def test_without_the_export_ask_uses_torch_then_makes_it_for_the_next(tmp_path: 
     assert [c["doc_id"] for c in onnx_answer["citations"]] == [c["doc_id"] for c in torch_answer["citations"]]
     assert onnx_answer["answer"].split(". ")[0] == torch_answer["answer"].split(". ")[0]
     assert "Corentin Daalberg" in onnx_answer["answer"]
+
+
+def test_an_unwritable_cache_costs_speed_not_the_answer(tmp_path: Path, sample_store: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")  # the cache "folder" is a file: nothing can be saved under it
+    done = subprocess.run([sys.executable, "-m", "assistant", "ask", "Who chairs the Inter-Ministerial Task Force on "
+                           "Detention Reform?", "--store", str(sample_store)], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "XDG_CACHE_HOME": str(blocked)})
+    assert done.returncode == 0 and "Corentin Daalberg" in done.stdout
+    assert "Could not save the model's ONNX export" in done.stderr and "XDG_CACHE_HOME" in done.stderr
+    assert "Traceback" not in done.stderr
+

@@ -156,7 +156,8 @@ def _export_after(assistant: Any) -> None:
     try:
         onnx_encoder.export(assistant.settings.embed_model)
     except Exception as e:  # no disk space, an unwritable cache, an exporter bug: next time, torch again
-        print(f"(Could not prepare the fast start, {type(e).__name__}: {e})", file=sys.stderr)
+        print(f"(Could not save the model's ONNX export, so the next `ask` loads torch again: "
+              f"{type(e).__name__}: {e}. Set XDG_CACHE_HOME to a writable folder.)", file=sys.stderr)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:

@@ -169,11 +169,11 @@ def export(name: str) -> Path | None:
     path = export_path(name, folder)
     if path.is_file() and load(name) is not None:
         return path
+    path.parent.mkdir(parents=True, exist_ok=True)  # first: an unwritable cache fails at once
     import torch
     from sentence_transformers import SentenceTransformer
 
     full = SentenceTransformer(str(folder), device="cpu", model_kwargs={"dtype": torch.float32})
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.partial")
     try:
         _write_graph(full[0].auto_model, partial)
@@ -223,7 +223,10 @@ def main() -> None:
 
     offline_env()
     name = sys.argv[1] if len(sys.argv) > 1 else DEFAULT
-    made = export(name)
+    try:
+        made = export(name)
+    except (OSError, ImportError) as e:  # an unwritable cache, a full disk, no onnx package
+        raise SystemExit(f"No ONNX export of {name} ({type(e).__name__}: {e}); one-shot commands use torch.") from None
     print(f"ONNX export of {name}: {made}" if made else f"{name} runs in torch only (no ONNX export).")
 
 
