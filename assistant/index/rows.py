@@ -53,6 +53,8 @@ class Chunks:
         keep = [row[cid] for cid in order if cid in row]
         if not keep:
             return Chunks.empty()
+        if keep == list(range(len(self.ids))):  # already so: no copy (of 1.5 GB of vectors at 1M)
+            return self
         return Chunks([self.ids[i] for i in keep], [self.texts[i] for i in keep],
                       [self.metas[i] for i in keep], self.vectors[keep])
 

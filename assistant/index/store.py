@@ -257,7 +257,12 @@ class Store:
 
     def everything(self) -> Chunks:
         """Every chunk as `page` gives them; read in pages, since one get of a large store
-        exceeds SQLite's limits."""
+        exceeds SQLite's limits. A local store's pages are read by id, after listing the ids
+        (`all_ids`): a page at an offset reads the offset's rows again (5.3 s for 5,000 chunks at
+        950,000, against 0.6 s by id), which made a full rebuild at 1M chunks take 699 s. A
+        chunk deleted meanwhile is left out; one added meanwhile makes the next load refresh."""
+        if not self.settings.chroma_url:
+            return self.fetch(self.all_ids())
         pages: list[Chunks] = []
         offset = 0
         while len(got := self.page(offset, PAGE)):
