@@ -115,20 +115,23 @@ def bm25_index(terms: Sequence[np.ndarray], vocab: Sequence[str]) -> Any:
 
 def _term_chunk_counts(terms: Sequence[np.ndarray], lengths: np.ndarray,
                        vocab_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(term, chunk) pairs with their counts, ordered by term then chunk: the CSC layout. SciPy's
-    COO-to-CSC conversion counts them in linear time, as the chunks come in order: 3.3x faster
-    than sorting the pairs (np.unique: 9.8 s of a refresh at 1M chunks), and the same arrays."""
+    """(term, chunk) pairs with their counts, ordered by term then chunk: the CSC layout. The
+    chunks' terms in order already are a sparse matrix by rows (chunk by chunk, repeats
+    included); SciPy turns it into columns (term by term, chunks in order) in linear time and
+    adds up the repeats: 3.3x faster than sorting the pairs (np.unique: 9.8 s of a refresh at
+    1M chunks), and the same arrays."""
     import scipy.sparse
 
     n = len(terms)
-    flat = np.concatenate(terms).astype(np.int64) if n else np.zeros(0, dtype=np.int64)
+    flat = np.concatenate(terms).astype(np.int32, copy=False) if n else np.zeros(0, dtype=np.int32)
     if not flat.size:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
-    chunks = np.repeat(np.arange(n, dtype=np.int64), lengths)
-    counts = scipy.sparse.csc_matrix((np.ones(flat.size, dtype=np.int64), (chunks, flat)),
-                                     shape=(n, max(vocab_size, int(flat.max()) + 1)))
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    width = max(vocab_size, int(flat.max()) + 1)
+    by_chunk = scipy.sparse.csr_matrix((np.ones(flat.size, dtype=np.int32), flat, indptr), shape=(n, width))
+    counts = by_chunk.tocsc()
     counts.sum_duplicates()
     term = np.repeat(np.arange(counts.shape[1], dtype=np.int64), np.diff(counts.indptr))
     return term, counts.indices.astype(np.int64), counts.data
-

