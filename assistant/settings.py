@@ -25,6 +25,11 @@ def default_store() -> Path:
     return Path(base) / "report-assistant" / "store"
 
 
+def cache_dir() -> Path:
+    """The user cache of derived files (keyword indexes of server stores, the model's ONNX export)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "report-assistant"
+
+
 def _doc(text: str, **kw: Any) -> Any:
     return field(metadata={"doc": text}, **kw)
 

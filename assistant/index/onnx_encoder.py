@@ -28,6 +28,7 @@ import numpy as np
 from assistant.errors import ConfigError
 from assistant.index.embedding import PROBE_TEXTS, Embedder, WordPieceCounter, choose_device, load_embedder, min_cosine
 from assistant.index.models import model_spec
+from assistant.settings import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,7 @@ def export_path(name: str, folder: Path) -> Path:
     an upgraded model package makes a new one."""
     weights = folder / "model.safetensors"
     st = weights.stat()
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "report-assistant" / "onnx" / f"{name}-{st.st_size}-{st.st_mtime_ns}.onnx"
+    return cache_dir() / "onnx" / f"{name}-{st.st_size}-{st.st_mtime_ns}.onnx"
 
 
 def idle_cores() -> int:
@@ -78,7 +78,7 @@ def idle_cores() -> int:
 
 class OnnxEmbedder(Embedder):
     """The model's exported graph in ONNX Runtime on the CPU, float32; thread-safe (a session runs
-    calls concurrently; the tokenizer copy is per call)."""
+    calls concurrently; tokenizing holds a lock, as the tokenizer's settings are shared)."""
 
     def __init__(self, name: str, folder: Path, path: Path) -> None:  # not Embedder's: no torch model
         import onnxruntime
@@ -97,7 +97,7 @@ class OnnxEmbedder(Embedder):
         tokenizer.enable_truncation(self.max_tokens)
         tokenizer.no_padding()
         self._tokenizer = tokenizer
-        self._lock = threading.Lock()  # the tokenizer's settings are shared state
+        self._lock = threading.Lock()
         self.dim = model_spec(name).dim
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:

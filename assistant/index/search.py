@@ -206,8 +206,7 @@ class SnapshotSearch:
             rows = rows[near] if rows is not None else near
             scores = (torch.from_numpy(np.asarray(self.vectors[rows], dtype=np.float32)) @ query).numpy()
             _unmap_pages(self.vectors)
-        best = _best(scores, k)
-        return [(self.ids[int(rows[i] if rows is not None else i)], float(s)) for i, s in best]
+        return self._hits(rows, _best(scores, k))
 
     def _dense_numpy(self, vector: np.ndarray, k: int, mask: np.ndarray | None) -> list[tuple[str, float]]:
         """`dense` in float32 NumPy, the result `dense` gives in torch (where nothing else runs
@@ -216,7 +215,10 @@ class SnapshotSearch:
         scores = np.asarray(self.vectors[rows] if rows is not None else self.vectors, dtype=np.float32) @ vector
         if scores.size == 0:
             return []
-        best = _best(scores, min(k, scores.size))
+        return self._hits(rows, _best(scores, min(k, scores.size)))
+
+    def _hits(self, rows: np.ndarray | None, best: list[tuple[int, float]]) -> list[tuple[str, float]]:
+        """(chunk id, score) of the best, given as positions among `rows` (None: all rows)."""
         return [(self.ids[int(rows[i] if rows is not None else i)], float(s)) for i, s in best]
 
     def _scorer(self) -> Scorer:

@@ -51,7 +51,7 @@ class Rows:
 
         # A run of rows (every row kept, in order: the usual refresh after an addition) is a view
         # of the memory-mapped vectors, not a copy of them (1.5 GB and 5 s at 1M chunks).
-        run = len(rows) > 0 and int(rows[-1]) - int(rows[0]) == len(rows) - 1 and bool((np.diff(rows) == 1).all())
+        run = len(rows) > 0 and bool((np.diff(rows) == 1).all())
         vectors = old.vectors[int(rows[0]):int(rows[-1]) + 1] if run else old.vectors[rows]
         return cls(names(old.doc_keys, cols["docs"]), names(old.source_names, cols["sources"]),
                    names(old.kind_names, cols["kinds"]), cols["dates"][rows], cols["positions"][rows],

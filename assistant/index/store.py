@@ -27,7 +27,7 @@ from assistant.index.chroma import client, guarded
 from assistant.index.manifest import REMOVING
 from assistant.index.meta import COLLECTION, FILE, MAIN, TEXT, ChunkMeta
 from assistant.index.rows import Chunks, StoredChunk, stored_chunks
-from assistant.settings import Settings
+from assistant.settings import Settings, cache_dir
 
 SCHEMA = 1
 # Chroma rejects larger writes (its max batch size is about 5,400 records).
@@ -331,8 +331,6 @@ def local_cache_dir(settings: Settings) -> Path:
     if not settings.chroma_url:
         return settings.store
     import hashlib
-    import os
 
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     tag = hashlib.sha1(f"{settings.chroma_url}/{settings.collection}".encode()).hexdigest()[:16]
-    return base / "report-assistant" / tag
+    return cache_dir() / tag
