@@ -5,6 +5,7 @@ AssistantError
  ├── StoreError           the store is missing, damaged or unreachable
  │    ├── NoStoreError         nothing has been ingested there yet
  │    ├── StoreBusyError       another process is ingesting into it (or removing from it)
+ │    ├── DamagedIndexError    a local store's vector index is cut short (repaired on open)
  │    └── StoreMismatchError   built with another embedding model or chunking
  ├── IngestError          one file could not be read (collected, never fatal)
  ├── QuestionError        an empty, oversized or otherwise unusable question
@@ -34,6 +35,17 @@ class StoreBusyError(StoreError):
 
 class StoreMismatchError(StoreError):
     pass
+
+
+class DamagedIndexError(StoreError):
+    """A local store's vector index (Chroma's HNSW files, derived from its database) is damaged,
+    as a process killed while Chroma wrote them leaves it: `Store.open` repairs it
+    (assistant/index/repair.py). `segments`: the damaged segment folders' names; None where
+    Chroma failed without saying which."""
+
+    def __init__(self, message: str, segments: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.segments = segments
 
 
 class IngestError(AssistantError):

@@ -29,7 +29,7 @@ from assistant.index.dates import parse_date
 from assistant.index.embedding import LazyEmbedder, TokenCounter
 from assistant.index.locks import writing
 from assistant.index.manifest import MOVING, OCR_PENDING, collection_of
-from assistant.index.meta import COLLECTION, MAIN, ChunkMeta, check_collection
+from assistant.index.meta import COLLECTION, MAIN, ChunkMeta, check_collection, embed_input
 from assistant.index.store import Store
 from assistant.settings import Settings
 from ingest.chunking import chunk_text, fit
@@ -65,8 +65,8 @@ def chunk_document(doc: Document, key: str, settings: Settings, embedder: TokenC
             cid = hashlib.sha1(f"{key}\0{doc.doc_id}\0{doc_hash}\0{n}".encode()).hexdigest()
             ocr = page is not None and page in doc.ocr
             confidence = doc.ocr[page] if page is not None and ocr else None
-            chunks.append(Chunk(cid, piece, prefix + piece, replace(base, page=page or None, chunk=n, ocr=ocr,
-                                                                    ocr_confidence=confidence)))
+            meta = replace(base, page=page or None, chunk=n, ocr=ocr, ocr_confidence=confidence)
+            chunks.append(Chunk(cid, piece, embed_input(doc.title, piece), meta))
         if limits is not None:
             limits.check_chunks(made + len(chunks))
     return chunks

@@ -34,6 +34,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 import assistant.app.cli  # noqa: E402
+import assistant.index.repair  # noqa: E402
 import ingest.pipeline  # noqa: E402
 from assistant.index.embedding import Embedder, load_embedder  # noqa: E402
 from assistant.index.snapshot import Snapshot  # noqa: E402
@@ -52,6 +53,7 @@ HOOKS: dict[str, tuple[Any, str]] = {
     "delete": (Store, "delete"),  # chunks deleted: stale ones at a commit, or a removed file's
     "move": (Store, "move_files"),  # files moved to another collection: records marked, chunks, marks
     "recollect": (Store, "set_collection"),  # chunks' collection changed, a batch at a time
+    "repair": (assistant.index.repair, "_reindex"),  # a damaged index given its vectors again
 }
 # Small batches, so a small corpus crosses many batch (resume) boundaries ...
 ingest.pipeline.EMBED_BATCH = 8

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlparse
 
-from assistant.errors import StoreError
+from assistant.errors import DamagedIndexError, StoreError
 from assistant.index.integrity import check_files
 from assistant.settings import Settings
 
+# What Chroma says when its vector index is damaged, or lacks records its database holds.
+_INDEX_FAULTS = ("hnsw", "error finding id")
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -35,6 +37,10 @@ def store_error(settings: Settings, e: BaseException) -> StoreError | None:
         if isinstance(e, InternalError):
             return StoreError(f"The Chroma server at {settings.chroma_url} failed: {detail}")
     elif isinstance(e, InternalError):
+        if any(sign in detail.lower() for sign in _INDEX_FAULTS):  # opening the store repairs it
+            return DamagedIndexError(f"The store at {settings.store} is damaged: its vector index is "
+                                     f"unreadable (Chroma: {detail}). Rebuild it: ingest into a new "
+                                     f"--store (or delete this one).")
         return StoreError(f"The store at {settings.store} is damaged or unusable (Chroma: {detail}). "
                           f"Rebuild it: ingest into a new --store (or delete this one).")
     if isinstance(e, NotFoundError):  # the collection was deleted under us
@@ -62,8 +68,9 @@ def guarded(method: Callable[_P, _R]) -> Callable[_P, _R]:
     return call
 
 
-def client(settings: Settings) -> Any:
-    """A Chroma client: over HTTP for `chroma_url`, else the local store's, its files checked."""
+def client(settings: Settings, repairing: bool = False) -> Any:
+    """A Chroma client: over HTTP for `chroma_url`, else the local store's, its files checked
+    (`repairing`: by assistant/index/repair.py, which is mending them)."""
     import chromadb
 
     chroma_settings = chromadb.Settings(anonymized_telemetry=False)
@@ -76,18 +83,18 @@ def client(settings: Settings) -> Any:
                                        ssl=url.scheme == "https", settings=chroma_settings)
         except Exception as e:  # connection refused, DNS, wrong server
             raise StoreError(f"Cannot reach the Chroma server at {settings.chroma_url}: {e}") from None
-    check_files(settings.store)
+    check_files(settings.store, repairing)
     path = str(settings.store / "chroma")
     # chromadb keeps one client per path for the life of the process: a store folder deleted
     # (or replaced) since would be served from memory, its files never written again.
     if _opened.get(path) != _file_identity(settings.store / "chroma" / "chroma.sqlite3"):
-        _forget_client(path)
+        forget_client(path)
     try:
         opened = chromadb.PersistentClient(path=path, settings=chroma_settings)
     except Exception:
         # chromadb 1.5 keeps a half-started client for the path when opening fails, and every
         # later attempt in this process fails on it: forget it, so a repaired store opens.
-        _forget_client(path)
+        forget_client(path)
         raise
     _opened[path] = _file_identity(settings.store / "chroma" / "chroma.sqlite3")
     return opened
@@ -104,7 +111,7 @@ def _file_identity(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def _forget_client(path: str) -> None:
+def forget_client(path: str) -> None:
     from chromadb.api.shared_system_client import SharedSystemClient
 
     SharedSystemClient._identifier_to_system.pop(path, None)

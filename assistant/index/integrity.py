@@ -1,11 +1,17 @@
 """Checks that a local store's vector index files are whole before Chroma's native code reads them.
 
-Chroma loads its HNSW index (`chroma/<segment uuid>/*.bin`, hnswlib's persistence format)
-without checking it: measured with chromadb 1.5, a truncated `data_level0.bin` silently
-returns the wrong neighbours, an emptied `length.bin` returns wrong vectors, and garbled
-links crash the whole process with a segmentation fault. These checks read the format's own
-header and reject files that cannot be a valid index. A format they do not know (another
+Chroma loads its HNSW index (`chroma/<segment uuid>/*.bin`, hnswlib's persistence format, and
+`index_metadata.pickle`, its map from chunk ids to index labels) without checking it: measured
+with chromadb 1.5, a truncated `data_level0.bin` silently returns the wrong neighbours, an
+emptied `length.bin` returns wrong vectors, garbled links crash the whole process with a
+segmentation fault, and an id map cut short fails every read. These checks read the format's
+own header and reject files that cannot be a valid index. A format they do not know (another
 persistence version) is left to Chroma rather than guessed at.
+
+Chroma rewrites these files in place as it goes, so a process killed at the wrong moment
+leaves them cut short. The index is derived data (the database holds every chunk), so damage
+there is a DamagedIndexError, which opening the store repairs (assistant/index/repair.py); a
+damaged database is a StoreError that says to rebuild.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.errors import StoreError
+from assistant.errors import DamagedIndexError, StoreError
 
 # hnswlib's persisted header: version, offsetLevel0, max_elements, cur_element_count,
 # size_data_per_element, label_offset, offsetData, maxlevel, enterpoint_node, maxM, maxM0,
@@ -24,37 +30,53 @@ _HEADER = struct.Struct("<i6QiI3QdQ")
 _VERSION = 1
 _FILES = ("header.bin", "data_level0.bin", "length.bin", "link_lists.bin")
 _MAX_DEGREE = 1 << 16  # link counts are 16-bit
+ID_MAP = "index_metadata.pickle"
+# Written beside `chroma/` while a repair runs, naming the Chroma collections being re-indexed:
+# a repair cut short is redone by the next open.
+REPAIRING = "repairing.json"
 
 
-def check_files(store: Path) -> None:
+def check_files(store: Path, repairing: bool = False) -> None:
     """A local store's files, before Chroma opens them: Chroma would quietly start an empty
-    database in place of a missing one, and crashes or answers wrongly on a damaged index."""
+    database in place of a missing one, and crashes or answers wrongly on a damaged index.
+    `repairing`: the repair itself opens it (its mark is no damage then)."""
     folder = store / "chroma"
     if not folder.is_dir():
         return
     database = folder / "chroma.sqlite3"
     has_index = any(p.is_dir() for p in folder.iterdir())
-    problems = [] if not has_index or (database.is_file() and database.stat().st_size > 0) else \
-        ["its database chroma.sqlite3 is missing or empty"]
-    problems += index_problems(folder)
-    if problems:
-        raise StoreError(f"The store at {store} is damaged: {'; '.join(problems)}. Rebuild it: "
-                         f"ingest into a new --store (or delete this one).")
+    if has_index and not (database.is_file() and database.stat().st_size > 0):
+        raise StoreError(f"The store at {store} is damaged: its database chroma.sqlite3 is missing or "
+                         f"empty. Rebuild it: ingest into a new --store (or delete this one).")
+    damaged = {segment: problems for segment, problems in segment_problems(folder).items() if problems}
+    if damaged or (store / REPAIRING).exists() and not repairing:
+        detail = "; ".join(f"{name}: {p}" for name, problems in damaged.items() for p in problems)
+        raise DamagedIndexError(f"The store at {store} is damaged: {detail or 'a repair was cut short'}. "
+                                f"Rebuild it: ingest into a new --store (or delete this one).", sorted(damaged))
 
 
-def index_problems(chroma_dir: Path) -> list[str]:
-    """What is wrong with the HNSW segments under a local Chroma folder (empty when whole)."""
-    problems: list[str] = []
+def segment_problems(chroma_dir: Path) -> dict[str, list[str]]:
+    """Each HNSW segment folder under a local Chroma folder, with what is wrong with it."""
+    found: dict[str, list[str]] = {}
     for segment in sorted(p for p in chroma_dir.iterdir() if p.is_dir()):
         present = [f for f in _FILES if (segment / f).is_file()]
         if not present:
             continue  # not an index segment (or one not yet written)
         missing = [f for f in _FILES if f not in present]
-        if missing:
-            problems.append(f"{segment.name}: {', '.join(missing)} missing")
-            continue
-        problems += [f"{segment.name}: {p}" for p in _segment_problems(segment)]
-    return problems
+        found[segment.name] = [f"{', '.join(missing)} missing"] if missing else _segment_problems(segment)
+        id_map = segment / ID_MAP
+        if id_map.is_file() and not _whole_pickle(id_map):
+            found[segment.name].append(f"{ID_MAP} is cut short")
+    return found
+
+
+def _whole_pickle(path: Path) -> bool:
+    """A pickle ends with its STOP opcode; one cut short (or emptied) does not."""
+    with path.open("rb") as fh:
+        if fh.seek(0, 2) == 0:
+            return False
+        fh.seek(-1, 2)
+        return fh.read(1) == b"."
 
 
 def _segment_problems(segment: Path) -> list[str]:

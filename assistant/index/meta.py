@@ -27,6 +27,11 @@ _COLLECTION_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 TEXT = "text"
 
 
+def embed_input(title: str | None, text: str) -> str:
+    """What a chunk's vector encodes: its document's title, then its text."""
+    return f"{title}\n{text}" if title else text
+
+
 @dataclass(frozen=True, slots=True)
 class ChunkMeta:
     """A chunk's metadata. `file` is the manifest key of the file it came from (`path` is the

@@ -8,7 +8,8 @@ chunks are in, which is what makes re-runs free and interrupted runs resumable.
 
 Every Chroma call goes through `guarded` (assistant/index/chroma.py), which turns the failures
 a user can cause into a StoreError that says what to do. An open store is also checked
-(`verify`) before it is used, so that a damaged index is an error rather than wrong answers.
+(`verify`) before it is used, so that a damaged index is repaired (assistant/index/repair.py)
+rather than answering wrongly.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from assistant.errors import NoStoreError, StoreError, StoreMismatchError
+from assistant.errors import DamagedIndexError, NoStoreError, StoreError, StoreMismatchError
 from assistant.index import manifest
 from assistant.index.chroma import client, guarded
 from assistant.index.manifest import REMOVING
 from assistant.index.meta import COLLECTION, FILE, MAIN, TEXT, ChunkMeta
+from assistant.index.repair import opened
 from assistant.index.rows import Chunks, StoredChunk, stored_chunks
 from assistant.settings import Settings, cache_dir
 
@@ -60,9 +62,20 @@ class Store:
         return self.settings.chroma_url or str(self.settings.store)
 
     @classmethod
-    @guarded
     def open(cls, settings: Settings) -> Store:
-        """Open an existing store for reading; only the embedding model has to agree."""
+        """Open an existing store for reading; only the embedding model has to agree. A local
+        store's vector index that a killed write cut short is repaired first (repair.py)."""
+        return opened(settings, lambda: cls._open(settings))
+
+    @classmethod
+    def create(cls, settings: Settings, dim: int) -> Store:
+        """Open or create a store for writing; model and chunking must both agree (and the
+        vector index is repaired first, as for `open`)."""
+        return opened(settings, lambda: cls._create(settings, dim))
+
+    @classmethod
+    @guarded
+    def _open(cls, settings: Settings) -> Store:
         if not settings.chroma_url and not (settings.store / "chroma").is_dir():
             raise NoStoreError(f"No store at {settings.store}. Build one with "
                                f"`assistant ingest PATH --store {settings.store}`.")
@@ -82,8 +95,7 @@ class Store:
 
     @classmethod
     @guarded
-    def create(cls, settings: Settings, dim: int) -> Store:
-        """Open or create a store for writing; model and chunking must both agree."""
+    def _create(cls, settings: Settings, dim: int) -> Store:
         if not settings.chroma_url:
             settings.store.mkdir(parents=True, exist_ok=True)
         chroma = client(settings)
@@ -137,9 +149,9 @@ class Store:
             ids, distances = found["ids"][0], found["distances"][0]
             # Found itself, or (among more than ten identical chunks) a vector identical to it.
             if got["ids"][0] not in ids and not (distances and distances[0] < 1e-4):
-                raise StoreError(f"The store at {self.where} is damaged: its vector index does not "
-                                 f"find the chunks it holds. Rebuild it: ingest into a new --store "
-                                 f"(or delete this one).")
+                raise DamagedIndexError(f"The store at {self.where} is damaged: its vector index does not "
+                                        f"find the chunks it holds. Rebuild it: ingest into a new --store "
+                                        f"(or delete this one).")
 
     # -- generation: bumped before any change, so derived indexes can tell they are stale --
     @property
