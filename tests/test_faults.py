@@ -195,6 +195,38 @@ def test_a_repair_cut_short_is_finished_by_the_next_open(big_store: Path, tmp_pa
     assert finds_itself(store) > 0.99
 
 
+def test_no_repair_while_another_thread_of_the_process_writes(big_store: Path, tmp_path: Path) -> None:
+    """The chat ingesting an upload holds the write lock in one thread: a request in another that
+    finds the index mid-write must not take it for damage and delete it under the writer."""
+    import threading
+
+    from assistant.errors import StoreBusyError
+    from assistant.index.locks import writing
+
+    store = damaged_copy(big_store, tmp_path, INDEX_DAMAGE["index id map emptied"])
+    settings = Settings(store=store)
+    before = sorted(p.name for p in (store / "chroma").iterdir())
+    held, done = threading.Event(), threading.Event()
+
+    def ingesting() -> None:
+        with writing(settings, "an ingestion"):
+            held.set()
+            done.wait(60)
+
+    thread = threading.Thread(target=ingesting)
+    thread.start()
+    try:
+        assert held.wait(10)
+        with pytest.raises(StoreBusyError, match="Another thread"):
+            Store.open(settings)
+        assert sorted(p.name for p in (store / "chroma").iterdir()) == before
+        assert not (store / "repairing.json").exists()
+    finally:
+        done.set()
+        thread.join()
+    assert finds_itself(store) > 0.99  # the writer gone, the next open repairs
+
+
 def test_without_a_snapshot_the_repair_embeds_the_chunks_again(big_store: Path, healthy: dict, tmp_path: Path,
                                                                capfd: pytest.CaptureFixture) -> None:
     store = damaged_copy(big_store, tmp_path, INDEX_DAMAGE["index id map emptied"])

@@ -37,7 +37,8 @@ except ImportError:  # Windows
 
 SAVING = "saving the keyword snapshot"
 WAIT_FOR_SAVE_S = 60.0  # a snapshot save is seconds long; this bounds a stuck one
-_HELD: dict[str, list[Any]] = {}  # lock path -> [open file, depth], for re-entry in this process
+# lock path -> [open file, depth, the thread that took it], for re-entry in this process
+_HELD: dict[str, list[Any]] = {}
 _GUARD = threading.Lock()
 
 
@@ -86,6 +87,15 @@ def saving(settings: Settings) -> Iterator[bool]:
     finally:
         if got:
             _release(path)
+
+
+def held_by_another_thread(settings: Settings) -> bool:
+    """This process writes the store in a thread other than this one (the chat ingesting an
+    upload while a request is served): what that write is in the middle of is not this
+    thread's to touch, though the lock would let it in."""
+    with _GUARD:
+        held = _HELD.get(str(lock_path(settings)))
+        return held is not None and held[2] != threading.get_ident()
 
 
 def writer(settings: Settings) -> dict[str, Any] | None:
@@ -138,7 +148,7 @@ def _acquire(path: Path, purpose: str) -> bool:
         fh.truncate()
         fh.write(json.dumps({"pid": os.getpid(), "purpose": purpose, "since": time.time()}))
         fh.flush()
-        _HELD[key] = [fh, 1]
+        _HELD[key] = [fh, 1, threading.get_ident()]
         return True
 
 

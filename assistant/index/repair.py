@@ -33,11 +33,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from assistant.errors import AssistantError, DamagedIndexError, StoreError
+from assistant.errors import AssistantError, DamagedIndexError, StoreBusyError, StoreError
 from assistant.index import manifest, snapshot_files
 from assistant.index.chroma import client, forget_client
 from assistant.index.integrity import REPAIRING, segment_problems
-from assistant.index.locks import writing
+from assistant.index.locks import held_by_another_thread, writing
 from assistant.index.meta import embed_input
 from assistant.index.rows import stored_chunks
 from assistant.settings import Settings
@@ -73,6 +73,9 @@ def opened(settings: Settings, open_store: Callable[[], T]) -> T:
 def repair(settings: Settings, damage: DamagedIndexError) -> Repaired:
     """Re-index what `damage` names (see the module docstring). StoreError where it cannot."""
     folder = settings.store / "chroma"
+    if held_by_another_thread(settings):  # its files may be mid-write, not damaged: not ours to repair
+        raise StoreBusyError(f"{damage} (Another thread of this process is writing it: try again once "
+                             f"it has finished.)")
     if not os.access(folder, os.W_OK):
         raise StoreError(f"{damage} (Opening it where it can be written repairs it; this process cannot "
                          f"write {folder}.)")
