@@ -244,6 +244,11 @@ class AnswerStream:
         raise StopIteration
 
     @property
+    def reached(self) -> Answer | None:
+        """The Answer if iteration has come to it; None before (nothing more is run)."""
+        return self._answer
+
+    @property
     def answer(self) -> Answer:
         """The complete Answer, once the stream has ended (running it to the end if need be)."""
         for _ in self:

@@ -128,6 +128,22 @@ def test_readers_see_only_their_collections_on_every_api_route(team: Team) -> No
                 assert other.status_code == 404 and not leaks(other.text, OTHER[user])
 
 
+def test_a_streamed_answer_is_audited_with_the_collections_it_cited(team: Team) -> None:
+    """The event is written once the stream has ended, so it names what the answer cited (it was
+    written before the first byte, with no collections)."""
+    def events() -> list[dict[str, Any]]:
+        text = team.audit.read_text(encoding="utf-8") if team.audit.exists() else ""
+        return [json.loads(line) for line in text.splitlines()]
+
+    before = len(events())
+    with httpx.Client(base_url=team.url, timeout=120) as c:
+        r = c.post("/v1/chat/completions", headers=basic("ann", PASSWORDS["ann"]), json={
+            "model": "report-assistant", "stream": True, "messages": [{"role": "user", "content": QUESTIONS[0]}]})
+        assert r.status_code == 200 and "data: [DONE]" in r.text and MARKS["alpha"][0] in r.text
+    new = [e for e in events()[before:] if e["route"].endswith("/v1/chat/completions")]
+    assert [(e["user"], e["action"], e["collections"], e["status"]) for e in new] == [("ann", "ask", ["alpha"], 200)]
+
+
 def test_a_collection_filter_narrows_and_never_widens(team: Team) -> None:
     with httpx.Client(base_url=team.url, timeout=120) as c:
         auth = basic("ann", PASSWORDS["ann"])

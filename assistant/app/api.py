@@ -159,8 +159,12 @@ def router(pool: Pool, audit: AuditLog, saved: History) -> APIRouter:
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
                                  "finish_reason": "stop", "logprobs": None}],
                     "usage": _usage(turns, answer), **_extras(answer), **keep(answer)}
-        access.record(visit, "ask", "/v1/chat/completions", question=turns[-1].text())
-        return StreamingResponse(_sse(stream, cid, created, model, keep), media_type="text/event-stream",
+
+        def audit(answer: Answer | None, status: int | str) -> None:
+            access.record(visit, "ask", "/v1/chat/completions", status,
+                          collections=cited(answer.citations) if answer else (), question=question)
+
+        return StreamingResponse(_sse(stream, cid, created, model, keep, audit), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     known = {route.path for route in r.routes if hasattr(route, "path")}
@@ -194,21 +198,33 @@ def _usage(turns: list[Message], answer: Answer) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": done, "total_tokens": prompt + done}
 
 
-def _sse(stream: AnswerStream, cid: str, created: int, model: str,
-         keep: Callable[[Answer], dict[str, str | None]]) -> Iterator[str]:
+def _sse(stream: AnswerStream, cid: str, created: int, model: str, keep: Callable[[Answer], dict[str, str | None]],
+         audit: Callable[[Answer | None, int | str], None]) -> Iterator[str]:
+    """The answer as server-sent chunks. Audited once it has ended, so that the event names the
+    collections it cited: 200, 400 for an error in-band, or "disconnected" when the client left
+    first (with what the answer cited if it had come that far)."""
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
-    yield chunk({"role": "assistant", "content": ""})
+    status: int | str = "disconnected"
     try:
-        for piece in stream:
-            yield chunk({"content": piece})
-        yield chunk({}, "stop", **_extras(stream.answer), **keep(stream.answer))
-    except AssistantError as e:  # after the first byte the status is sent: the error goes in-band
-        yield f"data: {json.dumps({'error': _error_body(e, 400)['error']})}\n\n"
-    yield "data: [DONE]\n\n"
+        yield chunk({"role": "assistant", "content": ""})
+        try:
+            for piece in stream:
+                yield chunk({"content": piece})
+            yield chunk({}, "stop", **_extras(stream.answer), **keep(stream.answer))
+            status = 200
+        except AssistantError as e:  # after the first byte the status is sent: the error goes in-band
+            status = 400
+            yield f"data: {json.dumps({'error': _error_body(e, 400)['error']})}\n\n"
+        except Exception:
+            status = 500
+            raise
+        yield "data: [DONE]\n\n"
+    finally:
+        audit(stream.reached, status)
 
 
 # -- errors: every one is JSON {"error": {"message", "type", "code"}}, as OpenAI clients expect --
