@@ -272,6 +272,28 @@ def test_api_keys_are_shown_once_and_stored_hashed(state: Settings, accounts: Ac
     assert accounts.check_key(key) is None and accounts.check_key(other) is None
 
 
+def test_one_api_key_is_listed_and_revoked_alone(accounts: Accounts) -> None:
+    accounts.add("alice", "reader", "pw", read=["main"])
+    accounts.add("bob", "reader", "pw", read=["main"])
+    first, second, third = (accounts.new_key("alice") for _ in range(3))
+    bobs = accounts.new_key("bob")
+    listed = accounts.keys("alice")
+    assert [k.hint for k in listed] == [first[:7], second[:7], third[:7]]
+    shown = json.dumps([k.to_dict() for k in listed])
+    assert not any(key in shown or passwords.digest(key) in shown for key in (first, second, third))
+    assert accounts.revoke_keys("alice", second[:7]) == 1  # by the start `keys` shows
+    assert accounts.check_key(second) is None and accounts.check_key(first) and accounts.check_key(third)
+    assert accounts.revoke_keys("alice", third) == 1  # or whole
+    assert accounts.check_key(third) is None and accounts.check_key(first)
+    for wrong, message in [(bobs[:7], "alice has no API key"), (bobs, "alice has no API key"),
+                           (third[:7], "alice has no API key"), ("ra_", "first 7 characters"),
+                           ("all", "first 7 characters"), (first[:7] + "zz", "alice has no API key")]:
+        with pytest.raises(AccountError, match=message):
+            accounts.revoke_keys("alice", wrong)
+    assert accounts.check_key(first) and accounts.check_key(bobs)  # someone else's key is never theirs to revoke
+    assert [k.hint for k in accounts.keys("alice")] == [first[:7]]
+
+
 def test_a_removed_users_key_and_session_stop_working_at_once(state: Settings, accounts: Accounts) -> None:
     accounts.add("alice", "reader", "pw", read=["main"])
     key, token = accounts.new_key("alice"), accounts.start_session("alice")
@@ -558,7 +580,17 @@ def test_the_users_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str], 
     assert run(["users", "grant", "ed", "--write", "main", *s], capsys, monkeypatch)[1] == \
         "Now ed (editor) reads hr, main; writes hr, main.\n"
     assert run(["users", "role", "ed", "reader", *s], capsys, monkeypatch)[1] == "Now ed (reader) reads hr, main.\n"
+    other = run(["users", "key", "ed", *s], capsys, monkeypatch)[1].strip()
+    secrets.append(other)
+    rc, out, _ = run(["users", "keys", "ed", *s], capsys, monkeypatch)
+    assert rc == 0 and [line.split()[0] for line in out.splitlines()[1:]] == [key[:7] + "...", other[:7] + "..."]
+    assert [k["hint"] for k in json.loads(run(["users", "keys", "ed", "--json", *s], capsys, monkeypatch)[1])["keys"]] \
+        == [key[:7], other[:7]]
+    assert run(["users", "key", "ed", "--revoke", other[:7], *s], capsys, monkeypatch)[1] == \
+        f"Revoked 1 API key of ed ({other[:7]}...).\n"
     assert run(["users", "key", "ed", "--revoke", *s], capsys, monkeypatch)[1] == "Revoked 1 API key of ed.\n"
+    assert run(["users", "keys", "ed", *s], capsys, monkeypatch)[1] == \
+        "ed has no API key: `assistant users key ed` makes one.\n"
     assert run(["users", "remove", "ed", *s], capsys, monkeypatch)[1] == \
         "Removed ed; their API keys and sessions no longer work.\n"
     with Accounts.open(Settings(store=tmp_path / "store")) as a:
@@ -566,8 +598,8 @@ def test_the_users_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str], 
 
     rc, out, _ = run(["audit", *s], capsys, monkeypatch)
     lines = out.splitlines()
-    assert rc == 0 and len(lines) == 9 and all("  cli  user-change  ok  users " in line for line in lines)
-    assert "users key --revoke  target=ed" in lines[7]
+    assert rc == 0 and len(lines) == 11 and all("  cli  user-change  ok  users " in line for line in lines)
+    assert "users key --revoke  target=ed" in lines[8] and "users key --revoke  target=ed" in lines[9]
     events = [json.loads(line) for line in run(["audit", "--json", "--action", "user-change", *s], capsys,
                                                 monkeypatch)[1].splitlines()]
     assert [e["route"] for e in events][:3] == ["users add", "users add", "users key"]
@@ -597,6 +629,9 @@ def test_the_users_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str], 
     (["users", "remove", "nobody"], "", 1, "Error: No user named 'nobody'"),
     (["users", "passwd", "nobody", "--password-stdin"], "pw\n", 1, "Error: No user named 'nobody'"),
     (["users", "key", "nobody"], "", 1, "Error: No user named 'nobody'"),
+    (["users", "keys", "nobody"], "", 1, "Error: No user named 'nobody'"),
+    (["users", "key", "ed", "--revoke", "ra_zzzz"], "", 1, "Error: ed has no API key ra_zzzz..."),
+    (["users", "key", "ed", "--revoke", "zz"], "", 1, "Error: Name the key by its first 7 characters"),
     (["users", "grant", "ed"], "", 1, "Error: Name the collections to grant."),
     (["users", "revoke", "ed", "--collections", "zzz"], "", 1, "Error: ed has no grant on zzz."),
     (["users", "role", "ed", "boss"], "", 2, "invalid choice: 'boss'"),
@@ -612,7 +647,7 @@ def test_command_mistakes_have_clear_messages(tmp_path: Path, capsys: pytest.Cap
         monkeypatch, "pw\n")
     got, out, err = run(argv + s, capsys, monkeypatch, stdin)
     assert (got, out) == (rc, "") and message in err, err
-    if got == 1 and argv[0] == "users":  # a refused change is audited too
+    if got == 1 and argv[0] == "users" and argv[1] != "keys":  # a refused change is audited too (not a listing)
         last = list(read_events(tmp_path / "store" / "audit.jsonl"))[-1]
         assert last.status == "refused" and last.action == "user-change"
 

@@ -9,7 +9,8 @@ Imports only assistant.settings, assistant.errors and assistant.types from the p
 from assistant.accounts.accounts import Accounts
 from assistant.accounts.audit import AuditEvent, AuditLog, parse_when, read_events
 from assistant.accounts.history import Conversation, ConversationInfo, History, Rated, SavedTurn
+from assistant.accounts.keys import KeyInfo
 from assistant.accounts.principal import AccountError, Principal, Role, UserInfo
 
 __all__ = ["AccountError", "Accounts", "AuditEvent", "AuditLog", "Conversation", "ConversationInfo", "History",
-           "Principal", "Rated", "Role", "SavedTurn", "UserInfo", "parse_when", "read_events"]
+           "KeyInfo", "Principal", "Rated", "Role", "SavedTurn", "UserInfo", "parse_when", "read_events"]

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from assistant.accounts import keys as keyring
 from assistant.accounts import passwords
 from assistant.accounts.db import describe, open_engine, writing
 from assistant.accounts.principal import (
@@ -238,18 +239,19 @@ class Accounts:
 
     def new_key(self, name: str) -> str:
         """A new API key for the user: returned once, stored only as its SHA-256."""
-        key = passwords.new_key()
         with writing(self.engine) as conn:
-            uid = self._require(conn, name).id
-            conn.execute(insert(api_keys).values(user_id=uid, digest=passwords.digest(key),
-                                                 hint=key[: len(passwords.KEY_PREFIX) + 4], created=now()))
-        return key
+            return keyring.make(conn, self._require(conn, name).id, now())
 
-    def revoke_keys(self, name: str) -> int:
-        """Deletes every API key of the user; how many there were."""
+    def keys(self, name: str) -> list[keyring.KeyInfo]:
+        """The user's API keys, oldest first, each by its hint."""
+        with self.engine.connect() as conn:
+            return keyring.listed(conn, self._require(conn, name).id)
+
+    def revoke_keys(self, name: str, which: str | None = None) -> int:
+        """Deletes the user's API keys: all of them, or the one `which` names (see keyring.revoke);
+        how many went."""
         with writing(self.engine) as conn:
-            uid = self._require(conn, name).id
-            return int(conn.execute(delete(api_keys).where(api_keys.c.user_id == uid)).rowcount or 0)
+            return keyring.revoke(conn, self._require(conn, name).id, name, which)
 
     def check_key(self, key: str) -> Principal | None:
         if not isinstance(key, str) or not key.startswith(passwords.KEY_PREFIX) or len(key) > MAX_SECRET:

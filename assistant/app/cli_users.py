@@ -66,7 +66,11 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--collections", type=_names, required=True, metavar="A,B")
     p = us.add_parser("key", parents=[common], help="make an API key for a user (printed once), or revoke theirs")
     p.add_argument("name")
-    p.add_argument("--revoke", action="store_true", help="delete every API key of the user instead")
+    p.add_argument("--revoke", nargs="?", const=ALL_KEYS, metavar="KEY",
+                   help="delete the user's key that starts so (as `users keys` shows it) instead; alone: every key")
+    p = us.add_parser("keys", parents=[common], help="a user's API keys: the start of each, and when it was made")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
 
     text = "print the audit log: logins, questions, reads and changes"
     p = sub.add_parser("audit", parents=[common], help=text, description=text + " (one line per event).")
@@ -136,10 +140,14 @@ def _remove(accounts: Accounts, args: argparse.Namespace) -> str:
     return f"Removed {args.name}; their API keys and sessions no longer work."
 
 
+ALL_KEYS = "all"  # `--revoke` given without a key
+
+
 def _key(accounts: Accounts, args: argparse.Namespace) -> str:
     if args.revoke:
-        n = accounts.revoke_keys(args.name)
-        return f"Revoked {n} API key{'s' * (n != 1)} of {args.name}."
+        which = None if args.revoke == ALL_KEYS else args.revoke
+        n = accounts.revoke_keys(args.name, which)
+        return f"Revoked {n} API key{'s' * (n != 1)} of {args.name}" + (f" ({which[:7]}...)." if which else ".")
     key = accounts.new_key(args.name)
     print(f"A new API key for {args.name}, shown this once (only its hash is kept):", file=sys.stderr)
     return key
@@ -162,9 +170,12 @@ def cmd_users(args: argparse.Namespace) -> int:
         if args.users_command == "list":
             _list(accounts, args.json)
             return 0
+        if args.users_command == "keys":
+            _keys(accounts, args.name, args.json)
+            return 0
         # "-" sends the server's events to standard output; here that is the command's own output.
         audit = AuditLog(audit_target(settings), questions=False, stream=sys.stderr)
-        route = f"users {args.users_command}" + (" --revoke" if getattr(args, "revoke", False) else "")
+        route = f"users {args.users_command}" + (" --revoke" if getattr(args, "revoke", None) else "")
         collections = getattr(args, "collections", []) + getattr(args, "write", [])
         try:
             out = CHANGES[args.users_command](accounts, args)
@@ -191,6 +202,18 @@ def _list(accounts: Accounts, as_json: bool) -> None:
         cols = "every collection" if u.role.value == "admin" else \
             ", ".join(c + "*" * (c in u.write) for c in u.read) or "none"
         print(f"{u.name:20}  {u.role.value:6}  {u.keys:>4}  {u.created:25}  {cols}")
+
+
+def _keys(accounts: Accounts, name: str, as_json: bool) -> None:
+    found = accounts.keys(name)
+    if as_json:
+        print(json.dumps({"user": name, "keys": [k.to_dict() for k in found]}, indent=1))
+    elif not found:
+        print(f"{name} has no API key: `assistant users key {name}` makes one.")
+    else:
+        print(f"{'key starts':12}  created")
+        for k in found:
+            print(f"{k.hint + '...':12}  {k.created}")
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
