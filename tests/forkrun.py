@@ -54,6 +54,7 @@ HOOKS: dict[str, tuple[Any, str]] = {
     "move": (Store, "move_files"),  # files moved to another collection: records marked, chunks, marks
     "recollect": (Store, "set_collection"),  # chunks' collection changed, a batch at a time
     "repair": (assistant.index.repair, "_reindex"),  # a damaged index given its vectors again
+    "repair-vectors": (assistant.index.repair._Vectors, "of"),  # a page's vectors, before they are written
 }
 # Small batches, so a small corpus crosses many batch (resume) boundaries ...
 ingest.pipeline.EMBED_BATCH = 8

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import StoreBusyError, StoreError
+from assistant.index.places import local_cache_dir
 from assistant.settings import Settings
 
 try:
@@ -43,8 +44,6 @@ _GUARD = threading.Lock()
 
 
 def lock_path(settings: Settings) -> Path:
-    from assistant.index.store import local_cache_dir
-
     return local_cache_dir(settings) / "write.lock"
 
 

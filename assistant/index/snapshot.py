@@ -30,10 +30,11 @@ import numpy as np
 from assistant.index import snapshot_files
 from assistant.index.locks import saving
 from assistant.index.manifest import MOVING, REMOVING, collection_of
+from assistant.index.places import local_cache_dir
 from assistant.index.search import Filters, SnapshotSearch
 from assistant.index.snapshot_build import Rows, assemble, chunk_terms
 from assistant.index.snapshot_files import Saved
-from assistant.index.store import Store, local_cache_dir
+from assistant.index.store import Store
 
 __all__ = ["Filters", "Snapshot"]
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +28,7 @@ from assistant.index.manifest import REMOVING
 from assistant.index.meta import COLLECTION, FILE, MAIN, TEXT, ChunkMeta
 from assistant.index.repair import opened
 from assistant.index.rows import Chunks, StoredChunk, stored_chunks
-from assistant.settings import Settings, cache_dir
+from assistant.settings import Settings
 
 SCHEMA = 1
 # Chroma rejects larger writes (its max batch size is about 5,400 records).
@@ -336,13 +335,3 @@ class Store:
     @guarded
     def mark_moving(self, keys: Sequence[str], collection: str) -> None:
         manifest.mark_moving(self.files, keys, collection)
-
-
-def local_cache_dir(settings: Settings) -> Path:
-    """Where derived local files (the keyword index) live: beside the store, or per server URL."""
-    if not settings.chroma_url:
-        return settings.store
-    import hashlib
-
-    tag = hashlib.sha1(f"{settings.chroma_url}/{settings.collection}".encode()).hexdigest()[:16]
-    return cache_dir() / tag
