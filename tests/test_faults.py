@@ -177,22 +177,43 @@ def test_ingestion_repairs_a_damaged_index_before_writing(big_store: Path, tmp_p
     assert finds_itself(store) > 0.99
 
 
-def test_a_repair_cut_short_is_finished_by_the_next_open(big_store: Path, tmp_path: Path) -> None:
-    """Killed after the index was emptied and all but the last 20 vectors were written back: the
-    index is whole and finds the chunks that opening a store probes, so only the repair's mark
-    says that it is not done; the next open finishes it."""
+@pytest.mark.parametrize("told_by", ["the repair's mark", "the recorded chunk"])
+def test_an_index_lacking_some_chunks_is_found_and_repaired(big_store: Path, tmp_path: Path, told_by: str) -> None:
+    """An index that lacks 20 chunks from the middle of the store (a repair killed half way, or
+    writes lost) still finds the first chunks of the store, which opening it probes; the
+    repair's mark says it is not whole, or the chunk the last writer recorded (`probe`, its
+    newest: here one of the 20) does."""
     import chromadb
 
     store = damaged_copy(big_store, tmp_path, INDEX_DAMAGE["index folder deleted"])
-    (store / "repairing.json").write_text(json.dumps({"collections": ["chunks"], "since": 0}))
     got = Store.open(Settings(store=big_store)).everything()  # in storage order
+    middle = len(got) // 2
+    lost = slice(middle - 20, middle)
+    kept = [i for i in range(len(got)) if not middle - 20 <= i < middle]
     raw = chromadb.PersistentClient(path=str(store / "chroma"), settings=chromadb.Settings(anonymized_telemetry=False))
-    raw.get_collection("chunks").upsert(ids=got.ids[:-20], embeddings=got.vectors[:-20])
-    del raw
+    chunks = raw.get_collection("chunks")
+    # Deleting the index folder left Chroma its log, which holds the newest records: those back first.
+    chunks.upsert(ids=[got.ids[i] for i in kept], embeddings=got.vectors[kept])
+    if told_by == "the repair's mark":
+        (store / "repairing.json").write_text(json.dumps({"collections": ["chunks"], "since": 0}))
+    else:
+        meta = {k: v for k, v in (chunks.metadata or {}).items() if not k.startswith("hnsw:")}
+        chunks.modify(metadata={**meta, "probe": got.ids[middle - 1]})
+    del raw, chunks
     s = Store.open(Settings(store=store))
     assert not (store / "repairing.json").exists()
-    assert all(s.query(v, 1)[0][0] == cid for cid, v in zip(got.ids[-20:], got.vectors[-20:]))
+    assert all(s.query(v, 1)[0][0] == cid for cid, v in zip(got.ids[lost], got.vectors[lost]))
     assert finds_itself(store) > 0.99
+
+
+def test_a_writer_records_its_newest_chunk_for_the_check(big_store: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(big_store, store)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "new.md").write_text("A new note about the harbour ferry strike in Sennport.")
+    ingest([tmp_path / "docs"], Settings(store=store))
+    s = Store.open(Settings(store=store))
+    assert s.get([s.info["probe"]])[s.info["probe"]].meta.file.endswith("new.md")
 
 
 def test_no_repair_while_another_thread_of_the_process_writes(big_store: Path, tmp_path: Path) -> None:
