@@ -44,6 +44,7 @@ from assistant.settings import Settings
 
 T = TypeVar("T")
 PAGE = 2000  # records read, and vectors written, at a time (Chroma's write limit is ~5,400)
+SHOWN_FROM = 20_000  # chunks from which a repair shows its progress
 
 
 @dataclass
@@ -145,11 +146,16 @@ def _reindex(settings: Settings, collection: Any, name: str, done: Repaired) -> 
             collection.upsert(ids=ids[i:i + PAGE], embeddings=[[1.0]] * len(ids[i:i + PAGE]))
         done.records += len(ids)
         return
+    from tqdm import tqdm
+
     vectors = _Vectors(settings, collection)
-    for i in range(0, len(ids), PAGE):
-        page = ids[i:i + PAGE]
-        collection.upsert(ids=page, embeddings=vectors.of(collection, page, done))
-        done.records += len(page)
+    # A large store takes minutes (Chroma builds its index again): shown, as ingestion is.
+    with tqdm(total=len(ids), unit="chunk", disable=len(ids) < SHOWN_FROM, file=sys.stderr) as bar:
+        for i in range(0, len(ids), PAGE):
+            page = ids[i:i + PAGE]
+            collection.upsert(ids=page, embeddings=vectors.of(collection, page, done))
+            done.records += len(page)
+            bar.update(len(page))
 
 
 class _Vectors:
