@@ -201,8 +201,8 @@ def _usage(turns: list[Message], answer: Answer) -> dict[str, int]:
 def _sse(stream: AnswerStream, cid: str, created: int, model: str, keep: Callable[[Answer], dict[str, str | None]],
          audit: Callable[[Answer | None, int | str], None]) -> Iterator[str]:
     """The answer as server-sent chunks. Audited once it has ended, so that the event names the
-    collections it cited: 200, 400 for an error in-band, or "disconnected" when the client left
-    first (with what the answer cited if it had come that far)."""
+    collections it cited: 200, 400 for an error sent in-band, 500 for a bug, or "disconnected"
+    when the client left first (with what the answer cited if it had come that far)."""
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra}

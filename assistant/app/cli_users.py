@@ -67,7 +67,8 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p = us.add_parser("key", parents=[common], help="make an API key for a user (printed once), or revoke theirs")
     p.add_argument("name")
     p.add_argument("--revoke", nargs="?", const=ALL_KEYS, metavar="KEY",
-                   help="delete the user's key that starts so (as `users keys` shows it) instead; alone: every key")
+                   help="instead, delete only the key that starts with KEY (as `users keys` shows it); "
+                        "without KEY, every key of the user")
     p = us.add_parser("keys", parents=[common], help="a user's API keys: the start of each, and when it was made")
     p.add_argument("name")
     p.add_argument("--json", action="store_true", help="print one JSON object")

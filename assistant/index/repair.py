@@ -27,6 +27,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -116,7 +117,7 @@ def repair(settings: Settings, damage: DamagedIndexError) -> Repaired:
 def _vector_segments(database: Path, damage: DamagedIndexError) -> dict[str, str]:
     """Vector segment folder name -> the Chroma collection it indexes, from the database."""
     try:
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
             rows = db.execute("SELECT s.id, c.name FROM segments s JOIN collections c ON c.id = s.collection "
                               "WHERE s.scope = 'VECTOR'").fetchall()
     except sqlite3.Error as e:
