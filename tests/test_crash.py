@@ -16,10 +16,10 @@ random schedule aims each kill at one of seven phases in turn, so that every pha
   snapshot  the keyword snapshot being rebuilt and saved (the run's last step);
 with k and a delay of a few ms to a few hundred ms drawn at random, so the kill lands inside
 that call or just after it. A kill that cuts Chroma's own index files short (it rewrites them
-in place) is repaired by the next run's opening of the store (assistant/index/repair.py). Kills accumulate on one store while the corpus alternates
-between two versions (B edits, removes and adds files of A), so every version's work is
-interrupted several times; each time a run is let finish, the store is compared with the
-clean store of that version.
+in place) is repaired by the next run's opening of the store (assistant/index/repair.py).
+Kills accumulate on one store while the corpus alternates between two versions (B edits,
+removes and adds files of A), so every version's work is interrupted several times; each time
+a run is let finish, the store is compared with the clean store of that version.
 """
 
 from __future__ import annotations

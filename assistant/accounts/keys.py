@@ -5,6 +5,7 @@ together. A key is a `Bearer` credential for the HTTP API and MCP (assistant/app
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select
 
@@ -26,7 +27,7 @@ class KeyInfo:
         return {"hint": self.hint, "created": self.created}
 
 
-def make(conn: Connection, user_id: int, created: object) -> str:
+def make(conn: Connection, user_id: int, created: datetime) -> str:
     key = passwords.new_key()
     conn.execute(insert(api_keys).values(user_id=user_id, digest=passwords.digest(key), hint=key[:HINT],
                                          created=created))
