@@ -18,6 +18,8 @@ from assistant.settings import Settings
 FILES = "files"  # the collection's name is the chunks collection's, plus "-files"
 REMOVING = "removing"  # marks a manifest record whose file is being removed
 MOVING = "moving"  # marks a record whose chunks are being moved to its (new) collection
+# Every record's vector: the manifest is read by key, never searched, but Chroma needs one.
+PLACEHOLDER = [1.0]
 # Scanned pages of the file that no OCR engine has read yet: ingestion reads it again, unchanged,
 # once one is installed. A record written without it drops it.
 OCR_PENDING = "ocr_pending"
@@ -42,26 +44,31 @@ def put(files: Any, key: str, record: dict[str, Any]) -> None:
     # Chroma merges an upsert's metadata into the record's; a None value deletes a field: the
     # marks of an unfinished removal or move go, and so do the empty values Chroma cannot hold.
     clean = {k: v for k, v in record.items() if v is not None and v != ""}
-    files.upsert(ids=[key], embeddings=[[1.0]], metadatas=[{OCR_PENDING: None, **clean, REMOVING: None,
+    files.upsert(ids=[key], embeddings=[PLACEHOLDER], metadatas=[{OCR_PENDING: None, **clean, REMOVING: None,
                                                             MOVING: None}])
 
 
 def mark_moving(files: Any, keys: Sequence[str], collection: str) -> None:
     """The target first, marked: a move cut short is finished by the next move or ingestion, and
     a snapshot refresh re-reads the chunks of a marked file (assistant/index/snapshot.py)."""
-    files.upsert(ids=list(keys), embeddings=[[1.0]] * len(keys),
+    files.upsert(ids=list(keys), embeddings=[PLACEHOLDER] * len(keys),
                  metadatas=[{COLLECTION: collection, MOVING: True}] * len(keys))
 
 
 def moved(files: Any, keys: Sequence[str]) -> None:
-    files.upsert(ids=list(keys), embeddings=[[1.0]] * len(keys), metadatas=[{MOVING: None}] * len(keys))
+    files.upsert(ids=list(keys), embeddings=[PLACEHOLDER] * len(keys), metadatas=[{MOVING: None}] * len(keys))
 
 
 def mark_removing(files: Any, keys: Sequence[str]) -> None:
     """Marked, hashes dropped: a file whose removal was cut short is never taken as unchanged."""
-    files.upsert(ids=list(keys), embeddings=[[1.0]] * len(keys),
+    files.upsert(ids=list(keys), embeddings=[PLACEHOLDER] * len(keys),
                  metadatas=[{REMOVING: True, "sha256": None}] * len(keys))
 
 
 def drop(files: Any, keys: Sequence[str]) -> None:
     files.delete(ids=list(keys))
+
+
+def reindex(files: Any, keys: Sequence[str]) -> None:
+    """Records given their vector again, and nothing else (a repaired index: repair.py)."""
+    files.upsert(ids=list(keys), embeddings=[PLACEHOLDER] * len(keys))

@@ -144,7 +144,7 @@ def _reindex(settings: Settings, collection: Any, name: str, done: Repaired) -> 
     ids = list(collection.get(include=[])["ids"])
     if name == manifest.collection_name(settings):
         for i in range(0, len(ids), PAGE):
-            collection.upsert(ids=ids[i:i + PAGE], embeddings=[[1.0]] * len(ids[i:i + PAGE]))
+            manifest.reindex(collection, ids[i:i + PAGE])
         done.records += len(ids)
         return
     from tqdm import tqdm
