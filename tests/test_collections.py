@@ -148,32 +148,31 @@ def test_the_snapshot_masks_by_collection() -> None:
     assert [c for c, _ in snap.dense(snap.vectors[0], 10, mask)] == ["c1"]
 
 
-def test_a_snapshot_saved_before_collections_reads_as_main(tmp_path: Path) -> None:
-    """An old snapshot is not loaded as current (its refresh checks the manifest), and what a
-    refresh reuses of it reads as all main."""
+def test_a_snapshot_saved_before_segments_is_not_loaded(tmp_path: Path) -> None:
+    """A snapshot in the format before segments (and before collections) is neither loaded nor
+    reused, whatever its generation: the store's chunks say which collection each is in."""
     from assistant.index import snapshot_files
 
-    snap = _snapshot(["main", "main"], [0, 0])
+    snap = _snapshot(["main", "a"], [0, 0])
     snap.store_id = "store"
-    snapshot_files.save(snap, tmp_path / "snap")
-    _drop_collection_column(tmp_path / "snap")
-    assert snapshot_files.load(SnapshotSearch, tmp_path / "snap", "g") is None
-    old = snapshot_files.saved(tmp_path / "snap", "store")
-    assert old is not None and old.collection_names == ["main"] and old.columns["collections"].tolist() == [0, 0]
+    snapshot_files.save(snapshot_files.Parts("g", "store", snap.base, None, None), tmp_path / "snap")
+    assert snapshot_files.load(tmp_path / "snap", "g", "store") is not None
+    _old_format(tmp_path / "snap", "g")
+    assert snapshot_files.load(tmp_path / "snap", "g") is None
+    assert snapshot_files.load(tmp_path / "snap", store_id="store") is None
 
 
-def _drop_collection_column(folder: Path) -> None:
-    """The folder as snapshots were saved before archive collections, checksums and all."""
-    from assistant.index import snapshot_files
+def _old_format(folder: Path, generation: str) -> None:
+    """The folder as snapshots were saved before segments: one meta.json over whole-store files."""
+    import shutil
+    import zlib
 
-    meta = json.loads((folder / "meta.json").read_text())
-    meta.pop("check")
-    meta.pop("collection_names")
-    cols = dict(np.load(folder / "columns.npz"))
-    cols.pop("collections")
-    np.savez(folder / "columns.npz", **cols)
-    meta["files"]["columns.npz"] = snapshot_files._crc(folder / "columns.npz")
-    (folder / "meta.json").write_text(json.dumps({**meta, "check": snapshot_files._crc_text(meta)}))
+    shutil.rmtree(folder)
+    folder.mkdir()
+    (folder / "vectors.npy").write_bytes(b"")
+    meta = {"generation": generation, "collection": "store", "ids": [], "source_names": [], "kind_names": [],
+            "files": {"vectors.npy": 0}}
+    (folder / "meta.json").write_text(json.dumps({**meta, "check": zlib.crc32(json.dumps(meta, sort_keys=True).encode())}))
 
 
 # -- a store of two collections (read only) ---------------------------------------------------
@@ -430,8 +429,8 @@ def _records(settings: Settings) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.slow
 def test_a_store_written_before_collections_reads_as_main(tmp_path: Path) -> None:
-    """Chunks and records without a collection, and a snapshot without the column: all main,
-    and a move out of main is seen by a refresh of that old snapshot."""
+    """Chunks and records without a collection, and a snapshot saved before collections: all
+    main, and a move out of main is seen."""
     from assistant.index.snapshot import Snapshot
     from assistant.index.store import Store
     from assistant.service import Assistant
@@ -446,7 +445,7 @@ def test_a_store_written_before_collections_reads_as_main(tmp_path: Path) -> Non
                        metadatas=[{"collection": None}] * len(records))
     store.bump_generation()
     Snapshot.rebuild(store)
-    _drop_collection_column(Snapshot.folder(store))
+    _old_format(Snapshot.folder(store), store.generation)
     assert all("collection" not in m for m in store.chunks.get(include=["metadatas"])["metadatas"])
     everyone = Assistant(settings=settings)
     assert [(c.name, c.files) for c in everyone.collections()] == [("main", 2)]

@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 
 from assistant import Assistant, StoreError, StoreMismatchError
+from assistant.index import snapshot_files
 from assistant.index.meta import ChunkMeta
 from assistant.index.snapshot import Snapshot
-from assistant.index.snapshot_files import whole
 from assistant.index.store import Store
 from assistant.settings import Settings
 from ingest import ingest
@@ -113,13 +113,20 @@ def snap(store: Path) -> Path:
     return store / "snapshot"
 
 
+def base(store: Path) -> Path:
+    """The snapshot's base segment's folder."""
+    return snap(store) / json.loads((snap(store) / "meta.json").read_text())["base"]
+
+
 SNAPSHOT_DAMAGE: dict[str, Callable[[Path], None]] = {
     "meta deleted": lambda s: (snap(s) / "meta.json").unlink(),
     "meta truncated": lambda s: truncate(snap(s) / "meta.json", 0.5),
-    "vectors garbled": lambda s: overwrite(snap(s) / "vectors.npy", 4096, b"\x00" * 8192),
-    "vectors truncated": lambda s: truncate(snap(s) / "vectors.npy", 0.5),
-    "keyword scores garbled": lambda s: overwrite(snap(s) / "bm25" / "data.csc.index.npy", 512, b"\x7f" * 256),
-    "columns deleted": lambda s: (snap(s) / "columns.npz").unlink(),
+    "vectors garbled": lambda s: overwrite(base(s) / "vectors.npy", 4096, b"\x00" * 8192),
+    "vectors truncated": lambda s: truncate(base(s) / "vectors.npy", 0.5),
+    "keyword counts garbled": lambda s: overwrite(base(s) / "postings.npz", 512, b"\x7f" * 256),
+    "columns deleted": lambda s: (base(s) / "columns.npz").unlink(),
+    "segment meta garbled": lambda s: overwrite(base(s) / "meta.json", 2, b"9"),
+    "base segment deleted": lambda s: shutil.rmtree(base(s)),
     "folder deleted": lambda s: shutil.rmtree(snap(s)),
 }
 
@@ -271,12 +278,12 @@ def test_a_damaged_snapshot_is_rebuilt_and_answers_stay_right(big_store: Path, h
     assert a.ask(QUESTION, since="2020").to_dict() == healthy["since"]
     assert a.ask(QUESTION).to_dict() == healthy["answer"]
     assert [(p.id, round(p.score, 5)) for p in a.search(QUESTION, k=10)] == healthy["search"]
-    assert whole(snap(store), json.loads((snap(store) / "meta.json").read_text()))
+    assert snapshot_files.load(snap(store)) is not None
 
 
 def test_the_snapshot_checksums_catch_a_changed_file(big_store: Path, tmp_path: Path) -> None:
-    store = damaged_copy(big_store, tmp_path, SNAPSHOT_DAMAGE["keyword scores garbled"])
-    assert not whole(snap(store), json.loads((snap(store) / "meta.json").read_text()))
+    store = damaged_copy(big_store, tmp_path, SNAPSHOT_DAMAGE["keyword counts garbled"])
+    assert snapshot_files.load(snap(store)) is None
 
 
 def relabel(store: Path, model: str) -> None:

@@ -76,17 +76,30 @@ def test_unfiltered_dense_search_is_exact_and_agrees_with_chroma(assistant: Assi
             assert p.score == pytest.approx(theirs[p.id], abs=5e-3)
 
 
+@pytest.mark.parametrize("segmented", [False, True])
 @pytest.mark.parametrize("kind", ["int8", "bf16"])
 @pytest.mark.parametrize("filtered", [False, True])
 def test_dense_search_on_compact_vectors_returns_the_exact_float32_top_k(monkeypatch: pytest.MonkeyPatch,
-                                                                          filtered: bool, kind: str) -> None:
+                                                                          filtered: bool, kind: str,
+                                                                          segmented: bool) -> None:
     """The int8 or bf16 product only picks candidates; the top k must be the float32 one, also
-    among near-ties (clusters of near-duplicate vectors) that it alone would misorder."""
+    among near-ties (clusters of near-duplicate vectors) that it alone would misorder. Also over
+    a base and a tail segment, base rows removed: never one of those."""
     import numpy as np
 
     import assistant.index.dense
     import assistant.index.embedding
+    from assistant.index.postings import Postings
+    from assistant.index.segment import build
     from assistant.index.snapshot import Snapshot
+
+    def segment(rows: range) -> object:
+        n = len(rows)
+        values = {"dates": np.zeros(n, dtype=np.int64), "sources": [""] * n, "kinds": [""] * n,
+                  "docs": [f"d{i}" for i in rows], "positions": np.zeros(n, np.int32),
+                  "pages": np.zeros(n, np.int32), "collections": ["main"] * n}
+        return build([f"c{i}" for i in rows], values, vectors[rows.start:rows.stop],
+                     Postings.build([np.zeros(0, np.int32)] * n, []))
 
     monkeypatch.setattr(assistant.index.embedding, "cpu_has_bf16", lambda: True)
     if kind == "bf16":
@@ -96,22 +109,26 @@ def test_dense_search_on_compact_vectors_returns_the_exact_float32_top_k(monkeyp
     vectors = centres[rng.integers(0, 50, 20_000)] + rng.normal(0, 0.02, (20_000, 384)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     n = len(vectors)
-    zeros = np.zeros(n, dtype=np.int32)
-    snap = Snapshot("g", [f"c{i}" for i in range(n)], None, np.zeros(n, dtype=np.int64), zeros, [""], zeros,
-                    [""], vectors, np.arange(n, dtype=np.int32), zeros, zeros)
+    cut = 15_000 if segmented else n
+    removed = rng.random(cut) < 0.2 if segmented else None
+    snap = Snapshot("g", segment(range(cut)), segment(range(cut, n)) if segmented else None, removed)  # type: ignore[arg-type]
     mask = rng.random(n) < 0.3 if filtered else None
+    live = np.concatenate([~removed, np.ones(n - cut, dtype=bool)]) if removed is not None else None
+    if mask is not None and live is not None:
+        mask &= live
     for q in range(20):
         query = vectors[q] + rng.normal(0, 0.05, 384).astype(np.float32)
         query /= np.linalg.norm(query)
         exact = vectors @ query
-        if mask is not None:
-            exact = np.where(mask, exact, -np.inf)
+        if mask is not None or live is not None:
+            exact = np.where(mask if mask is not None else live, exact, -np.inf)
         got = snap.dense(query, 50, mask)
-        assert snap._matrix is not None and snap._matrix.kind == kind
+        assert all(p._scorer is not None and p._scorer.kind == kind for p in snap.parts)
+        assert len(snap.parts) == (2 if segmented else 1)
         rows = [int(c[1:]) for c, _ in got]
         scores = np.array([s for _, s in got])
         # float32 scores of the chunks returned, and equal to the 50 best float32 scores
         # (chunks whose scores differ by float32 rounding alone may swap places)
         assert np.allclose(scores, exact[rows], atol=1e-6)
         assert np.allclose(scores, np.sort(exact)[::-1][:50], atol=1e-6)
-        assert len(set(rows)) == 50 and (mask is None or mask[rows].all())
+        assert len(set(rows)) == 50 and (mask is None or mask[rows].all()) and (live is None or live[rows].all())

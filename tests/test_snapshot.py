@@ -22,18 +22,29 @@ QUERIES = ["OHCHR report rejection", "Special Rapporteur visit Sennport", "press
 TERMS = ["ohchr", "sennport", "harbour", "ferri", "zqxv"]  # stemmed, as the index keeps them
 
 
+def rows_by_id(snap: Snapshot) -> dict[str, tuple]:
+    """Each live chunk's columns, as names, and its vector."""
+    out = {}
+    for cid in snap.ids:
+        r = snap._row[cid]
+        out[cid] = (int(snap.dates[r]), snap.source_names[int(snap.sources[r])], snap.kind_names[int(snap.kinds[r])],
+                    snap.doc_keys[int(snap.docs[r])], int(snap.positions[r]), int(snap.pages[r]),
+                    snap.collection_names[int(snap.collections[r])], tuple(np.asarray(snap.vectors[r]).tolist()))
+    return out
+
+
 def assert_same(a: Snapshot, b: Snapshot) -> None:
-    """Same chunks in the same order, same columns and vectors, same keyword scores."""
-    assert a.ids == b.ids
-    for column in ("dates", "sources", "kinds", "docs", "positions", "pages"):
-        assert np.array_equal(getattr(a, column), getattr(b, column)), column
-    assert (a.source_names, a.kind_names) == (b.source_names, b.kind_names)
-    assert np.array_equal(np.asarray(a.vectors), np.asarray(b.vectors))
+    """The same chunks with the same columns and vectors, the same keyword scores and neighbours
+    (rows may be in another order: a refreshed snapshot appends what changed)."""
+    assert sorted(a.ids) == sorted(b.ids) and len(a.ids) == len(set(a.ids))
+    assert rows_by_id(a) == rows_by_id(b)
+    assert set(a.facets()[0]) == set(b.facets()[0]) and set(a.facets()[1]) == set(b.facets()[1])
     for query in QUERIES:
-        got, want = a.keyword(query, 50), b.keyword(query, 50)
-        assert [(c, round(s, 5)) for c, s in got] == [(c, round(s, 5)) for c, s in want], query
-        assert [round(a.coverage(query, c), 9) for c in a.ids] == [round(b.coverage(query, c), 9) for c in b.ids]
+        got, want = a.keyword(query, 500), b.keyword(query, 500)
+        assert sorted((-round(s, 5), c) for c, s in got) == sorted((-round(s, 5), c) for c, s in want), query
+        assert {c: round(a.coverage(query, c), 9) for c in a.ids} == {c: round(b.coverage(query, c), 9) for c in b.ids}
     assert [a.idf(t) for t in TERMS] == pytest.approx([b.idf(t) for t in TERMS], abs=1e-12)
+    assert {c: a.neighbours(c, 1, 1) for c in a.ids} == {c: b.neighbours(c, 1, 1) for c in b.ids}
 
 
 def test_refresh_reads_only_the_chunks_it_lacks_and_equals_a_rebuild(archive_copy: Path, settings: Settings,
@@ -102,7 +113,7 @@ def test_a_snapshot_of_an_empty_store_is_refreshed_when_documents_arrive(archive
                                                                          settings: Settings) -> None:
     """The chat started on a new store saves an empty snapshot; the first upload refreshes it."""
     empty = Snapshot.refresh(Store.create(settings, 384))
-    assert empty.ids == [] and (settings.store / "snapshot" / "terms.npz").is_file()
+    assert empty.ids == [] and (settings.store / "snapshot" / "meta.json").is_file()
     ingest([archive_copy / "news"], settings)
     store = Store.open(settings)
     assert Snapshot.load(store).ids and store.count() == len(Snapshot.load(store).ids)
@@ -131,6 +142,94 @@ def test_a_snapshot_of_another_collection_is_not_reused(archive_copy: Path, tmp_
     assert_same(fresh, Snapshot.rebuild(store))
 
 
+def _change_one_file(archive_copy: Path) -> None:
+    target = next((archive_copy / "news").glob("*.md"))
+    target.write_text(target.read_text() + "\n\nA closing paragraph about the harbour ferry strike.\n")
+
+
+def test_an_ingestion_writes_a_tail_and_leaves_the_base_as_it_was(archive_copy: Path, settings: Settings,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Adding and changing files costs the files, not the archive: the refresh reads the chunks
+    the ingestion's journal names (the store's ids are not listed), writes them as a new tail,
+    masks the base rows they replace, and does not touch the base's files."""
+    ingest([archive_copy / "news", archive_copy / "reports"], settings)
+    folder = settings.store / "snapshot"
+    base = json.loads((folder / "meta.json").read_text())["base"]
+    files = {f.name: f.stat().st_mtime_ns for f in (folder / base).iterdir()}
+    listings = []
+    all_ids = Store.all_ids
+    monkeypatch.setattr(Store, "all_ids", lambda self: listings.append(1) or all_ids(self))
+    _change_one_file(archive_copy)
+    report = ingest([archive_copy], settings, prune=True)
+    assert report.ok and report.added and report.updated
+    assert listings == []  # the journal said what changed
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["base"] == base and meta["tail"] and meta["removed"]
+    assert {f.name: f.stat().st_mtime_ns for f in (folder / base).iterdir()} == files
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["meta.json", base, meta["tail"], meta["removed"]])
+    store = Store.open(settings)
+    snap = Snapshot.load(store)
+    assert snap.tail is not None and snap.removed is not None and snap.size == store.count()
+    monkeypatch.undo()
+    assert_same(snap, Snapshot.rebuild(store))
+
+
+def test_a_refresh_lists_the_store_when_another_writer_changed_it(archive_copy: Path, settings: Settings) -> None:
+    """A journal is trusted only where its writer made every change since the snapshot: another
+    Store's bump in between breaks its chain, and the refresh finds the other's chunks by listing."""
+    ingest([archive_copy / "news", archive_copy / "reports"], settings)
+    mine, theirs = Store.create(settings, 384), Store.create(settings, 384)
+    other = Store.open(settings)
+    ids = other.all_ids()[:3]
+    got = other.fetch(ids)
+    mine.bump_generation()
+    mine.delete(ids[:1])
+    theirs.bump_generation()
+    theirs.upsert([f"{c}-theirs" for c in ids], got.vectors, got.texts, got.metas)  # not in my journal
+    mine.bump_generation()
+    assert mine.journal.since(Snapshot.load(other).generation, mine.refresh_generation()) is None
+    fresh = Snapshot.refresh(mine)
+    assert {f"{c}-theirs" for c in ids} <= set(fresh.ids) and ids[0] not in fresh.ids
+    assert_same(fresh, Snapshot.rebuild(mine))
+
+
+def test_a_tail_past_its_share_is_merged_into_a_new_base(archive_copy: Path, settings: Settings,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import assistant.index.snapshot as snapshot
+
+    ingest([archive_copy / "news", archive_copy / "reports"], settings)
+    folder = settings.store / "snapshot"
+    base = json.loads((folder / "meta.json").read_text())["base"]
+    monkeypatch.setattr(snapshot, "TAIL_MIN", 0)
+    monkeypatch.setattr(snapshot, "TAIL_SHARE", 0.0)
+    _change_one_file(archive_copy)
+    ingest([archive_copy], settings, prune=True)
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["base"] != base and meta["tail"] is None and meta["removed"] is None
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["meta.json", meta["base"]])
+    store = Store.open(settings)
+    assert_same(Snapshot.load(store), Snapshot.rebuild(store))
+
+
+def test_a_reader_reloading_after_an_ingestion_keeps_the_base_and_its_compact_copy(
+        archive_copy: Path, settings: Settings) -> None:
+    """The base never changes once saved: a reload reads the new tail alone, and dense search
+    goes on with the base's compact copy (at 1M chunks, seconds to make again)."""
+    ingest([archive_copy / "news", archive_copy / "reports"], settings)
+    reader = Assistant(store=settings.store)
+    reader.search("press freedom")
+    before = reader.retriever.snapshot
+    scorer = before.base._scorer
+    assert scorer is not None
+    _change_one_file(archive_copy)
+    ingest([archive_copy], settings)
+    reader.retriever.recheck()
+    after = reader.retriever.snapshot
+    assert after is not before and after.base is before.base and after.tail is not None
+    hits = reader.search("harbour ferry strike closing paragraph")
+    assert after.base._scorer is scorer and any("closing paragraph" in p.text for p in hits)
+
+
 def test_a_reader_that_reloads_during_an_ingestion_sees_all_of_it_afterwards(
         archive_copy: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     ingest([archive_copy / "news"], settings)
@@ -151,14 +250,16 @@ def test_a_reader_that_reloads_during_an_ingestion_sees_all_of_it_afterwards(
     assert sorted(reader.retriever.snapshot.ids) == sorted(Store.open(settings).all_ids())
 
 
-def test_the_keyword_index_is_the_one_bm25s_builds_bit_for_bit() -> None:
-    """assistant.index.keyword.bm25_index builds in NumPy what bm25s builds chunk by chunk: the same
-    score matrix to the bit, on the sample archive's paragraphs and on 4,000 synthetic chunks
-    with Zipf-distributed terms (repeats, rare terms, empty chunks)."""
+def test_keyword_scores_are_bm25s_s_over_the_live_chunks_of_every_segment() -> None:
+    """BM25 scored at query time from term counts (assistant/index/postings.py) gives bm25s's
+    scores over the same chunks: on the sample archive's paragraphs and on 4,000 synthetic chunks
+    with Zipf-distributed terms (repeats, rare terms, empty chunks), split into a base and a tail
+    segment with base rows removed, against bm25s over the live chunks alone."""
     import bm25s
     from bm25s.tokenization import Tokenized
 
-    from assistant.index.keyword import bm25_index, tokenize
+    from assistant.index.keyword import tokenize
+    from assistant.index.postings import KeywordIndex, Postings
 
     root = Path(__file__).resolve().parents[1] / "examples" / "archive"
     paragraphs = [p for f in sorted(root.rglob("*")) if f.suffix in (".md", ".txt", ".html")
@@ -171,15 +272,27 @@ def test_the_keyword_index_is_the_one_bm25s_builds_bit_for_bit() -> None:
     zipf = [np.minimum(rng.zipf(1.3, rng.integers(0, 300)), size) - 1 for _ in range(4000)]
     synthetic = ([z.astype(np.int32) for z in zipf], [f"t{i}" for i in range(size)])
     for terms, vocab in (sample, synthetic):
-        ours = bm25_index(terms, vocab)
+        n = len(terms)
+        cut = n * 2 // 3
+        removed = np.zeros(cut, dtype=bool)
+        removed[rng.choice(cut, cut // 5, replace=False)] = True
+        # The tail knows only its own terms, in its own order.
+        tail_vocab = sorted({vocab[t] for ts in terms[cut:] for t in ts})
+        tail_id = {v: i for i, v in enumerate(tail_vocab)}
+        tail_terms = [np.array([tail_id[vocab[t]] for t in ts], dtype=np.int32) for ts in terms[cut:]]
+        ours = KeywordIndex([Postings.build(terms[:cut], vocab), Postings.build(tail_terms, tail_vocab)],
+                            np.concatenate([~removed, np.ones(n - cut, dtype=bool)]))
+        live = [i for i in range(n) if i >= cut or not removed[i]]
         theirs = bm25s.BM25()
-        theirs.index(Tokenized(ids=[t.tolist() for t in terms], vocab={v: i for i, v in enumerate(vocab)}),
+        theirs.index(Tokenized(ids=[terms[i].tolist() for i in live], vocab={v: i for i, v in enumerate(vocab)}),
                      show_progress=False)
-        for key in ("data", "indices", "indptr"):
-            assert ours.scores[key].dtype == theirs.scores[key].dtype, key
-            assert np.array_equal(ours.scores[key], theirs.scores[key]), key
-        assert ours.scores["num_docs"] == theirs.scores["num_docs"] and ours.vocab_dict == theirs.vocab_dict
-        assert len(paragraphs) > 50 and np.count_nonzero(ours.scores["data"]) > 1000
+        for query in ([vocab[int(terms[7][0])]], [vocab[i] for i in range(0, size, 97) if i < len(vocab)],
+                      [vocab[int(t)] for t in terms[cut + 3][:6]] * 2):
+            want = theirs.get_scores_from_ids(theirs.get_tokens_ids(query))
+            got = ours.scores(query)
+            assert got is not None and np.allclose(got[live], want, rtol=1e-5, atol=1e-6), query
+            assert not got[:cut][removed].any()
+        assert ours.count == len(live) and len(paragraphs) > 50
 
 
 def _mapped_kb(path: Path) -> int:
@@ -198,7 +311,7 @@ def test_after_the_bf16_copy_the_float32_vectors_leave_memory(sample_store: Path
     """The memory-mapped float32 vectors serve only rescoring once the bf16 copy exists: their
     pages are dropped from the process after each use (1.5 GB of the reader at 1M chunks)."""
     snap = Snapshot.load(Store.open(Settings(store=sample_store)))
-    path = (sample_store / "snapshot" / "vectors.npy").resolve()
+    path = (sample_store / "snapshot" / snap.base.name / "vectors.npy").resolve()
     np.asarray(snap.vectors[: len(snap.ids)]).sum()  # every page touched, as building the copy does
     assert _mapped_kb(path) > 0
     vector = load_embedder(DEFAULT).encode_query("Why did Marvala reject the OHCHR report?")

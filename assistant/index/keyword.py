@@ -72,49 +72,8 @@ def tokenize(texts: list[str]) -> Any:
     return bm25s.tokenize(texts, stopwords=list(stopwords()), stemmer=_stemmer(), show_progress=False)
 
 
-def bm25_index(terms: Sequence[np.ndarray], vocab: Sequence[str]) -> Any:
-    """A bm25s.BM25 over chunks given as arrays of term ids into `vocab`; the same index, bit
-    for bit, as `BM25().index(...)` builds, in a quarter of the time: bm25s counts terms chunk
-    by chunk in Python (1.3 s of a 1.4 s snapshot refresh on 27,699 chunks), this in NumPy
-    through `build_index_from_ids`, the method bm25s offers for overriding."""
-    import bm25s
-    from bm25s.tokenization import Tokenized
-
-    vocab_ids = {v: i for i, v in enumerate(vocab)}
-    try:  # bm25s's own scoring formulas, so that the scores are exactly its
-        from bm25s.scoring import _build_idf_array, _select_idf_scorer, _select_tfc_scorer
-    except ImportError:  # a bm25s without them: its own (slower) build
-        index = bm25s.BM25()
-        index.index(Tokenized(ids=[t.tolist() for t in terms], vocab=vocab_ids), show_progress=False)
-        return index
-
-    class BM25(bm25s.BM25):
-        def build_index_from_ids(self, unique_token_ids: list[int], corpus_token_ids: Any,
-                                 show_progress: bool = True, leave_progress: bool = False) -> dict[str, Any]:
-            if self.method in self.methods_requiring_nonoccurrence:  # not ours: left to bm25s
-                return dict(super().build_index_from_ids(unique_token_ids, [t.tolist() for t in terms],
-                                                         show_progress, leave_progress))
-            self.nonoccurrence_array = None  # as bm25s's build sets it for these methods (save reads it)
-            n, vocab_size = len(terms), len(unique_token_ids)
-            lengths = np.array([len(t) for t in terms], dtype=np.int64)
-            term, chunk, tf = _term_chunk_counts(terms, lengths, vocab_size)
-            df = np.bincount(term, minlength=vocab_size)
-            idf = _build_idf_array(doc_frequencies=dict(enumerate(df.tolist())), n_docs=n,
-                                   compute_idf_fn=_select_idf_scorer(self.idf_method), dtype=self.dtype)
-            # In float64 where bm25s computes in float64 (its average length is a NumPy float64).
-            tfc = _select_tfc_scorer(self.method)(tf_array=tf.astype(self.dtype), l_d=lengths[chunk].astype(np.float64),
-                                                  l_avg=lengths.mean(), k1=self.k1, b=self.b, delta=self.delta)
-            return {"data": (idf[term] * tfc).astype(self.dtype), "indices": chunk.astype(self.int_dtype),
-                    "indptr": np.concatenate(([0], np.cumsum(df))), "num_docs": n}
-
-    index = BM25()
-    # The ids reach only the override above, which reads `terms` itself.
-    index.index(Tokenized(ids=[], vocab=vocab_ids), show_progress=False)
-    return index
-
-
-def _term_chunk_counts(terms: Sequence[np.ndarray], lengths: np.ndarray,
-                       vocab_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def term_chunk_counts(terms: Sequence[np.ndarray], lengths: np.ndarray,
+                      vocab_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(term, chunk) pairs with their counts, ordered by term then chunk: the CSC layout. The
     chunks' terms in order already are a sparse matrix by rows (chunk by chunk, repeats
     included); SciPy turns it into columns (term by term, chunks in order) in linear time and

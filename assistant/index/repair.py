@@ -166,12 +166,12 @@ class _Vectors:
         info = dict(collection.metadata or {})
         self.model = str(info.get("embed_model") or settings.embed_model)
         self.settings = settings
-        self.saved = snapshot_files.saved(settings.store / "snapshot", str(collection.id))
+        self.saved = snapshot_files.load(settings.store / "snapshot", store_id=str(collection.id))
         self.embedder: Any = None
 
     def of(self, collection: Any, ids: list[str], done: Repaired) -> np.ndarray:
-        rows = [self.saved.row.get(c, -1) if self.saved else -1 for c in ids]
-        missing = [c for c, r in zip(ids, rows) if r < 0]
+        saved = {c: v for c in ids if self.saved is not None and (v := self.saved.vector_of(c)) is not None}
+        missing = [c for c in ids if c not in saved]
         fresh: dict[str, np.ndarray] = {}
         if missing:
             chunks = stored_chunks(collection.get(ids=missing, include=["documents", "metadatas"]))
@@ -179,8 +179,7 @@ class _Vectors:
             fresh = dict(zip(missing, self._encode(texts)))
             done.embedded += len(missing)
         done.from_snapshot += len(ids) - len(missing)
-        return np.stack([fresh[c] if r < 0 else np.asarray(self.saved.vectors[r], np.float32)  # type: ignore[union-attr]
-                         for c, r in zip(ids, rows)])
+        return np.stack([saved[c] if c in saved else fresh[c] for c in ids])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if self.embedder is None:

@@ -4,19 +4,19 @@ Building, refreshing, saving and loading it are in assistant/index/snapshot.py."
 
 from __future__ import annotations
 
-import math
 import mmap
 import sys
-import threading
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from assistant.index.dense import Scorer
 from assistant.index.keyword import terms, tokenize
-from assistant.index.meta import MAIN
+from assistant.index.postings import KeywordIndex
+from assistant.index.segment import Segment, combined
+from assistant.index.stacked import RowIndex, Stacked
 
 
 @dataclass
@@ -46,48 +46,68 @@ class Filters:
 
 
 class SnapshotSearch:
-    """The snapshot's data, one row a chunk in every column, and the searches over it."""
+    """The snapshot's data, one row a chunk in every column, and the searches over it. Its rows
+    are its base segment's, then its tail's (assistant/index/segment.py); base rows `removed`
+    since the base was saved stay in the columns but are never found (`live`)."""
 
-    def __init__(self, generation: str, ids: list[str], bm25: Any, dates: np.ndarray,
-                 sources: np.ndarray, source_names: list[str], kinds: np.ndarray, kind_names: list[str],
-                 vectors: np.ndarray, docs: np.ndarray, positions: np.ndarray, pages: np.ndarray,
-                 collections: np.ndarray | None = None, collection_names: list[str] | None = None) -> None:
+    def __init__(self, generation: str, base: Segment, tail: Segment | None = None,
+                 removed: np.ndarray | None = None) -> None:
         self.generation = generation
-        self.ids = ids
-        self.bm25 = bm25
-        self.dates, self.sources, self.kinds = dates, sources, kinds
-        self.source_names, self.kind_names = source_names, kind_names
-        # Each chunk's archive collection, coded into `collection_names` (without the column: all main).
-        if collections is None:
-            collections, collection_names = np.zeros(len(ids), dtype=np.int32), [MAIN]
-        self.collections, self.collection_names = collections, list(collection_names or [])
-        self.vectors = vectors
+        self.base, self.tail = base, tail if tail is not None and len(tail) else None
+        self.removed = removed if removed is not None and removed.any() else None
+        self.parts = [self.base] + ([self.tail] if self.tail is not None else [])
+        self.offsets = [0, len(self.base)]
+        # Each row live or not (None: all are): a removed base row is masked, never rewritten.
+        self.live = None if self.removed is None else \
+            np.concatenate([~self.removed, np.ones(len(self.tail or ()), dtype=bool)])
+        self._ids = self.base.ids + self.tail.ids if self.tail is not None else self.base.ids
+        columns, names = combined([(p, None) for p in self.parts])
+        self.dates, self.sources, self.kinds = columns["dates"], columns["sources"], columns["kinds"]
+        self.source_names, self.kind_names = names["sources"], names["kinds"]
+        self.collections, self.collection_names = columns["collections"], names["collections"]
         # Where each chunk sits: its document, its position in it, its page (0: none).
-        self.docs, self.positions, self.pages = docs, positions, pages
-        self._order = np.lexsort((positions, docs))  # rows in document order
-        self._rank = np.empty_like(self._order)
-        self._rank[self._order] = np.arange(len(self._order))
-        self._row = {cid: i for i, cid in enumerate(ids)}
-        self._matrix: Scorer | None = None  # the dense first pass's copy, made on first dense search
-        self._matrix_lock = threading.Lock()
-        # Saved for refreshes only (readers never load them): each chunk's keyword terms, as
-        # ids into `vocab`, and each document code's key. `reused`: rows a refresh kept.
-        self.terms: list[np.ndarray] | None = None
-        self.vocab: list[str] = []
-        self.doc_keys: list[str] = []
+        self.docs, self.positions, self.pages = columns["docs"], columns["positions"], columns["pages"]
+        self.doc_keys = names["doc_keys"]
+        self.vectors: Any = self.base.vectors if self.tail is None else Stacked([p.vectors for p in self.parts])
+        self.keywords = KeywordIndex([p.postings for p in self.parts], self.live)
+        self._row = RowIndex(self.base, self.tail, self.removed)
         self.store_id = ""  # the Chroma collection's id it was made from (Store.identity)
-        self.reused = 0
+        self.reused = 0  # rows a refresh kept
+
+    @property
+    def ids(self) -> list[str]:
+        """The live chunks' ids, in row order."""
+        if self.live is None:
+            return self._ids
+        return [self._ids[int(r)] for r in np.flatnonzero(self.live)]
+
+    @property
+    def size(self) -> int:
+        """Live chunks."""
+        return len(self._ids) if self.live is None else int(self.live.sum())
+
+    @cached_property
+    def _order(self) -> np.ndarray:
+        """Live rows in document order."""
+        rows = np.arange(len(self._ids)) if self.live is None else np.flatnonzero(self.live)
+        return rows[np.lexsort((self.positions[rows], self.docs[rows]))]
+
+    @cached_property
+    def _rank(self) -> np.ndarray:
+        rank = np.zeros(len(self._ids), dtype=np.int64)
+        rank[self._order] = np.arange(len(self._order))
+        return rank
 
     def consistent(self) -> bool:
-        """Every column has one row per id."""
-        n = len(self.ids)
+        """Every column has one row per id, every segment is whole."""
+        n = len(self._ids)
         rows = {len(self.dates), len(self.sources), len(self.kinds), len(self.docs), len(self.positions),
-                len(self.pages), len(self.collections), self.vectors.shape[0]}
-        codes = n == 0 or 0 <= int(self.collections.min()) <= int(self.collections.max()) < len(self.collection_names)
-        return rows == {n} and codes and (n == 0 or int(self.bm25.scores["num_docs"]) == n)
+                len(self.pages), len(self.collections), self.vectors.shape[0], self.keywords.size}
+        return rows == {n} and all(p.consistent() for p in self.parts) and \
+            (self.removed is None or len(self.removed) == len(self.base))
 
     def mask(self, filters: Filters) -> np.ndarray:
-        keep = np.ones(len(self.ids), dtype=bool)
+        keep = np.ones(len(self._ids), dtype=bool) if self.live is None else self.live.copy()
         if filters.since:
             keep &= self.dates >= filters.since
         if filters.until:
@@ -112,9 +132,9 @@ class SnapshotSearch:
 
     def facets(self, filters: Filters | None = None) -> tuple[list[str], list[str]]:
         """The sources and document types of the chunks `filters` keeps (all, without), sorted."""
-        if not filters:
+        if not filters and self.live is None:
             return [s for s in self.source_names if s], [k for k in self.kind_names if k]
-        keep = self.mask(filters)
+        keep = self.mask(filters or Filters())
         sources = np.unique(self.sources[keep])
         kinds = np.unique(self.kinds[keep])
         return ([n for n in (self.source_names[int(c)] for c in sources) if n],
@@ -142,8 +162,8 @@ class SnapshotSearch:
         this_year = date.today().year
         years = self.dates // 10000
         ok = (years > 0) & (years <= this_year)
-        if filters:
-            ok &= self.mask(filters)
+        if filters or self.live is not None:
+            ok &= self.mask(filters or Filters())
         known = years[ok]
         return int(known.max()) if len(known) else None
 
@@ -156,7 +176,7 @@ class SnapshotSearch:
         (and that the mask keeps): bm25s's choice partitions all the scores, and NumPy's
         partition slows tenfold over an array mostly of one value, which is what a filter leaves
         (15 ms against 1 ms at 110k chunks). Equal scores come in chunk order."""
-        if not self.ids or k <= 0:
+        if not self.size or k <= 0:
             return []
         from bm25s.tokenization import convert_tokenized_to_string_list
 
@@ -167,12 +187,11 @@ class SnapshotSearch:
             if not tokens.ids or not tokens.ids[0]:
                 return []
             words = convert_tokenized_to_string_list(tokens)[0]
-        term_ids = self.bm25.get_tokens_ids(words) if words else []
-        if not term_ids:
+        scores = self.keywords.scores(words) if words else None
+        if scores is None:
             return []
-        scores = self.bm25.get_scores_from_ids(term_ids)
-        return [(self.ids[int(r)], float(s)) for r, s in _best(scores, k, scores > 0 if mask is None
-                                                                  else (scores > 0) & mask)]
+        return [(self._ids[int(r)], float(s)) for r, s in _best(scores, k, scores > 0 if mask is None
+                                                                   else (scores > 0) & mask)]
 
     def dense(self, vector: np.ndarray, k: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
         """Exact nearest neighbours (cosine: the vectors are normalised), among the chunks the
@@ -185,27 +204,34 @@ class SnapshotSearch:
         are rescored in float32, which makes the result the float32 one. The product runs in
         torch, not numpy: the encoder's threads are torch's, and numpy's BLAS threads spinning
         beside them doubled the query embedding's time."""
-        if not self.ids or k <= 0:
+        if not self.size or k <= 0:
             return []
+        if mask is None:
+            mask = self.live
         if "torch" not in sys.modules:  # a one-shot command on ONNX Runtime: importing torch costs 1 s
             return self._dense_numpy(np.asarray(vector, dtype=np.float32), k, mask)
         import torch
 
-        scorer = self._scorer()
+        from assistant.index.embedding import cpu_has_bf16
+
         query = torch.from_numpy(np.ascontiguousarray(vector, dtype=np.float32))
-        approx, bound = scorer.scores(query)
+        scorers = [p.scorer(cpu_has_bf16()) for p in self.parts]
+        for p in self.parts:
+            _unmap_pages(p.vectors)
+        approx, bound = _joined([s.scores(query) for s in scorers], self.parts)
         rows = np.flatnonzero(mask) if mask is not None else None  # None: every row
         scores = approx[rows] if rows is not None else approx
         k = min(k, scores.size)
         if k == 0:
             return []
-        if not scorer.exact:
+        if not all(s.exact for s in scorers):
             error = bound[rows] if isinstance(bound, np.ndarray) and rows is not None else bound
             lowest = np.partition(scores - error, scores.size - k)[scores.size - k]
             near = np.flatnonzero(scores + error >= lowest)
             rows = rows[near] if rows is not None else near
             scores = (torch.from_numpy(np.asarray(self.vectors[rows], dtype=np.float32)) @ query).numpy()
-            _unmap_pages(self.vectors)
+            for p in self.parts:
+                _unmap_pages(p.vectors)
         return self._hits(rows, _best(scores, k))
 
     def _dense_numpy(self, vector: np.ndarray, k: int, mask: np.ndarray | None) -> list[tuple[str, float]]:
@@ -219,16 +245,7 @@ class SnapshotSearch:
 
     def _hits(self, rows: np.ndarray | None, best: list[tuple[int, float]]) -> list[tuple[str, float]]:
         """(chunk id, score) of the best, given as positions among `rows` (None: all rows)."""
-        return [(self.ids[int(rows[i] if rows is not None else i)], float(s)) for i, s in best]
-
-    def _scorer(self) -> Scorer:
-        with self._matrix_lock:
-            if self._matrix is None:
-                from assistant.index.embedding import cpu_has_bf16
-
-                self._matrix = Scorer(self.vectors, cpu_has_bf16())
-                _unmap_pages(self.vectors)
-            return self._matrix
+        return [(self._ids[int(rows[i] if rows is not None else i)], float(s)) for i, s in best]
 
     def neighbours(self, cid: str, before: int, after: int) -> list[str]:
         """The chunk and up to `before`/`after` chunks around it, in document order, from the
@@ -237,14 +254,14 @@ class SnapshotSearch:
         if row is None:
             return [cid]
         rank = int(self._rank[row])
-        lo, hi = max(rank - before, 0), min(rank + after, len(self.ids) - 1)
+        lo, hi = max(rank - before, 0), min(rank + after, len(self._order) - 1)
         rows = self._order[lo:hi + 1]
         same = (self.docs[rows] == self.docs[row]) & (self.pages[rows] == self.pages[row])
         # contiguous around the chunk itself: stop at the first row of another document or page
         keep = [int(r) for r in rows[: rank - lo][::-1][np.cumprod(same[: rank - lo][::-1]) > 0][::-1]]
         keep.append(row)
         keep += [int(r) for r in rows[rank - lo + 1:][np.cumprod(same[rank - lo + 1:]) > 0]]
-        return [self.ids[r] for r in keep]
+        return [self._ids[r] for r in keep]
 
     def spread(self, ranked: list[tuple[str, float]], cap: int) -> list[tuple[str, float]]:
         """`ranked` with each document page's chunks after its first `cap` moved behind all the
@@ -266,33 +283,35 @@ class SnapshotSearch:
         keyword index's postings (0 for an unknown chunk or a query without terms)."""
         row = self._row.get(cid)
         wanted = set(terms(query, language))
-        if row is None or not wanted or not self.ids:
+        if row is None or not wanted or not self.size:
             return 0.0
-        vocab = getattr(self.bm25, "vocab_dict", {})
-        indptr, indices = self.bm25.scores["indptr"], self.bm25.scores["indices"]
         total = found = 0.0
         for term in wanted:
             weight = self.idf(term)
             total += weight
-            tid = vocab.get(term)
-            if tid is not None:
-                postings = indices[indptr[tid]:indptr[tid + 1]]
-                i = int(np.searchsorted(postings, row))
-                found += weight if i < len(postings) and postings[i] == row else 0.0
+            found += weight if self.keywords.holds(term, row) else 0.0
         return found / total if total else 0.0
 
     def idf(self, term: str) -> float:
-        """Inverse document frequency over chunks; a term the archive lacks gets the maximum."""
-        n = len(self.ids)
-        tid = getattr(self.bm25, "vocab_dict", {}).get(term) if n else None
-        df = 0
-        if tid is not None:
-            indptr = self.bm25.scores["indptr"]
-            df = int(indptr[tid + 1] - indptr[tid])
-        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+        """Inverse document frequency over the live chunks; a term the archive lacks gets the maximum."""
+        return self.keywords.term_idf(term)
 
 
-def _unmap_pages(vectors: np.ndarray) -> None:
+def _joined(results: list[tuple[np.ndarray, np.ndarray | float]],
+            parts: list[Segment]) -> tuple[np.ndarray, np.ndarray | float]:
+    """The segments' approximate scores end to end, with their error bounds (one for all rows
+    where every segment has the same)."""
+    if len(results) == 1:
+        return results[0]
+    approx = np.concatenate([a for a, _ in results])
+    bounds = [b for _, b in results]
+    if all(not isinstance(b, np.ndarray) for b in bounds) and len({float(b) for b in bounds}) == 1:
+        return approx, bounds[0]
+    return approx, np.concatenate([np.broadcast_to(np.asarray(b, dtype=np.float32), (len(p),))
+                                   for b, p in zip(bounds, parts)])
+
+
+def _unmap_pages(vectors: Any) -> None:
     """Drop the pages of memory-mapped vectors from this process (the OS keeps them cached, and
     reads them back on the next touch): once the bf16 copy is made, the float32 vectors serve
     only rescoring, and left mapped they count in the reader's memory (1.5 GB at 1M chunks)."""

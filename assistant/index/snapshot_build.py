@@ -1,5 +1,5 @@
-"""Making a snapshot's columns and keyword index from chunks: read from the store, kept from a
-saved snapshot, or both merged (a refresh)."""
+"""Making a snapshot segment from chunks read from the store: their columns, vectors and term
+counts."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from typing import TypeVar
 
 import numpy as np
 
-from assistant.index.keyword import bm25_index, tokenize
+from assistant.index.keyword import tokenize
 from assistant.index.meta import ChunkMeta
+from assistant.index.postings import Postings
+from assistant.index.rows import Chunks
 from assistant.index.search import SnapshotSearch
-from assistant.index.snapshot_files import Saved
+from assistant.index.segment import Segment, build
 
 TITLES_IN_BM25 = False  # measured: titles repeated in every chunk of a long report crowd out short articles
 S = TypeVar("S", bound=SnapshotSearch)
@@ -41,49 +43,6 @@ class Rows:
                    np.array([m.page or 0 for m in metas], dtype=np.int32),
                    vectors if len(metas) else np.zeros((0, dim), np.float32), [m.collection for m in metas])
 
-    @classmethod
-    def saved(cls, old: Saved, rows: np.ndarray) -> Rows:
-        """These rows of a saved snapshot."""
-        cols = old.columns
-
-        def names(values: list[str], codes: np.ndarray) -> list[str]:
-            return [values[int(c)] for c in codes[rows]]
-
-        # A run of rows (every row kept, in order: the usual refresh after an addition) is a view
-        # of the memory-mapped vectors, not a copy of them (1.5 GB and 5 s at 1M chunks).
-        run = len(rows) > 0 and bool((np.diff(rows) == 1).all())
-        vectors = old.vectors[int(rows[0]):int(rows[-1]) + 1] if run else old.vectors[rows]
-        return cls(names(old.doc_keys, cols["docs"]), names(old.source_names, cols["sources"]),
-                   names(old.kind_names, cols["kinds"]), cols["dates"][rows], cols["positions"][rows],
-                   cols["pages"][rows], np.asarray(vectors, dtype=np.float32),
-                   names(old.collection_names, cols["collections"]))
-
-    @classmethod
-    def merge(cls, take_first: np.ndarray, first: Rows, second: Rows) -> Rows:
-        """Rows of `first` where `take_first` is true, of `second` elsewhere, each in order."""
-        def strings(a: list[str], b: list[str]) -> list[str]:
-            ia, ib = iter(a), iter(b)
-            return [next(ia) if t else next(ib) for t in take_first]
-
-        appended = bool(take_first[:len(first.doc_keys)].all())  # the first's rows, then the second's
-
-        def array(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-            if appended and len(a) and len(b) and a.shape[1:] == b.shape[1:]:
-                return np.concatenate([a, b.astype(a.dtype, copy=False)])  # slices, not masks
-            # An empty side may have no columns (an empty store's vectors): it sets nothing.
-            shape = (a if len(a) else b).shape[1:]
-            out = np.empty((len(take_first), *shape), dtype=a.dtype)
-            if len(a):
-                out[take_first] = a
-            if len(b):
-                out[~take_first] = b
-            return out
-
-        return cls(strings(first.doc_keys, second.doc_keys), strings(first.sources, second.sources),
-                   strings(first.kinds, second.kinds), array(first.dates, second.dates),
-                   array(first.positions, second.positions), array(first.pages, second.pages),
-                   array(first.vectors, second.vectors), strings(first.collections, second.collections))
-
 
 def chunk_terms(texts: list[str], metas: Sequence[ChunkMeta],
                 vocab: list[str] | None = None) -> tuple[list[np.ndarray], list[str]]:
@@ -102,30 +61,22 @@ def chunk_terms(texts: list[str], metas: Sequence[ChunkMeta],
             for ids in tokens.ids], vocab
 
 
+def segment_of(ids: list[str], rows: Rows, terms: Sequence[np.ndarray], vocab: Sequence[str]) -> Segment:
+    """The segment of these chunks: columns coded, term counts made from the terms."""
+    values = {"dates": rows.dates, "sources": rows.sources, "kinds": rows.kinds, "docs": rows.doc_keys,
+              "positions": rows.positions, "pages": rows.pages, "collections": rows.collections}
+    return build(ids, values, rows.vectors, Postings.build(terms, vocab))
+
+
+def read_segment(chunks: Chunks, dim: int = 0) -> Segment:
+    """The segment of chunks as the store gives them."""
+    rows = Rows.read(chunks.metas, chunks.vectors, dim)
+    return segment_of(chunks.ids, rows, *chunk_terms(chunks.texts, chunks.metas))
+
+
 def assemble(cls: type[S], generation: str, store_id: str, ids: list[str], rows: Rows,
              terms: list[np.ndarray], vocab: list[str]) -> S:
-    """The snapshot of these chunks: columns coded, the keyword index built from the terms."""
-    import bm25s
-
-    # Terms no chunk uses any more are dropped, so the vocabulary does not grow with churn.
-    used = np.bincount(np.concatenate(terms), minlength=len(vocab)) > 0 if terms else \
-        np.zeros(len(vocab), dtype=bool)
-    if not used.all():  # else every id stays as it is (1M chunks: 6 s of renumbering saved)
-        renumber = np.cumsum(used, dtype=np.int64) - 1
-        terms = [renumber[t].astype(np.int32) for t in terms]
-        vocab = [v for v, u in zip(vocab, used) if u]
-    bm25 = bm25_index(terms, vocab) if ids else bm25s.BM25()
-    doc_code: dict[str, int] = {}
-    docs = np.array([doc_code.setdefault(k, len(doc_code)) for k in rows.doc_keys], dtype=np.int32)
-    source_names, kind_names = sorted(set(rows.sources)), sorted(set(rows.kinds))
-    collection_names = sorted(set(rows.collections))
-    s_code = {n: i for i, n in enumerate(source_names)}
-    k_code = {n: i for i, n in enumerate(kind_names)}
-    c_code = {n: i for i, n in enumerate(collection_names)}
-    snap = cls(generation, ids, bm25, rows.dates,
-               np.array([s_code[s] for s in rows.sources], dtype=np.int32), source_names,
-               np.array([k_code[k] for k in rows.kinds], dtype=np.int32), kind_names,
-               rows.vectors, docs, rows.positions, rows.pages,
-               np.array([c_code[c] for c in rows.collections], dtype=np.int32), collection_names)
-    snap.terms, snap.vocab, snap.doc_keys, snap.store_id = terms, vocab, list(doc_code), store_id
+    """A snapshot of these chunks alone, in one segment."""
+    snap = cls(generation, segment_of(ids, rows, terms, vocab))
+    snap.store_id = store_id
     return snap

@@ -1,129 +1,130 @@
-"""A snapshot's folder: saved whole (written aside, then swapped in), and read back only where
-meta.json's CRC-32s of every file and of itself still match, so damage is noticed, not loaded."""
+"""A snapshot's folder: segment folders (assistant/index/segment.py), and meta.json, which names
+the base and tail segments in use, the file of base rows removed since, the store generation and
+the Chroma collection the snapshot was made from. A change writes a new tail (and, now and then,
+a new base), then swaps meta.json in whole; readers never see half a snapshot, and the files of
+segments no longer named are deleted after the swap.
+
+Segments never change once saved, so a process keeps those it has loaded (checked by their files'
+sizes and times): a reader reloading after an ingestion reads the new tail alone, and keeps the
+base's compact copy for dense search, where a whole snapshot took 2.7 s to read again at 1M chunks.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
-import zlib
+import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 import numpy as np
 
-from assistant.index.meta import MAIN
-from assistant.index.search import SnapshotSearch
+from assistant.index.segment import Segment, crc, crc_text
 
-S = TypeVar("S", bound=SnapshotSearch)
+FORMAT = 2
+_LOADED: dict[str, tuple[tuple[tuple[str, int, int], ...], Segment]] = {}
+_LOADED_LOCK = threading.Lock()
 
 
 @dataclass
-class Saved:
-    """What a refresh reuses of a saved snapshot: its row of each chunk id, its coded columns
-    and vectors, each row's keyword terms (ids into `vocab`) and the names the codes stand for."""
+class Parts:
+    """What a saved snapshot is made of. `removed`: per base row, whether it is gone since the
+    base was saved (None: none is)."""
 
-    row: dict[str, int]
-    columns: dict[str, np.ndarray]
-    vectors: np.ndarray
-    terms: list[np.ndarray]
-    vocab: list[str]
-    doc_keys: list[str]
-    source_names: list[str]
-    kind_names: list[str]
-    collection_names: list[str]
+    generation: str
+    store_id: str
+    base: Segment
+    tail: Segment | None
+    removed: np.ndarray | None
 
-
-def save(snap: SnapshotSearch, folder: Path) -> None:
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    if snap.ids:
-        snap.bm25.save(str(tmp / "bm25"), show_progress=False)
-    np.savez(tmp / "columns.npz", dates=snap.dates, sources=snap.sources, kinds=snap.kinds, docs=snap.docs,
-             positions=snap.positions, pages=snap.pages, collections=snap.collections)
-    np.save(tmp / "vectors.npy", snap.vectors)
-    if snap.terms is not None:
-        lengths = np.array([len(t) for t in snap.terms], dtype=np.int64)
-        flat = np.concatenate(snap.terms) if snap.terms else np.zeros(0, np.int32)
-        np.savez(tmp / "terms.npz", flat=flat.astype(np.int32), offsets=np.concatenate(([0], np.cumsum(lengths))))
-        (tmp / "keys.json").write_text(json.dumps({"vocab": snap.vocab, "doc_keys": snap.doc_keys}))
-    # "collection" is the Chroma collection's id (the key predates archive collections).
-    meta = {"generation": snap.generation, "collection": snap.store_id, "ids": snap.ids,
-            "source_names": snap.source_names, "kind_names": snap.kind_names,
-            "collection_names": snap.collection_names,
-            "files": {str(f.relative_to(tmp)): _crc(f) for f in sorted(tmp.rglob("*")) if f.is_file()}}
-    (tmp / "meta.json").write_text(json.dumps({**meta, "check": _crc_text(meta)}))
-    # Swap in whole, so a reader never sees half a snapshot.
-    old = folder.with_name(folder.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        folder.rename(old)
-    tmp.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
+    def vector_of(self, cid: str) -> np.ndarray | None:
+        """A live chunk's saved vector (None: not in the snapshot)."""
+        if self.tail is not None and (row := self.tail.row.get(cid)) is not None:
+            return np.asarray(self.tail.vectors[row], dtype=np.float32)
+        row = self.base.row.get(cid)
+        if row is None or (self.removed is not None and self.removed[row]):
+            return None
+        return np.asarray(self.base.vectors[row], dtype=np.float32)
 
 
-def load(cls: type[S], folder: Path, generation: str) -> S | None:
-    """The snapshot saved in `folder` if it is whole and of this generation, else None. One saved
-    before archive collections (no column) is None too: the refresh that follows checks its
-    chunks' collections against the manifest (`saved` reads it as all main)."""
-    import bm25s
+def save(parts: Parts, folder: Path) -> None:
+    """Segments not saved yet written, then meta.json swapped in; what it no longer names goes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for segment in (parts.base, parts.tail):
+        if segment is not None and (not segment.name or not (folder / segment.name).is_dir()):
+            segment.save(folder)
+            _remember(folder / segment.name, segment)
+    meta: dict[str, object] = {"format": FORMAT, "generation": parts.generation, "collection": parts.store_id,
+                               "base": parts.base.name, "tail": parts.tail.name if parts.tail is not None else None,
+                               "removed": None}
+    if parts.removed is not None and parts.removed.any():
+        name = f"removed-{uuid.uuid4().hex[:12]}.npy"
+        np.save(folder / name, np.flatnonzero(parts.removed).astype(np.int64))
+        meta["removed"], meta["removed_crc"] = name, crc(folder / name)
+    tmp = folder / f"meta.json.{uuid.uuid4().hex[:8]}"
+    tmp.write_text(json.dumps({**meta, "check": crc_text(meta)}))
+    os.replace(tmp, folder / "meta.json")
+    keep = {"meta.json", meta["base"], meta["tail"], meta["removed"]}
+    for entry in folder.iterdir():
+        if entry.name not in keep:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink(missing_ok=True)
 
+
+def load(folder: Path, generation: str | None = None, store_id: str | None = None) -> Parts | None:
+    """The snapshot saved in `folder` if it is whole (and of this generation and collection,
+    where given), else None."""
     try:
         meta = json.loads((folder / "meta.json").read_text())
-        if meta["generation"] != generation or "collection_names" not in meta or not whole(folder, meta):
+        check = meta.pop("check", None)
+        if check != crc_text(meta) or meta.get("format") != FORMAT:
             return None
-        cols = np.load(folder / "columns.npz")
-        bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False) if meta["ids"] else bm25s.BM25()
-        snap = cls(meta["generation"], meta["ids"], bm25, cols["dates"], cols["sources"], meta["source_names"],
-                   cols["kinds"], meta["kind_names"], np.load(folder / "vectors.npy", mmap_mode="r"),
-                   cols["docs"], cols["positions"], cols["pages"], cols["collections"], meta["collection_names"])
-        return snap if snap.consistent() else None
+        if generation is not None and meta["generation"] != generation:
+            return None
+        if store_id is not None and meta["collection"] != store_id:
+            return None
+        base = _segment(folder / meta["base"])
+        tail = _segment(folder / meta["tail"]) if meta["tail"] else None
+        if base is None or (meta["tail"] and tail is None):
+            return None
+        removed = None
+        if meta["removed"]:
+            path = folder / meta["removed"]
+            if crc(path) != meta["removed_crc"]:
+                return None
+            rows = np.load(path)
+            if len(rows) and not 0 <= int(rows.min()) <= int(rows.max()) < len(base):
+                return None
+            removed = np.zeros(len(base), dtype=bool)
+            removed[rows] = True
+        return Parts(meta["generation"], meta["collection"], base, tail, removed)
     except (OSError, ValueError, KeyError, TypeError):
-        return None  # missing or damaged
+        return None  # missing, damaged, or from before segments
 
 
-def saved(folder: Path, store_id: str) -> Saved | None:
-    """What a refresh reuses of the saved snapshot, whatever its generation: None where it is
-    missing, damaged, from another Chroma collection or saved before snapshots kept their terms.
-    One saved before archive collections reads as all main."""
-    try:
-        meta = json.loads((folder / "meta.json").read_text())
-        if meta.get("collection") != store_id or "terms.npz" not in meta["files"] or not whole(folder, meta):
-            return None
-        keys = json.loads((folder / "keys.json").read_text())
-        stored = np.load(folder / "terms.npz")
-        flat, offsets = stored["flat"], stored["offsets"]
-        cols = dict(np.load(folder / "columns.npz"))
-        names = meta.get("collection_names")
-        if names is None:
-            cols["collections"], names = np.zeros(len(meta["ids"]), dtype=np.int32), [MAIN]
-        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
-        n = len(meta["ids"])
-        if len(offsets) != n + 1 or vectors.shape[0] != n or any(len(c) != n for c in cols.values()) \
-                or (n and not 0 <= int(cols["collections"].min()) <= int(cols["collections"].max()) < len(names)):
-            return None
-        return Saved({c: i for i, c in enumerate(meta["ids"])}, cols, vectors,
-                     [flat[offsets[i]:offsets[i + 1]] for i in range(n)], keys["vocab"], keys["doc_keys"],
-                     meta["source_names"], meta["kind_names"], names)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+def _signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    return tuple((f.name, (st := f.stat()).st_size, st.st_mtime_ns) for f in sorted(folder.iterdir()))
 
 
-def whole(folder: Path, meta: dict[str, Any]) -> bool:
-    """meta.json is intact and every file it lists has the checksum it was saved with."""
-    check = meta.pop("check", None)
-    return check == _crc_text(meta) and all(
-        (folder / name).is_file() and _crc(folder / name) == crc for name, crc in meta["files"].items())
+def _segment(folder: Path) -> Segment | None:
+    """A segment, from this process's memory where its files are as they were when loaded."""
+    key = str(folder)
+    signature = _signature(folder)
+    with _LOADED_LOCK:
+        known = _LOADED.get(key)
+    if known is not None and known[0] == signature:
+        return known[1]
+    segment = Segment.load(folder)
+    if segment is not None:
+        _remember(folder, segment, signature)
+    return segment
 
 
-def _crc(path: Path) -> int:
-    crc = 0
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 24):
-            crc = zlib.crc32(block, crc)
-    return crc
-
-
-def _crc_text(meta: dict[str, Any]) -> int:
-    return zlib.crc32(json.dumps(meta, sort_keys=True).encode())
+def _remember(folder: Path, segment: Segment,
+              signature: tuple[tuple[str, int, int], ...] | None = None) -> None:
+    """Kept for later loads; only the segments of the latest snapshot of each folder."""
+    with _LOADED_LOCK:
+        for key in [k for k in _LOADED if Path(k).parent == folder.parent and not Path(k).is_dir()]:
+            del _LOADED[key]
+        _LOADED[str(folder)] = (signature or _signature(folder), segment)

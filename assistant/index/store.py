@@ -24,6 +24,7 @@ import numpy as np
 from assistant.errors import DamagedIndexError, NoStoreError, StoreError, StoreMismatchError
 from assistant.index import manifest
 from assistant.index.chroma import client, guarded
+from assistant.index.journal import Journal
 from assistant.index.manifest import REMOVING
 from assistant.index.meta import COLLECTION, FILE, MAIN, TEXT, ChunkMeta
 from assistant.index.repair import opened
@@ -56,6 +57,7 @@ class Store:
         self.chunks = chunks
         self.files = files
         self._newest = ""  # the last chunk this process wrote (see `bump_generation`)
+        self.journal = Journal()  # what this object changed, for the snapshot's refresh
 
     # -- opening -----------------------------------------------------------------------
     @property
@@ -174,11 +176,13 @@ class Store:
 
     @guarded
     def bump_generation(self) -> str:
+        found = self.refresh_generation()  # another writer's bump breaks the journal's chain
         gen = uuid.uuid4().hex
         meta = {k: v for k, v in self.info.items() if not k.startswith("hnsw:")}
         if self._newest:  # for `verify`, from a run's last bump, after its writes
             meta[PROBE] = self._newest
         self.chunks.modify(metadata={**meta, "generation": gen, "updated": time.time()})
+        self.journal.bumped(found, gen)
         return gen
 
     # -- chunks ----------------------------------------------------------------------
@@ -189,6 +193,7 @@ class Store:
     @guarded
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, texts: Sequence[str],
                metas: Sequence[ChunkMeta]) -> None:
+        self.journal.wrote(ids)
         for i in range(0, len(ids), WRITE_BATCH):
             j = i + WRITE_BATCH
             self.chunks.upsert(ids=list(ids[i:j]), embeddings=vectors[i:j],
@@ -198,6 +203,7 @@ class Store:
 
     @guarded
     def delete(self, ids: Sequence[str]) -> None:
+        self.journal.deleted(ids)  # first: a delete cut short leaves the journal with more, not less
         for i in range(0, len(ids), WRITE_BATCH):
             self.chunks.delete(ids=list(ids[i:i + WRITE_BATCH]))
 
@@ -212,6 +218,7 @@ class Store:
         update's metadata into the record's), so nothing is embedded again and ids stay. Main is
         no key at all (a None value deletes it), as ChunkMeta writes it."""
         value = None if collection == MAIN else collection
+        self.journal.wrote(ids)
         for i in range(0, len(ids), WRITE_BATCH):
             batch = list(ids[i:i + WRITE_BATCH])
             self.chunks.update(ids=batch, metadatas=[{COLLECTION: value}] * len(batch))

@@ -1,0 +1,159 @@
+"""The keyword index as term counts, scored with BM25 when a query comes: each snapshot segment
+keeps, for every term, the rows that hold it and how often (`Postings`), and `KeywordIndex`
+scores a query over all segments at once, with the statistics (chunk count, average length,
+each term's document frequency) of the rows still live.
+
+Scoring from counts, where bm25s stores each posting's finished score, is what lets a snapshot
+grow by a segment and mask removed rows: a precomputed score holds the whole archive's
+statistics, so one added file changed every score (a 4 s rebuild at 1M chunks). The formulas
+are bm25s's defaults (Lucene's variant, k1 1.5, b 0.75), so the scores are the ones bm25s gives
+over the same chunks (tests/test_snapshot.py checks it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+K1, B = 1.5, 0.75  # bm25s's defaults
+
+
+@dataclass
+class Postings:
+    """One segment's term counts: term t's rows are `rows[indptr[t]:indptr[t + 1]]` (ascending),
+    with counts `tf` at the same places; `lengths[r]` is row r's number of terms."""
+
+    vocab: list[str]
+    indptr: np.ndarray
+    rows: np.ndarray
+    tf: np.ndarray
+    lengths: np.ndarray
+    term_id: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.term_id = {t: i for i, t in enumerate(self.vocab)}
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    @classmethod
+    def build(cls, terms: Sequence[np.ndarray], vocab: Sequence[str]) -> Postings:
+        """From each row's terms as ids into `vocab`; terms no row uses are left out."""
+        from assistant.index.keyword import term_chunk_counts
+
+        lengths = np.array([len(t) for t in terms], dtype=np.int64)
+        term, row, tf = term_chunk_counts(terms, lengths, len(vocab))
+        df = np.bincount(term, minlength=len(vocab))
+        used = np.flatnonzero(df)
+        return cls([vocab[int(i)] for i in used], np.concatenate(([0], np.cumsum(df[used]))).astype(np.int64),
+                   row.astype(np.int32), tf.astype(np.int32), lengths)
+
+    def counts(self, rows: np.ndarray | None = None) -> Any:
+        """Rows by terms, as a SciPy CSR matrix of counts (these rows only, in this order)."""
+        import scipy.sparse
+
+        matrix = scipy.sparse.csc_matrix((self.tf, self.rows, self.indptr), shape=(len(self), len(self.vocab)))
+        matrix = matrix.tocsr()
+        return matrix[rows] if rows is not None else matrix
+
+    @classmethod
+    def stack(cls, parts: Sequence[tuple[Postings, np.ndarray | None]]) -> Postings:
+        """The rows chosen of each part (None: all), one after the other, in one vocabulary."""
+        import scipy.sparse
+
+        vocab: dict[str, int] = {}
+        blocks = []
+        for postings, rows in parts:
+            remap = np.array([vocab.setdefault(t, len(vocab)) for t in postings.vocab], dtype=np.int64)
+            block = postings.counts(rows).tocoo()
+            blocks.append((block.row, remap[block.col] if len(remap) else block.col, block.data, block.shape[0]))
+        width = max(len(vocab), 1)
+        n = sum(b[3] for b in blocks)
+        start, rows_, cols, data = 0, [], [], []
+        for r, c, d, count in blocks:
+            rows_.append(r + start)
+            cols.append(c)
+            data.append(d)
+            start += count
+        matrix = scipy.sparse.csc_matrix(
+            (np.concatenate(data) if data else np.zeros(0, np.int32),
+             (np.concatenate(rows_) if rows_ else np.zeros(0, np.int64),
+              np.concatenate(cols) if cols else np.zeros(0, np.int64))), shape=(n, width))
+        matrix.sum_duplicates()
+        lengths = np.asarray(matrix.sum(axis=1)).ravel().astype(np.int64) if n else np.zeros(0, np.int64)
+        indptr = matrix.indptr.astype(np.int64)[: len(vocab) + 1]
+        return cls(list(vocab), indptr, matrix.indices.astype(np.int32), matrix.data.astype(np.int32), lengths)
+
+    def of(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, counts) of a term (empty where no row has it)."""
+        t = self.term_id.get(term)
+        if t is None:
+            return _NO_ROWS, _NO_ROWS
+        lo, hi = int(self.indptr[t]), int(self.indptr[t + 1])
+        return self.rows[lo:hi], self.tf[lo:hi]
+
+
+_NO_ROWS = np.zeros(0, dtype=np.int32)
+
+
+class KeywordIndex:
+    """BM25 over segments' postings laid end to end (part i's row r is row offsets[i] + r),
+    counting only the rows `live` keeps (None: all)."""
+
+    def __init__(self, parts: Sequence[Postings], live: np.ndarray | None = None) -> None:
+        self.parts = list(parts)
+        sizes = [len(p) for p in self.parts]
+        self.offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+        self.size = int(self.offsets[-1])
+        self.live = live
+        lengths = np.concatenate([p.lengths for p in self.parts]) if self.parts else np.zeros(0, np.int64)
+        counted = lengths[live] if live is not None else lengths
+        self.count = len(counted)  # N: the live rows
+        average = float(counted.mean()) if len(counted) else 1.0
+        # Each row's length term of BM25's denominator, once: a query reads it at its rows only.
+        self.norm = (K1 * ((1 - B) + B * lengths / (average or 1.0))).astype(np.float32)
+
+    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, counts) of a term over all parts, live rows only, rows ascending."""
+        found = [(rows + int(off), tf) for p, off in zip(self.parts, self.offsets) for rows, tf in [p.of(term)]
+                 if len(rows)]
+        if not found:
+            return np.zeros(0, np.int64), np.zeros(0, np.int32)
+        rows = np.concatenate([f[0] for f in found]) if len(found) > 1 else found[0][0]
+        tf = np.concatenate([f[1] for f in found]) if len(found) > 1 else found[0][1]
+        if self.live is not None:
+            keep = self.live[rows]
+            rows, tf = rows[keep], tf[keep]
+        return rows, tf
+
+    def idf(self, df: int) -> float:
+        return math.log(1 + (self.count - df + 0.5) / (df + 0.5))
+
+    def term_idf(self, term: str) -> float:
+        return self.idf(len(self.postings(term)[0]))
+
+    def scores(self, words: Sequence[str]) -> np.ndarray | None:
+        """Every row's BM25 score for these words (repeats count again, as in bm25s), float32;
+        None where no live row holds any of them."""
+        rows_all, weights = [], []
+        for word in words:
+            rows, tf = self.postings(word)
+            if not len(rows):
+                continue
+            tf32 = tf.astype(np.float32)
+            weights.append(np.float32(self.idf(len(rows))) * tf32 / (self.norm[rows] + tf32))
+            rows_all.append(rows)
+        if not rows_all:
+            return None
+        rows = np.concatenate(rows_all) if len(rows_all) > 1 else rows_all[0]
+        weight = np.concatenate(weights) if len(weights) > 1 else weights[0]
+        return np.bincount(rows, weights=weight, minlength=self.size).astype(np.float32)
+
+    def holds(self, term: str, row: int) -> bool:
+        rows, _ = self.postings(term)
+        i = int(np.searchsorted(rows, row))
+        return i < len(rows) and int(rows[i]) == row
