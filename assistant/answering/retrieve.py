@@ -123,7 +123,7 @@ class Retriever:
         dense: list[tuple[str, float]] = []
         if mode in ("dense", "hybrid"):
             vector = self._vector(query)
-            if mask is None and len(snap.ids) > EXACT_MAX:
+            if mask is None and snap.size > EXACT_MAX:
                 dense = self.store.query(vector, depth)  # Chroma's HNSW index: sublinear
             else:
                 dense = snap.dense(vector, depth, mask)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 K1, B = 1.5, 0.75  # bm25s's defaults
+TF_MAX = np.iinfo(np.uint16).max  # a term's count in one chunk, kept in 2 bytes (a chunk is ~250 words)
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Postings:
         df = np.bincount(term, minlength=len(vocab))
         used = np.flatnonzero(df)
         return cls([vocab[int(i)] for i in used], np.concatenate(([0], np.cumsum(df[used]))).astype(np.int64),
-                   row.astype(np.int32), tf.astype(np.int32), lengths)
+                   row.astype(np.int32), np.minimum(tf, TF_MAX).astype(np.uint16), lengths)
 
     def counts(self, rows: np.ndarray | None = None) -> Any:
         """Rows by terms, as a SciPy CSR matrix of counts (these rows only, in this order)."""
@@ -84,20 +85,26 @@ class Postings:
              (np.concatenate(rows_) if rows_ else np.zeros(0, np.int64),
               np.concatenate(cols) if cols else np.zeros(0, np.int64))), shape=(n, width))
         matrix.sum_duplicates()
-        lengths = np.asarray(matrix.sum(axis=1)).ravel().astype(np.int64) if n else np.zeros(0, np.int64)
-        indptr = matrix.indptr.astype(np.int64)[: len(vocab) + 1]
-        return cls(list(vocab), indptr, matrix.indices.astype(np.int32), matrix.data.astype(np.int32), lengths)
+        words = list(vocab)
+        used = np.flatnonzero(np.diff(matrix.indptr)[: len(words)])
+        if len(used) < len(words):  # terms only removed rows had: the vocabulary does not grow with churn
+            matrix, words = matrix[:, used], [words[int(i)] for i in used]
+        lengths = np.concatenate([p.lengths if r is None else p.lengths[r] for p, r in parts]) if parts \
+            else np.zeros(0, np.int64)
+        indptr = matrix.indptr.astype(np.int64)[: len(words) + 1]
+        return cls(words, indptr, matrix.indices.astype(np.int32), matrix.data.astype(np.uint16), lengths)
 
     def of(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(rows, counts) of a term (empty where no row has it)."""
         t = self.term_id.get(term)
         if t is None:
-            return _NO_ROWS, _NO_ROWS
+            return _NO_ROWS, _NO_COUNTS
         lo, hi = int(self.indptr[t]), int(self.indptr[t + 1])
         return self.rows[lo:hi], self.tf[lo:hi]
 
 
 _NO_ROWS = np.zeros(0, dtype=np.int32)
+_NO_COUNTS = np.zeros(0, dtype=np.uint16)
 
 
 class KeywordIndex:
@@ -122,7 +129,7 @@ class KeywordIndex:
         found = [(rows + int(off), tf) for p, off in zip(self.parts, self.offsets) for rows, tf in [p.of(term)]
                  if len(rows)]
         if not found:
-            return np.zeros(0, np.int64), np.zeros(0, np.int32)
+            return np.zeros(0, np.int64), np.zeros(0, np.uint16)
         rows = np.concatenate([f[0] for f in found]) if len(found) > 1 else found[0][0]
         tf = np.concatenate([f[1] for f in found]) if len(found) > 1 else found[0][1]
         if self.live is not None:
