@@ -44,21 +44,15 @@ class Rows:
                    vectors if len(metas) else np.zeros((0, dim), np.float32), [m.collection for m in metas])
 
 
-def chunk_terms(texts: list[str], metas: Sequence[ChunkMeta],
-                vocab: list[str] | None = None) -> tuple[list[np.ndarray], list[str]]:
-    """Each text's keyword terms as ids into `vocab`, which grows by the terms it lacks."""
-    vocab = list(vocab or [])
+def chunk_terms(texts: list[str], metas: Sequence[ChunkMeta]) -> tuple[list[np.ndarray], list[str]]:
+    """Each text's keyword terms as ids into the vocabulary returned with them."""
     if not texts:
-        return [], vocab
+        return [], []
     if TITLES_IN_BM25:
         texts = [f"{m.title}\n{t}" for m, t in zip(metas, texts)]
     tokens = tokenize(texts)
-    index = {term: i for i, term in enumerate(vocab)}
-    local = sorted(tokens.vocab.items(), key=lambda item: item[1])
-    remap = np.array([index.setdefault(term, len(index)) for term, _ in local], dtype=np.int32)
-    vocab += list(index)[len(vocab):]
-    return [remap[np.asarray(ids, dtype=np.int64)] if len(ids) else np.zeros(0, np.int32)
-            for ids in tokens.ids], vocab
+    vocab = [term for term, _ in sorted(tokens.vocab.items(), key=lambda item: item[1])]
+    return [np.asarray(ids, dtype=np.int32) for ids in tokens.ids], vocab
 
 
 def segment_of(ids: list[str], rows: Rows, terms: Sequence[np.ndarray], vocab: Sequence[str]) -> Segment:
