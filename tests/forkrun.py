@@ -128,7 +128,8 @@ def dump(store: str, out: str, queries: list[str], vectors: list[list[float]], f
               "chunks": {i: [d, m.to_metadata()] for i, d, m in zip(got.ids, got.texts, got.metas)},
               "vectors": {i: [float(x) for x in v] for i, v in zip(got.ids, got.vectors)},
               "files": files, "snapshot_ids": sorted(snap.ids), "searches": searches,
-              "snapshot_collections": {i: snap.collection_names[int(c)] for i, c in zip(snap.ids, snap.collections)}}
+              "snapshot_collections": {i: snap.collection_names[int(snap.collections[snap._row[i]])]
+                                       for i in snap.ids}}
     with open(out, "w") as fh:
         json.dump(result, fh)
 

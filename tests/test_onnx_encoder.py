@@ -61,11 +61,11 @@ def test_dense_search_in_numpy_is_the_torch_one(sample_store: Path) -> None:
     """One-shot commands search without torch: the same chunks, the same float32 scores."""
     snap = Snapshot.load(Store.open(Settings(store=sample_store)))
     vector = load_embedder(DEFAULT).encode_query("Why did Marvala reject the OHCHR report?")
-    mask = np.arange(len(snap.ids)) % 3 == 0
+    mask = np.arange(snap.rows) % 3 == 0
     for keep in (None, mask):
         torch_hits = snap.dense(vector, 10, keep)
         numpy_hits = snap._dense_numpy(vector, 10, keep)
         assert [i for i, _ in numpy_hits] == [i for i, _ in torch_hits] and len(numpy_hits) == 10
         assert np.allclose([s for _, s in numpy_hits], [s for _, s in torch_hits], atol=1e-5)
-    assert snap._dense_numpy(vector, 10, np.zeros(len(snap.ids), dtype=bool)) == []
+    assert snap._dense_numpy(vector, 10, np.zeros(snap.rows, dtype=bool)) == []
 

@@ -82,6 +82,11 @@ class SnapshotSearch:
         return [self._ids[int(r)] for r in np.flatnonzero(self.live)]
 
     @property
+    def rows(self) -> int:
+        """Rows in every column (a mask's length): the live chunks and the base's removed ones."""
+        return len(self._ids)
+
+    @property
     def size(self) -> int:
         """Live chunks."""
         return len(self._ids) if self.live is None else int(self.live.sum())
