@@ -76,7 +76,8 @@ class SnapshotSearch:
 
     @property
     def ids(self) -> list[str]:
-        """The live chunks' ids, in row order."""
+        """The live chunks' ids, in row order. Not one per row where base rows are removed: a
+        chunk's row is `_row[cid]`, and a mask has `rows` entries."""
         if self.live is None:
             return self._ids
         return [self._ids[int(r)] for r in np.flatnonzero(self.live)]
