@@ -297,6 +297,43 @@ def test_keyword_scores_are_bm25s_s_over_the_live_chunks_of_every_segment() -> N
         assert ours.count == len(live) and len(paragraphs) > 50
 
 
+def test_stacked_postings_hold_each_chosen_row_s_counts_in_one_vocabulary() -> None:
+    """Merging segments places each posting straight into its term's block: the chosen rows'
+    counts, renumbered in order, under one vocabulary without terms no chosen row has."""
+    import scipy.sparse
+
+    from assistant.index.postings import Postings
+
+    rng = np.random.default_rng(3)
+
+    def segment(n: int, names: list[str]) -> Postings:
+        return Postings.build([rng.integers(0, len(names), rng.integers(0, 40)).astype(np.int32) for _ in range(n)],
+                              names)
+
+    def counts(p: Postings) -> dict[tuple[int, str], int]:
+        m = scipy.sparse.csc_matrix((p.tf.astype(np.int64), p.rows, p.indptr), shape=(len(p), len(p.vocab)))
+        dense = m.toarray()
+        return {(int(r), p.vocab[int(t)]): int(dense[r, t]) for r, t in zip(*np.nonzero(dense))}
+
+    for trial in range(10):
+        a = segment(300, [f"w{i}" for i in range(50)])
+        b = segment(40, [f"w{i}" for i in range(20, 60)])  # terms shared, and its own
+        ra = np.sort(rng.choice(300, 200, replace=False))
+        rb = None if trial % 2 else np.sort(rng.choice(40, 25, replace=False))
+        got = Postings.stack([(a, ra), (b, rb)])
+        want = {}
+        for new, old in enumerate(ra):
+            want.update({(new, t): c for (r, t), c in counts(a).items() if r == old})
+        for new, old in enumerate(range(40) if rb is None else rb):
+            want.update({(200 + new, t): c for (r, t), c in counts(b).items() if r == old})
+        assert counts(got) == want
+        assert all((np.diff(got.rows[got.indptr[t]:got.indptr[t + 1]]) > 0).all() for t in range(len(got.vocab)))
+        assert (np.diff(got.indptr) > 0).all() and set(got.vocab) == {t for _, t in want}
+        assert np.array_equal(got.lengths, np.concatenate([a.lengths[ra], b.lengths if rb is None else b.lengths[rb]]))
+    with pytest.raises(ValueError):
+        Postings.stack([(a, np.array([3, 1]))])
+
+
 def _mapped_kb(path: Path) -> int:
     """Resident kB of this process's mappings of `path` (/proc/self/smaps)."""
     total, inside = 0, False

@@ -63,36 +63,54 @@ class Postings:
 
     @classmethod
     def stack(cls, parts: Sequence[tuple[Postings, np.ndarray | None]]) -> Postings:
-        """The rows chosen of each part (None: all), one after the other, in one vocabulary."""
-        import scipy.sparse
-
+        """The rows chosen of each part (ascending; None: all), one after the other, in one
+        vocabulary. Each posting is placed straight where it goes (its term's block, after the
+        earlier parts' postings of that term), in linear time and without a sparse matrix's
+        copies: merging a 1M-chunk base took 17 s and 10 GiB through SciPy's conversions."""
         vocab: dict[str, int] = {}
-        blocks = []
-        for postings, rows in parts:
-            remap = np.array([vocab.setdefault(t, len(vocab)) for t in postings.vocab], dtype=np.int64)
-            block = postings.counts(rows).tocoo()
-            blocks.append((block.row, remap[block.col] if len(remap) else block.col, block.data, block.shape[0]))
-        width = max(len(vocab), 1)
-        n = sum(b[3] for b in blocks)
-        start, rows_, cols, data = 0, [], [], []
-        for r, c, d, count in blocks:
-            rows_.append(r + start)
-            cols.append(c)
-            data.append(d)
-            start += count
-        matrix = scipy.sparse.csc_matrix(
-            (np.concatenate(data) if data else np.zeros(0, np.int32),
-             (np.concatenate(rows_) if rows_ else np.zeros(0, np.int64),
-              np.concatenate(cols) if cols else np.zeros(0, np.int64))), shape=(n, width))
-        matrix.sum_duplicates()
+        remaps = [np.array([vocab.setdefault(t, len(vocab)) for t in p.vocab], dtype=np.int64) for p, _ in parts]
+        kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # each part's (local term, row, tf)
+        counts = np.zeros((len(parts), len(vocab)), dtype=np.int64)  # kept postings per part and term
+        offset = 0
+        for i, ((p, rows), remap) in enumerate(zip(parts, remaps)):
+            local = np.repeat(np.arange(len(p.vocab), dtype=np.int32), np.diff(p.indptr))
+            if rows is None:
+                new_rows, tf = p.rows.astype(np.int64) + offset, p.tf
+                offset += len(p)
+            else:
+                rows = np.asarray(rows, dtype=np.int64)
+                if len(rows) > 1 and not (np.diff(rows) > 0).all():
+                    raise ValueError("rows must be ascending")
+                at = np.full(len(p), -1, dtype=np.int64)
+                at[rows] = np.arange(len(rows)) + offset
+                new_rows = at[p.rows]
+                keep = new_rows >= 0
+                local, new_rows, tf = local[keep], new_rows[keep], p.tf[keep]
+                offset += len(rows)
+            counts[i, remap] = np.bincount(local, minlength=len(remap))
+            kept.append((local, new_rows, tf))
+        total = counts.sum(axis=0)
+        indptr = np.concatenate(([0], np.cumsum(total))).astype(np.int64)
+        out_rows = np.empty(int(indptr[-1]), dtype=np.int32)
+        out_tf = np.empty(int(indptr[-1]), dtype=np.uint16)
+        before = np.zeros(len(vocab), dtype=np.int64)  # earlier parts' postings of each term
+        for i, ((local, new_rows, tf), remap) in enumerate(zip(kept, remaps)):
+            if len(local):
+                per_local = np.bincount(local, minlength=len(remap))
+                first = np.cumsum(per_local) - per_local  # each local term's first kept posting
+                rank = np.arange(len(local), dtype=np.int64) - first[local]
+                g = remap[local]
+                where = indptr[g] + before[g] + rank
+                out_rows[where], out_tf[where] = new_rows, tf
+            before += counts[i]
+        used = total > 0  # terms only removed rows had leave: the vocabulary does not grow with churn
         words = list(vocab)
-        used = np.flatnonzero(np.diff(matrix.indptr)[: len(words)])
-        if len(used) < len(words):  # terms only removed rows had: the vocabulary does not grow with churn
-            matrix, words = matrix[:, used], [words[int(i)] for i in used]
+        if not used.all():
+            words = [w for w, u in zip(words, used) if u]
+            indptr = np.concatenate(([0], np.cumsum(total[used]))).astype(np.int64)
         lengths = np.concatenate([p.lengths if r is None else p.lengths[r] for p, r in parts]) if parts \
             else np.zeros(0, np.int64)
-        indptr = matrix.indptr.astype(np.int64)[: len(words) + 1]
-        return cls(words, indptr, matrix.indices.astype(np.int32), matrix.data.astype(np.uint16), lengths)
+        return cls(words, indptr, out_rows, out_tf, lengths)
 
     def of(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(rows, counts) of a term (empty where no row has it)."""
