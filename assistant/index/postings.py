@@ -66,26 +66,28 @@ class Postings:
         """The rows chosen of each part (ascending; None: all), one after the other, in one
         vocabulary. Each posting is placed straight where it goes (its term's block, after the
         earlier parts' postings of that term), in linear time and without a sparse matrix's
-        copies: merging a 1M-chunk base took 17 s and 10 GiB through SciPy's conversions."""
+        copies: merging a 1M-chunk base took 12.2 s and a 8.9 GiB peak through SciPy's
+        conversions, 8.5 s and 7.6 GiB so (benchmarks/merge.py)."""
         vocab: dict[str, int] = {}
-        remaps = [np.array([vocab.setdefault(t, len(vocab)) for t in p.vocab], dtype=np.int64) for p, _ in parts]
-        kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # each part's (local term, row, tf)
+        remaps = [np.array([vocab.setdefault(t, len(vocab)) for t in p.vocab], dtype=np.int32) for p, _ in parts]
+        kept: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = []  # each part's (local term, row, tf)
         counts = np.zeros((len(parts), len(vocab)), dtype=np.int64)  # kept postings per part and term
         offset = 0
         for i, ((p, rows), remap) in enumerate(zip(parts, remaps)):
             local = np.repeat(np.arange(len(p.vocab), dtype=np.int32), np.diff(p.indptr))
             if rows is None:
-                new_rows, tf = p.rows.astype(np.int64) + offset, p.tf
+                new_rows, tf = p.rows + np.int32(offset), p.tf
                 offset += len(p)
             else:
                 rows = np.asarray(rows, dtype=np.int64)
                 if len(rows) > 1 and not (np.diff(rows) > 0).all():
                     raise ValueError("rows must be ascending")
-                at = np.full(len(p), -1, dtype=np.int64)
-                at[rows] = np.arange(len(rows)) + offset
+                at = np.full(len(p), -1, dtype=np.int32)
+                at[rows] = np.arange(offset, offset + len(rows), dtype=np.int32)
                 new_rows = at[p.rows]
                 keep = new_rows >= 0
                 local, new_rows, tf = local[keep], new_rows[keep], p.tf[keep]
+                del keep
                 offset += len(rows)
             counts[i, remap] = np.bincount(local, minlength=len(remap))
             kept.append((local, new_rows, tf))
@@ -94,14 +96,18 @@ class Postings:
         out_rows = np.empty(int(indptr[-1]), dtype=np.int32)
         out_tf = np.empty(int(indptr[-1]), dtype=np.uint16)
         before = np.zeros(len(vocab), dtype=np.int64)  # earlier parts' postings of each term
-        for i, ((local, new_rows, tf), remap) in enumerate(zip(kept, remaps)):
+        for i, remap in enumerate(remaps):
+            local, new_rows, tf = kept[i]  # type: ignore[misc]
+            kept[i] = None  # freed as soon as placed: at 1M chunks each part's arrays are gigabytes
             if len(local):
                 per_local = np.bincount(local, minlength=len(remap))
-                first = np.cumsum(per_local) - per_local  # each local term's first kept posting
-                rank = np.arange(len(local), dtype=np.int64) - first[local]
-                g = remap[local]
-                where = indptr[g] + before[g] + rank
-                out_rows[where], out_tf[where] = new_rows, tf
+                # Where each posting goes: its term's block, after earlier parts' postings of the
+                # term, at its rank among this part's postings of the term.
+                first = (indptr[:-1] + before)[remap] - (np.cumsum(per_local) - per_local)
+                place = first[local]
+                place += np.arange(len(local), dtype=np.int64)
+                out_rows[place], out_tf[place] = new_rows, tf
+                del place
             before += counts[i]
         used = total > 0  # terms only removed rows had leave: the vocabulary does not grow with churn
         words = list(vocab)
