@@ -66,7 +66,7 @@ class Postings:
         """The rows chosen of each part (ascending; None: all), one after the other, in one
         vocabulary. Each posting is placed straight where it goes (its term's block, after the
         earlier parts' postings of that term), in linear time and without a sparse matrix's
-        copies: merging a 1M-chunk base took 12.2 s and a 8.9 GiB peak through SciPy's
+        copies: merging a 1M-chunk base took 17 s and a 10.4 GiB peak through SciPy's
         conversions, 8.5 s and 7.6 GiB so (benchmarks/merge.py)."""
         vocab: dict[str, int] = {}
         remaps = [np.array([vocab.setdefault(t, len(vocab)) for t in p.vocab], dtype=np.int32) for p, _ in parts]
