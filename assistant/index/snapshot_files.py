@@ -123,8 +123,8 @@ def _segment(folder: Path) -> Segment | None:
 
 def _remember(folder: Path, segment: Segment,
               signature: tuple[tuple[str, int, int], ...] | None = None) -> None:
-    """Kept for later loads; only the segments of the latest snapshot of each folder."""
+    """Kept for later loads, while their folders exist (a save deletes those it no longer names)."""
     with _LOADED_LOCK:
-        for key in [k for k in _LOADED if Path(k).parent == folder.parent and not Path(k).is_dir()]:
+        for key in [k for k in _LOADED if not Path(k).is_dir()]:
             del _LOADED[key]
         _LOADED[str(folder)] = (signature or _signature(folder), segment)
