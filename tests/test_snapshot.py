@@ -334,6 +334,28 @@ def test_stacked_postings_hold_each_chosen_row_s_counts_in_one_vocabulary() -> N
         Postings.stack([(a, np.array([3, 1]))])
 
 
+def test_a_merged_segment_names_only_what_its_rows_hold() -> None:
+    """Names only left-out rows had (a source whose files were all removed) leave the merged
+    segment, so facets do not offer them; the kept rows keep their names."""
+    from assistant.index.postings import Postings
+    from assistant.index.segment import build, join
+    from assistant.index.snapshot import Snapshot
+
+    def segment(ids: list[str], sources: list[str]) -> object:
+        n = len(ids)
+        values = {"dates": np.zeros(n, dtype=np.int64), "sources": sources, "kinds": ["txt"] * n,
+                  "docs": [f"/{i}\0d" for i in ids], "positions": np.zeros(n, np.int32),
+                  "pages": np.zeros(n, np.int32), "collections": ["main"] * n}
+        return build(ids, values, np.eye(n, 4, dtype=np.float32), Postings.build([np.zeros(0, np.int32)] * n, []))
+
+    base = segment(["a", "b", "c"], ["Ledger", "Gazette", "Ledger"])
+    tail = segment(["d"], ["Courier"])
+    merged = join([(base, np.array([0, 2])), (tail, None)])  # type: ignore[list-item]
+    assert merged.names["sources"] == ["Courier", "Ledger"] and merged.names["doc_keys"] == ["/a\0d", "/c\0d", "/d\0d"]
+    assert merged.strings("sources") == ["Ledger", "Ledger", "Courier"]
+    assert Snapshot("g", merged).facets() == (["Courier", "Ledger"], ["txt"])
+
+
 def _mapped_kb(path: Path) -> int:
     """Resident kB of this process's mappings of `path` (/proc/self/smaps)."""
     total, inside = 0, False

@@ -171,7 +171,13 @@ def combined(parts: Sequence[tuple[Segment, np.ndarray | None]]) -> tuple[dict[s
         code = {n: i for i, n in enumerate(union)}
         coded = [np.array([code[n] for n in s.names[key]], dtype=np.int32)[p] if len(s.names[key]) else p
                  for (s, _), p in zip(parts, picked)]
-        columns[column], names[key] = np.concatenate(coded).astype(np.int32), union
+        codes = np.concatenate(coded).astype(np.int32)
+        used = np.unique(codes)
+        if len(used) < len(union):  # names only rows left out had (a source removed): not listed
+            recode = np.full(len(union), -1, dtype=np.int32)
+            recode[used] = np.arange(len(used), dtype=np.int32)
+            codes, union = recode[codes], [union[int(i)] for i in used]
+        columns[column], names[key] = codes, union
     return columns, names
 
 
