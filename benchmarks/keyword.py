@@ -40,7 +40,7 @@ def main() -> None:
 
     snap = Snapshot.load(Store.open(Settings(store=args.store)))
     live = [(s, None if snap.live is None else np.flatnonzero(snap.live[o:o + len(s)]))
-            for s, o in zip(snap.parts, snap.offsets)]
+            for s, o in zip(snap.parts, snap.keywords.offsets)]
     one = Postings.stack([(s.postings, rows) for s, rows in live])
     counts = Postings.stack([(one, None)] * args.copies)
     ours = KeywordIndex([counts])

@@ -147,6 +147,9 @@ class KeywordIndex:
         average = float(counted.mean()) if len(counted) else 1.0
         # Each row's length term of BM25's denominator, once: a query reads it at its rows only.
         self.norm = (K1 * ((1 - B) + B * lengths / (average or 1.0))).astype(np.float32)
+        # Each term's document frequency over the live rows, once: answers ask a term's IDF again
+        # and again, and counting its live postings is linear in them.
+        self._df: dict[str, int] = {}
 
     def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(rows, counts) of a term over all parts, live rows only, rows ascending."""
@@ -164,8 +167,14 @@ class KeywordIndex:
     def idf(self, df: int) -> float:
         return math.log(1 + (self.count - df + 0.5) / (df + 0.5))
 
+    def df(self, term: str) -> int:
+        found = self._df.get(term)
+        if found is None:
+            found = self._df[term] = len(self.postings(term)[0])
+        return found
+
     def term_idf(self, term: str) -> float:
-        return self.idf(len(self.postings(term)[0]))
+        return self.idf(self.df(term))
 
     def scores(self, words: Sequence[str]) -> np.ndarray | None:
         """Every row's BM25 score for these words (repeats count again, as in bm25s), float32;
@@ -176,6 +185,7 @@ class KeywordIndex:
             if not len(rows):
                 continue
             tf32 = tf.astype(np.float32)
+            self._df[word] = len(rows)
             weights.append(np.float32(self.idf(len(rows))) * tf32 / (self.norm[rows] + tf32))
             rows_all.append(rows)
         if not rows_all:
@@ -185,6 +195,11 @@ class KeywordIndex:
         return np.bincount(rows, weights=weight, minlength=self.size).astype(np.float32)
 
     def holds(self, term: str, row: int) -> bool:
-        rows, _ = self.postings(term)
-        i = int(np.searchsorted(rows, row))
-        return i < len(rows) and int(rows[i]) == row
+        """Whether live row `row` has the term: a binary search in its own part's postings."""
+        if self.live is not None and not self.live[row]:
+            return False
+        part = int(np.searchsorted(self.offsets, row, side="right")) - 1
+        rows, _ = self.parts[part].of(term)
+        local = row - int(self.offsets[part])
+        i = int(np.searchsorted(rows, local))
+        return i < len(rows) and int(rows[i]) == local

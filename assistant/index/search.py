@@ -56,7 +56,6 @@ class SnapshotSearch:
         self.base, self.tail = base, tail if tail is not None and len(tail) else None
         self.removed = removed if removed is not None and removed.any() else None
         self.parts = [self.base] + ([self.tail] if self.tail is not None else [])
-        self.offsets = [0, len(self.base)]
         # Each row live or not (None: all are): a removed base row is masked, never rewritten.
         self.live = None if self.removed is None else \
             np.concatenate([~self.removed, np.ones(len(self.tail or ()), dtype=bool)])
@@ -103,14 +102,6 @@ class SnapshotSearch:
         rank = np.zeros(len(self._ids), dtype=np.int64)
         rank[self._order] = np.arange(len(self._order))
         return rank
-
-    def consistent(self) -> bool:
-        """Every column has one row per id, every segment is whole."""
-        n = len(self._ids)
-        rows = {len(self.dates), len(self.sources), len(self.kinds), len(self.docs), len(self.positions),
-                len(self.pages), len(self.collections), self.vectors.shape[0], self.keywords.size}
-        return rows == {n} and all(p.consistent() for p in self.parts) and \
-            (self.removed is None or len(self.removed) == len(self.base))
 
     def mask(self, filters: Filters) -> np.ndarray:
         keep = np.ones(len(self._ids), dtype=bool) if self.live is None else self.live.copy()

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.index.segment import Segment, crc, crc_text
+from assistant.index.stacked import RowIndex
 
 FORMAT = 2
 _LOADED: dict[str, tuple[tuple[tuple[str, int, int], ...], Segment]] = {}
@@ -41,12 +42,11 @@ class Parts:
 
     def vector_of(self, cid: str) -> np.ndarray | None:
         """A live chunk's saved vector (None: not in the snapshot)."""
-        if self.tail is not None and (row := self.tail.row.get(cid)) is not None:
-            return np.asarray(self.tail.vectors[row], dtype=np.float32)
-        row = self.base.row.get(cid)
-        if row is None or (self.removed is not None and self.removed[row]):
+        row = RowIndex(self.base, self.tail, self.removed).get(cid)
+        if row is None:
             return None
-        return np.asarray(self.base.vectors[row], dtype=np.float32)
+        segment, row = (self.base, row) if row < len(self.base) else (self.tail, row - len(self.base))
+        return np.asarray(segment.vectors[row], dtype=np.float32)  # type: ignore[union-attr]
 
 
 def save(parts: Parts, folder: Path) -> None:
