@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
+from typing import Any
 
 from assistant.answering import compose, dating, intent, prompts
 from assistant.answering.answerers.base import Answerer, pieces
@@ -97,17 +98,18 @@ class Asking:
         k = self.settings.top_k
         snap = self.retriever.snapshot
         wanted = intent.read(asked)
+        vector = self.retriever.vector(query)  # encoded once: searched up to six times, and scored against
         found: list[Passage] = []
         if context and context.cited:
             near = replace(filters, documents_of=context.cited)
-            found += self.retriever.search(query, NEAR_K, filters=near)
-            found += self._soon_after(query, filters, context.cited)
+            found += self.retriever.search(query, NEAR_K, filters=near, vector=vector)
+            found += self._soon_after(query, filters, context.cited, vector)
         near_docs = {snap.document(p.id) for p in found}
         if wanted.years and not (filters.since or filters.until):
             for year in wanted.years[:3]:
                 dated = replace(filters, since=int(year) * 10000, until=int(year) * 10000 + 9999)
-                found += self.retriever.search(query, YEAR_K, filters=dated)
-        found += self.retriever.search(query, k, filters=filters or None)
+                found += self.retriever.search(query, YEAR_K, filters=dated, vector=vector)
+        found += self.retriever.search(query, k, filters=filters or None, vector=vector)
         unique: dict[str, Passage] = {}
         for p in found:  # each at its first place
             unique.setdefault(p.id, p)
@@ -116,13 +118,13 @@ class Asking:
         passages = list(unique.values())[: k + NEAR_K]
         near_set = {i for i, p in enumerate(passages) if snap.document(p.id) in near_docs}
         hints = Hints(wanted, context.said if context else set(), focus=asked if context else None, near=near_set,
-                      topic=context.topic if context else "")
+                      topic=context.topic if context else "", vectors={query: vector})
         if wanted.present and newest:
             hints.old = {i for i, p in enumerate(passages)
                          if (dating.year_of(p.date) or newest) < newest - dating.NOW_YEARS}
         return passages, hints
 
-    def _soon_after(self, query: str, filters: Filters, cited: tuple[str, ...]) -> list[Passage]:
+    def _soon_after(self, query: str, filters: Filters, cited: tuple[str, ...], vector: Any) -> list[Passage]:
         """Passages of documents dated from the last answer's sources to SOON_AFTER days later:
         responses and reactions ("Who responded to that?") follow what they answer."""
         snap = self.retriever.snapshot
@@ -132,7 +134,7 @@ class Asking:
         lo = _as_date(min(dated))
         hi = _as_date(max(dated)) + timedelta(days=SOON_AFTER)
         window = replace(filters, since=_as_int(lo), until=_as_int(hi))
-        return self.retriever.search(query, NEAR_K, filters=window)
+        return self.retriever.search(query, NEAR_K, filters=window, vector=vector)
 
     def _age(self, answer: Answer, wanted: intent.Intent, newest: int | None) -> str | None:
         if answer.refused or not answer.citations:

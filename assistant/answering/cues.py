@@ -8,6 +8,7 @@ relevance score.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from assistant.answering.intent import Intent
 
@@ -57,13 +58,8 @@ _SCENE = re.compile(r"\b(?:meeting was|in attendance|attended by|titled|entitled
 def bonus(intent: Intent, sentence: str, lede: bool = False) -> float:
     """The rank bonus (or penalty) for `sentence` as an answer to a question of this intent;
     `lede`: it opens its document."""
-    found = {
-        "why": _REASON.search(sentence),
-        "when": _DATE.search(sentence),
-        "count": _NUMBER.search(_without_dates(sentence)),
-        "who": _person(sentence),
-        "said": _SPEECH.search(sentence),
-    }.get(intent.kind)
+    look = _LOOK_FOR.get(intent.kind)  # only the kind's own cue: every sentence of every answer is read
+    found = look(sentence) if look else None
     # A who, when or how-many question is not answered at all by a sentence without a name,
     # a date or a number: those cues weigh more than a why's reason.
     out = (STRONG_BONUS if intent.kind in ("who", "when", "count") else BONUS) if found else 0.0
@@ -74,6 +70,15 @@ def bonus(intent: Intent, sentence: str, lede: bool = False) -> float:
     if sets_scene(intent, sentence):
         out -= SCENE_PENALTY
     return out + (LEDE_BONUS if lede else 0.0)
+
+
+_LOOK_FOR: dict[str, Callable[[str], object]] = {
+    "why": _REASON.search,
+    "when": _DATE.search,
+    "count": lambda s: _NUMBER.search(_without_dates(s)),
+    "who": lambda s: _person(s),  # defined below
+    "said": _SPEECH.search,
+}
 
 
 def sets_scene(intent: Intent, sentence: str) -> bool:

@@ -70,6 +70,7 @@ class Hints:
     topic: str = ""  # what the earlier turns were about (their content words)
     near: set[int] = field(default_factory=set)  # indexes into the passages
     old: set[int] = field(default_factory=set)  # passages too old for a question about now
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)  # questions' embeddings, already made
 
 
 @dataclass
@@ -149,7 +150,10 @@ class Relevance:
         focus = [hints.focus] if hints.focus else []
         # The question is new each time; the sentences (and the last answer's) are remembered.
         # e5 reads the question as a query, the sentences as passages (the same for MiniLM).
-        own = self.embedder.encode_queries([question, *focus])
+        questions = [question, *focus]
+        known = [hints.vectors.get(t) for t in questions]
+        fresh = iter(self.embedder.encode_queries([t for t, v in zip(questions, known) if v is None]))
+        own = np.stack([v if v is not None else next(fresh) for v in known])
         prior = self.vectors.encode(said)
         vectors = self.vectors.encode([f"{passages[s.passage].title}: {s.text}" for s in sents])
         # A follow-up: mostly its expanded query, partly its own few words ("Who responded to that?").

@@ -80,7 +80,6 @@ class Retriever:
         self._snapshot: Snapshot | None = None
         self._checked = 0.0
         self._reloading = threading.Lock()
-        self._last: tuple[str, Any] | None = None  # (query, vector): replaced whole, so thread-safe
 
     def recheck(self) -> None:
         """Look at the store's generation on the next search (an ingestion just finished)."""
@@ -107,7 +106,11 @@ class Retriever:
             self._reloading.release()
 
     def search(self, query: str, k: int = 10, mode: str | None = None,
-               filters: Filters | None = None, window: int | None = None) -> list[Passage]:
+               filters: Filters | None = None, window: int | None = None,
+               vector: Any = None) -> list[Passage]:
+        """`vector`: the query's embedding where the caller has it already (`vector(query)`):
+        one question is searched several times (within the last answer's documents, in the
+        years it names, in the whole archive), and its sentences scored against it."""
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise QuestionError(f"The number of passages must be a whole number from 1 to {MAX_K}, not {k!r}.")
         mode = mode or self.mode
@@ -122,7 +125,7 @@ class Retriever:
             return []  # nothing the filters keep (no readable collection, say): nothing to embed
         dense: list[tuple[str, float]] = []
         if mode in ("dense", "hybrid"):
-            vector = self._vector(query)
+            vector = self.vector(query) if vector is None else vector
             if mask is None and snap.size > EXACT_MAX:
                 dense = self.store.query(vector, depth)  # Chroma's HNSW index: sublinear
             else:
@@ -139,15 +142,9 @@ class Retriever:
             return [Passage.from_metadata(c, known[c].text, known[c].meta, score=s) for c, s in ranked if c in known]
         return self._expand(snap, ranked, k, window, readable)
 
-    def _vector(self, query: str) -> Any:
-        """The query's embedding; the last one is kept, since one question is searched several
-        times (within the last answer's documents, in the years it names, in the whole archive)."""
-        last = self._last
-        if last is not None and last[0] == query:
-            return last[1]
-        vector = self.embedder.encode_query(query)
-        self._last = (query, vector)
-        return vector
+    def vector(self, query: str) -> Any:
+        """The query's embedding (as a search query)."""
+        return self.embedder.encode_query(query)
 
     def language(self, query: str) -> str | None:
         """The query's language where its keywords are made its own way (`foreign_keywords`

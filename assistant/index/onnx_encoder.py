@@ -28,6 +28,7 @@ import numpy as np
 from assistant.errors import ConfigError
 from assistant.index.embedding import PROBE_TEXTS, Embedder, WordPieceCounter, choose_device, load_embedder, min_cosine
 from assistant.index.models import model_spec
+from assistant.index.query_batch import QueryBatcher
 from assistant.settings import cache_dir
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ class OnnxEmbedder(Embedder):
         tokenizer.no_padding()
         self._tokenizer = tokenizer
         self._lock = threading.Lock()
+        # Its own lock: the session runs calls concurrently, and encode takes the tokenizer's.
+        self._queries = QueryBatcher(self.encode, threading.Lock())
         self.dim = model_spec(name).dim
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
@@ -121,9 +124,6 @@ class OnnxEmbedder(Embedder):
             pooled = (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
             out[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return out
-
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
 
 
 def choose_embedder(name: str, dtype: str = "auto", device: str = "auto", runtime: str = "torch") -> Embedder:
