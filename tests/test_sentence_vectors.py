@@ -21,9 +21,9 @@ class Counting:
         self.dim = self.inner.dim
         self.texts: list[str] = []
 
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    def encode_sentences(self, texts: list[str]) -> np.ndarray:
         self.texts += texts
-        return self.inner.encode(texts, batch_size)
+        return self.inner.encode_sentences(texts)
 
 
 def test_each_sentence_is_encoded_once_and_its_vector_is_the_models() -> None:
@@ -82,3 +82,26 @@ def test_answers_at_once_share_what_is_remembered() -> None:
     assert len(set(model.texts)) == 40 and len(vectors) == 40
     for got in results:  # each row is one of the sentences' vectors, as remembered
         assert all(np.abs(final @ row - 1).min() < 0.01 for row in got)
+
+
+def test_only_the_best_ranked_sentences_are_read_again_without_their_title() -> None:
+    """An answer reads every sentence with its document's title, and only the BARE_TOP best
+    ranked again alone (a correction of a few hundredths to the rank); a follow-up reads them
+    all alone, since each is checked against what the last answer said."""
+    from assistant.answering.relevance import BARE_TOP, Hints, Relevance
+    from assistant.types import Passage
+
+    model = Counting()
+    relevance = Relevance(model.inner, lambda term: 1.0, "The archive does not say.", SentenceVectors(model, 0))
+    text = " ".join(f"Sentence {n}: the ministry rejected the report on the remand centres as biased." for n in range(30))
+    passages = [Passage(id="c1", doc_id="d1", path="a.md", title="Ministry statement", text=text)]
+    scored = relevance.score("Why did the ministry reject the report?", passages)
+    titled = [t for t in model.texts if t.startswith("Ministry statement: ")]
+    alone = [t for t in model.texts if not t.startswith("Ministry statement: ")]
+    assert len(scored.sentences) == len(titled) == 30 and len(alone) == BARE_TOP
+    best = sorted(scored.sentences, key=lambda s: -s.rank)[:4]
+    assert all(s.text in alone for s in best)  # the answer's sentences were all read alone
+    model.texts.clear()
+    relevance.score("And who responded to that?", passages,
+                    Hints(avoid={"Sentence 0: the ministry rejected the report on the remand centres as biased."}))
+    assert len([t for t in model.texts if not t.startswith("Ministry statement: ")]) == 30 + 1

@@ -32,6 +32,7 @@ NEAR_BONUS = 0.12
 SENTENCE_COVERAGE = 0.1
 FOCUS_WEIGHT = 0.3
 BARE_WEIGHT = 0.25  # the rank's meaning: this share from the sentence alone, the rest with its title
+BARE_TOP = 16  # ... read for this many sentences, the best ranked without it (see _read_bare)
 OLD_PENALTY = 0.06  # a question about how things are now prefers recent sources
 # A refusal shows the closest passages from RELATED_FLOOR up: below it a passage shares little
 # with the question (on news dev, the written off-topic questions' best passages score 0.36 at
@@ -159,13 +160,6 @@ class Relevance:
         # A follow-up: mostly its expanded query, partly its own few words ("Who responded to that?").
         weights_q = np.array([1.0 - FOCUS_WEIGHT, FOCUS_WEIGHT]) if focus else np.array([1.0])
         meaning = np.clip(vectors @ own.T, 0.0, 1.0) @ weights_q
-        # Repeats are judged on the sentence alone: a title shared with the last answer's source
-        # would make every sentence of it look said already.
-        bare = self.vectors.encode([s.text for s in sents])
-        repeats = (bare @ prior.T).max(axis=1) if said else np.zeros(len(sents))
-        # The rank reads the sentence without its title too: a short sentence of a well-titled
-        # document ("Issued by ...") should not lead on its title's strength.
-        bare_meaning = np.clip(bare @ own.T, 0.0, 1.0) @ weights_q
         # A question in another language than the archive's: its own stop words out, its own
         # stemmer (the names and figures it shares with the passages are what can match).
         foreign = detect(question)
@@ -190,13 +184,13 @@ class Relevance:
         # A document dated in a year the question names is about that year; one that names the
         # year in passing ("since the previous review in 2019") may not be.
         in_year = [bool(years) and (p.date or "")[:4] in years for p in passages]
-        for sent, cos, repeat, alone in zip(sents, meaning, repeats, bare_meaning):
+        details = []
+        for sent, cos in zip(sents, meaning):
             sent.score = MEANING * float(cos) + COVERAGE * coverage[sent.passage]
             # The rank also weighs the sentence's own coverage: in a long list (a timeline) every
             # entry shares the passage's coverage, though few are about the question.
             own_terms = q_terms.intersection(terms(sent.text))
-            sent.rank = sent.score + SENTENCE_COVERAGE * sum(weights[t] for t in own_terms) / total \
-                + BARE_WEIGHT * MEANING * float(alone - cos)
+            sent.rank = sent.score + SENTENCE_COVERAGE * sum(weights[t] for t in own_terms) / total
             lede = sent.position == 0 and passages[sent.passage].chunk == 0
             cue = cues.bonus(intent, sent.text, lede)
             sent.rank += cue
@@ -205,11 +199,8 @@ class Relevance:
             sent.off_year = not dated[sent.passage]
             if in_year[sent.passage]:
                 sent.rank += YEAR_DATE_BONUS
-            # Saying again what the last answer said (in its words or others') is no answer to a follow-up.
-            # ... though a date or a number asked for may sit in a sentence already given ("And by
-            # when?"): then half.
-            detail = intent.kind in ("when", "count") and cue >= cues.BONUS
-            sent.rank -= REPEAT_WEIGHT * max(0.0, float(repeat) - REPEAT_FROM) * (0.5 if detail else 1.0)
+            # A date or a number asked for may sit in a sentence already given ("And by when?").
+            details.append(intent.kind in ("when", "count") and cue >= cues.BONUS)
             named = set(_YEAR.findall(sent.text[:24]))
             if topic_years and named and not named & topic_years:
                 # A dated entry (of a timeline, say) of another year: about that year. Not an
@@ -221,6 +212,34 @@ class Relevance:
                 sent.score += NEAR_BONUS
             if sent.passage in hints.old:
                 sent.rank -= OLD_PENALTY
+        self._read_bare(sents, meaning, own, weights_q, prior if said else None, details)
+
+    def _read_bare(self, sents: list[Sentence], meaning: np.ndarray, own: np.ndarray, weights_q: np.ndarray,
+                   prior: np.ndarray | None, details: list[bool]) -> None:
+        """The rank reads the sentence without its title too: a short sentence of a well-titled
+        document ("Issued by ...") should not lead on its title's strength. That moves a rank by
+        a few hundredths, so only the BARE_TOP best are read so (each read a second time by the
+        model otherwise): the rest move by the least any of those read moved, so the BARE_TOP best
+        stay the best, in the order a full reading gives them. A follow-up's are all read, as
+        each is checked against what the last answer said (`prior`)."""
+        chosen = list(range(len(sents)))
+        if prior is None and len(sents) > BARE_TOP:
+            chosen = sorted(chosen, key=lambda i: -sents[i].rank)[:BARE_TOP]
+        bare = self.vectors.encode([sents[i].text for i in chosen])
+        alone = np.clip(bare @ own.T, 0.0, 1.0) @ weights_q
+        # Repeats are judged on the sentence alone: a title shared with the last answer's source
+        # would make every sentence of it look said already.
+        repeats = (bare @ prior.T).max(axis=1) if prior is not None else np.zeros(len(chosen))
+        shifts = [BARE_WEIGHT * MEANING * float(bare_cos - meaning[i]) for i, bare_cos in zip(chosen, alone)]
+        # The rest move by the least any of those read moved, so that none rises past them.
+        rest = min(shifts, default=0.0)
+        for i in set(range(len(sents))) - set(chosen):
+            sents[i].rank += rest
+        for i, shift, repeat in zip(chosen, shifts, repeats):
+            sents[i].rank += shift
+            # Saying again what the last answer said (in its words or others') is no answer to a
+            # follow-up; a detail asked for in a sentence already given: half.
+            sents[i].rank -= REPEAT_WEIGHT * max(0.0, float(repeat) - REPEAT_FROM) * (0.5 if details[i] else 1.0)
 
     def relevance(self, question: str, passages: list[Passage]) -> list[float]:
         """Each passage's relevance to the question (Scored.relevance)."""
