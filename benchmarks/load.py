@@ -12,7 +12,8 @@ warmed up does not).
 
     python -m benchmarks.load --store .store/sample --clients 20 --seconds 60
 
-With --against SETTING=VALUE, measures that twice: first a server with the setting (the
+With --against SETTING=VALUE, or --against-code DIR (a checkout of an earlier commit, whose
+code the first server runs), measures that twice: first a server with the setting (the
 baseline: `--against sentence_cache_mb=0` answers without remembered sentence vectors), then the
 default one, and prints the ratios of answers/s and p50 alone and under load.
 
@@ -66,8 +67,8 @@ def phase(url: str, questions: list[str], clients: int, seconds: float) -> dict[
 
 
 def load(store: Path, questions: list[str], clients: int, seconds: float, baseline: float,
-         env: dict[str, str] | None = None) -> dict[str, Any]:
-    with serving(store, env) as (server, url):
+         env: dict[str, str] | None = None, code: Path | None = None) -> dict[str, Any]:
+    with serving(store, env, code) as (server, url):
         ask(url, questions[0])  # warm-up: the first answer loads the snapshot
         samples: list[tuple[float, float]] = []
         stop = threading.Event()
@@ -110,6 +111,9 @@ def main() -> int:
     p.add_argument("--against", action="append", default=[], metavar="SETTING=VALUE",
                    help="first measure a server with this setting (repeatable; e.g. sentence_cache_mb=0), "
                         "then the default one, and print the ratios")
+    p.add_argument("--against-code", type=Path, metavar="DIR",
+                   help="first measure a server running the code in DIR (a git worktree of an earlier commit: "
+                        "git worktree add --detach DIR REV), then this checkout's, and print the ratios")
     p.add_argument("--out", type=Path, help="write the results as JSON here")
     args = p.parse_args()
 
@@ -117,7 +121,7 @@ def main() -> int:
     questions = [json.loads(line)["question"] for line in args.questions.read_text().splitlines() if line.strip()]
     if args.saving:
         result = load_saving.run(args.store, questions, args.seconds, args.bar_ms)
-    elif args.against:
+    elif args.against or args.against_code:
         result = against(args, questions)
     else:
         result = load(args.store, questions, args.clients, args.seconds, args.baseline)
@@ -129,17 +133,19 @@ def main() -> int:
         print(result["verdict"], f"(p50 off {result['off']['p50_ms']} ms, on {result['on']['p50_ms']} ms, "
               f"difference {result['p50_diff_ms']} ms, bar {args.bar_ms} ms)")
         return 0 if result["verdict"] == "PASS" else 1
-    runs = [result["before"], result["after"]] if args.against else [result]
+    runs = [result["before"], result["after"]] if args.against or args.against_code else [result]
     return 1 if any(r["load"]["errors"] or r["baseline"]["errors"] for r in runs) else 0
 
 
 def against(args: argparse.Namespace, questions: list[str]) -> dict[str, Any]:
-    """The same load on a server with the --against settings (the baseline), then on the default
-    one, one after the other in this process: what a change behind a setting buys."""
+    """The same load on a server with the --against settings or the --against-code checkout (the
+    baseline), then on the default one, one after the other in this process: what a change
+    behind a setting, or a change of code, buys."""
     env = {f"ASSISTANT_{k.strip().upper()}": v.strip() for k, _, v in (a.partition("=") for a in args.against)}
-    before = load(args.store, questions, args.clients, args.seconds, args.baseline, env)
+    before = load(args.store, questions, args.clients, args.seconds, args.baseline, env, args.against_code)
     after = load(args.store, questions, args.clients, args.seconds, args.baseline)
-    return {"against": env, "before": before, "after": after,
+    return {"against": env, "against_code": str(args.against_code) if args.against_code else None,
+            "before": before, "after": after,
             "answers_per_s_ratio": round(after["load"]["requests_per_s"] / before["load"]["requests_per_s"], 2)
             if before["load"]["requests_per_s"] else None,
             "p50_alone_ratio": round(after["baseline"]["p50_ms"] / before["baseline"]["p50_ms"], 2)

@@ -40,12 +40,16 @@ def ingest(archive: Path, store: Path) -> None:
 
 
 @contextmanager
-def serving(store: Path, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """The server process and its URL, once it answers; `env`: extra settings (ASSISTANT_*)."""
+def serving(store: Path, env: dict[str, str] | None = None,
+            code: Path | None = None) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """The server process and its URL, once it answers; `env`: extra settings (ASSISTANT_*);
+    `code`: another checkout whose code the server runs (a git worktree of an earlier commit)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([*CLI, "chat", "--store", str(store), "--port", str(port), "--llm", "extractive"],
-                              env={**ENV, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elsewhere = {"PYTHONPATH": str(code.resolve())} if code else {}
+    command = [*CLI, "chat", "--store", str(store.resolve()), "--port", str(port), "--llm", "extractive"]
+    server = subprocess.Popen(command, env={**ENV, **elsewhere, **(env or {})}, cwd=code.resolve() if code else None,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         for _ in range(600):
             if server.poll() is not None:
