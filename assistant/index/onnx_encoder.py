@@ -103,6 +103,9 @@ class OnnxEmbedder(Embedder):
         self._queries = QueryBatcher(self.encode, threading.Lock())
         self.dim = model_spec(name).dim
 
+    def encode_sentences(self, texts: list[str]) -> np.ndarray:
+        return self.encode(texts)
+
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:

@@ -26,7 +26,7 @@ VECTOR_OVERHEAD = 200  # bytes a remembered vector costs besides its floats and 
 class Encodes(Protocol):
     dim: int
 
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray: ...
+    def encode_sentences(self, texts: list[str]) -> np.ndarray: ...
 
 
 class SentenceVectors:
@@ -57,7 +57,7 @@ class SentenceVectors:
             return out
         # Encoded outside the lock: other answers read what is remembered meanwhile; two
         # answers missing the same sentence at once both encode it (rare, and harmless).
-        fresh = self.embedder.encode(list(wanted))
+        fresh = self.embedder.encode_sentences(list(wanted))
         with self._lock:
             for (text, at), vector in zip(wanted.items(), fresh):
                 out[at] = vector
