@@ -114,6 +114,6 @@ def test_the_served_embedder_batches_concurrent_questions(n: int) -> None:
     before = embedder._queries.calls
     got, errors = ask_at_once(embedder._queries, questions)
     assert not errors and len(got) == n
-    assert embedder._queries.calls - before <= min(n, 3)
+    assert embedder._queries.calls - before <= max(1, n // 2)  # at least two questions a call on average
     for i, q in enumerate(questions):
         assert float(got[i] @ embedder.encode([q])[0]) > 0.995
