@@ -92,8 +92,11 @@ class ForkRunner:
         return dict(json.loads(line))
 
     def cli(self, argv: list[str], store: Path, kill: dict[str, Any] | None = None) -> dict[str, Any]:
-        """An `assistant` command on `store`, killed as `kill` says (None: run to the end)."""
-        return self({"argv": [*argv, "--store", str(store)], "kill": kill})
+        """An `assistant` command on `store`, killed as `kill` says (None: run to the end); `output`
+        holds the end of what it printed, for a failing assertion to show."""
+        log = store.with_name(store.name + ".log")
+        reply = self({"argv": [*argv, "--store", str(store)], "kill": kill, "log": str(log)})
+        return {**reply, "output": log.read_text()[-3000:] if log.exists() else ""}
 
     def store_dump(self, store: Path, out: Path) -> dict[str, Any]:
         """The store's chunks, manifest and snapshot (keyword searches only), checked consistent:
@@ -383,7 +386,8 @@ def test_a_killed_repair_of_the_index_is_finished_by_the_next_run(tmp_path: Path
             assert run.cli(["sync", str(corpus), "-q"], store, kill)["killed"], kill
             if kill.get("after"):  # a kill by a timer may land after the repair has finished
                 assert (store / "repairing.json").exists(), kill
-            assert run.cli(["sync", str(corpus), "-q"], store)["code"] == 0, kill
+            again = run.cli(["sync", str(corpus), "-q"], store)
+            assert again["code"] == 0, (kill, again["output"])
             got = run.store_dump(store, dumps / f"repaired-{i}.json")
             assert not (store / "repairing.json").exists()
             assert got["chunks"] == want["chunks"] and got["files"] == want["files"], kill

@@ -8,7 +8,8 @@ database (chroma.sqlite3, whose writes SQLite's journal makes all or nothing) ho
 record, and the index is derived from it plus the vectors. So opening the store repairs it,
 under the write lock (no ingestion writes meanwhile):
 
-1. mark the repair (`repairing.json`, naming the collections), so one cut short is redone;
+1. mark the repair (`repairing.json`, naming the collections), so one cut short is redone
+   (from step 2: its collections' part-built segments are deleted too);
 2. delete the damaged segment folders: Chroma starts an empty index in their place;
 3. give every record of those collections its vector again, an upsert of the vector alone
    (texts and metadata stay as stored). A chunk's vector comes from the keyword snapshot
@@ -85,8 +86,13 @@ def repair(settings: Settings, damage: DamagedIndexError) -> Repaired:
         start = time.perf_counter()
         owners = _vector_segments(folder / "chroma.sqlite3", damage)
         damaged = {name for name, problems in segment_problems(folder).items() if problems}
-        segments = sorted(owners if damage.segments is None else damaged | set(damage.segments))
-        names = sorted(set(_marked(settings.store)) | {owners.get(s, "") for s in segments})
+        marked = set(_marked(settings.store))
+        # A repair cut short leaves its collections' indexes part-built, in whatever state the
+        # kill found Chroma writing them (checks cannot tell every such state from a whole
+        # index): they are emptied again, as the first try did.
+        redo = {segment for segment, name in owners.items() if name in marked}
+        segments = sorted(owners if damage.segments is None else damaged | redo | set(damage.segments))
+        names = sorted(marked | {owners.get(s, "") for s in segments})
         if "" in names:  # a folder the database does not name: every collection, to be sure
             names = sorted(set(owners.values()))
         _mark(settings.store, names)
