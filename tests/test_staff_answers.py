@@ -148,3 +148,63 @@ def test_a_who_answer_is_recognised_with_an_honorific_between_role_and_name() ->
     assert _person("spokesperson Dario Vensk answered questions.")
     assert not _person("The National Human Rights Committee, chaired since 2019, declined to comment.")
     assert not _person("Its chair declined to comment further.")
+
+
+def sentences_of(text: str) -> list[str]:
+    """The quoted sentences of an answer, without their [n] (date) markers."""
+    return [s for s in re.split(r"\s*\[\d+\](?: \([^()]+\))?\s*", text) if s]
+
+
+def test_what_someone_said_goes_on_into_the_next_sentence(assistant: Assistant) -> None:
+    """Before: the answer stopped at the accusation she reported; what she made of it ("In her
+    view, such statements stigmatise ...") opens the next chunk and shares few words with the
+    question, so it ranked too low to be quoted."""
+    answer = assistant.ask("What did the UN Special Rapporteur say about officials accusing associations of "
+                           "serving foreign interests?")
+    said = sentences_of(answer.text)
+    assert "foreign interests" in said[0] and said[1].startswith("In her view, such statements stigmatise"), said
+
+
+def test_who_did_it_prefers_the_one_who_did_it() -> None:
+    """Before: "Who responded to that?" opened with "Its chair, Dr. Lenora Aske, declined to
+    comment further.": a person with a role, though the one who said nothing."""
+    from assistant.answering import cues
+    from assistant.answering.intent import read
+
+    responded, chairs = read("Who responded to that?"), read("Who chairs the Committee?")
+    assert (responded.action, chairs.action) == ("responded", "chairs")
+    declined = "Its chair, Dr. Lenora Aske, declined to comment further."
+    answered = "Amara Veldt, executive director of the League, answered the ministry at a press briefing."
+    assert cues.sets_scene(responded, declined) and not cues.sets_scene(chairs, declined)
+    assert cues.bonus(responded, answered) == cues.STRONG_BONUS + cues.ACTION_BONUS
+    assert cues.bonus(responded, declined) < cues.BONUS
+    assert cues.bonus(chairs, declined) == cues.STRONG_BONUS + cues.ACTION_BONUS  # she does chair it
+
+
+def test_a_judgement_is_a_reason_for_rejecting() -> None:
+    """Before: "Why did the ministry reject his statement?" found no reason in "the statement
+    remains largely biased, prejudiced, and unfounded", and quoted the ministry's dismay alone."""
+    from assistant.answering import cues
+    from assistant.answering.intent import read
+
+    why = read("Why did the Foreign Ministry reject the rapporteur's statement?")
+    for reason in ("He said the special rapporteur's statement remains largely biased, prejudiced, and unfounded.",
+                   "Vitit had very limited recognition of the progress and achievements Cambodia has realised.",
+                   "He underlined that the report does not have sufficient basis for its conclusion."):
+        assert cues.bonus(why, reason) >= cues.BONUS, reason
+    assert cues.bonus(why, "The visit lasted eleven days and took him to four provinces.") == 0.0
+
+
+def test_a_piece_of_a_sentence_never_opens_the_answer(assistant: Assistant) -> None:
+    """Before: "the Royal Government of Cambodia." (the tail of a sentence that a chunk's edge
+    cut) opened an answer about Cambodia's economy."""
+    from assistant.answering.relevance import is_cut
+
+    assert is_cut("the Royal Government of Cambodia.")
+    assert is_cut("Summary The present report reflects on the work of the Special Rapporteur, Professor")
+    assert not is_cut("The economy kept an even keel.")
+    text = ("the harbour board of Freedonia and its fishing fleet, the minister said of the economy.\n\n"
+            "Freedonia's economy grew by four per cent a year, the minister told the assembly.")
+    passage = Passage(id="p0", text=text, doc_id="d", path="d.md", chunk=3, score=1.0, title="Freedonia's economy")
+    answer = assistant.answerer.answer("What did the minister say about Freedonia's economy?", [passage])
+    assert not answer.refused and sentences_of(answer.text)[0].startswith("Freedonia's economy grew"), answer.text

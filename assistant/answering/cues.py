@@ -11,17 +11,27 @@ import re
 from collections.abc import Callable
 
 from assistant.answering.intent import Intent
+from assistant.index.keyword import terms
 
 BONUS = 0.1  # the sentence gives the kind of answer asked for
 STRONG_BONUS = 0.12  # ... a name, a date or a number
 VERDICT_BONUS = 0.04  # ... and, for why, also the verdict the reason is for ("dismissed it as biased")
 SPEAKER_BONUS = 0.04  # for what-did-X-say, the sentence names X
+ACTION_BONUS = 0.04  # for who-did-Y, the sentence says someone did Y ("answered" for "Who responded")
 LEDE_BONUS = 0.02  # a document's opening sentence: news leads with what happened and why
 SCENE_PENALTY = 0.1  # the sentence only sets the scene (a meeting's logistics, a title)
 
 _REASON = re.compile(r"\b(?:because|due to|owing to|reasons?|contention|relian\w*|reli(?:ed|es) on|citing|"
                      r"on the grounds|as a result of|in order to|saying|argu(?:ed|ing|es)|claim(?:ed|ing|s) that|"
                      r"accus(?:ed|ing))\b", re.I)
+# A reason for rejecting or criticising is often the judgement itself: "largely biased,
+# prejudiced and unfounded", "very limited recognition of the progress", "out of context".
+_JUDGEMENT = re.compile(r"\b(?:biased|prejudiced|unfounded|baseless|groundless|one-sided|unbalanced|selective|"
+                        r"inaccurate|misleading|exaggerat\w*|distort\w*|politically motivated|out of context|"
+                        r"(?:limited|little|no|insufficient) (?:recognition|regard|weight|basis|evidence|grounds)|"
+                        r"(?:not have|lacks?|lacking|without) (?:sufficient |enough |any )?(?:basis|evidence|grounds)|"
+                        r"(?:fail(?:ed|s)?|refus(?:ed|es)) to (?:reflect|recogni[sz]e|acknowledge|address|consider)|"
+                        r"(?:did|does|do) not (?:truly |accurately |fully )?reflect|ignor(?:ed|es|ing))\b", re.I)
 _VERDICT = re.compile(r"\b(?:dismiss|reject|denounc|condemn|describ|brand|label|call|den(?:y|ie))\w*\b[^.;]{0,80}?"
                       r"\b(?:as|saying|because)\b", re.I)
 _MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|"
@@ -51,6 +61,13 @@ _SAYS_AFTER = re.compile(r",?\s+(?:said|says|told|noted|answered|replied|respond
                          r"stressed|insisted|warned|urged|asked|explained)\b")
 _SPEECH = re.compile(r"\b(?:said|says|say|told|stated|states|noted|added|stressed|argued|insisted|warned|"
                      r"declared|announced|responded|replied|answered|urged|called|wrote|according to)\b|[\"“”]", re.I)
+# Saying that someone said nothing: no answer to who responded or what they said.
+_NO_COMMENT = re.compile(r"\b(?:(?:declined|refused) to (?:comment|respond|answer)|could not be reached|"
+                         r"was not available for comment|did not (?:respond|reply) to (?:a )?requests?)\b", re.I)
+# Words for one action, as a who-question and the answering sentence may each put it.
+_KIN = ({"respond", "respons", "answer", "repli", "react", "reaction", "rebut", "retort"},
+        {"led", "lead", "leader", "head", "chair", "chairman", "chairwoman", "chairperson", "presid"},
+        {"spoke", "speak", "spokesman", "spokesperson", "spokeswoman", "said", "say", "told", "tell"})
 _SCENE = re.compile(r"\b(?:meeting was|in attendance|attended by|titled|entitled|held at|took place|"
                     r"was held|gathered|delegates from|the aim of the meeting)\b", re.I)
 
@@ -65,6 +82,8 @@ def bonus(intent: Intent, sentence: str, lede: bool = False) -> float:
     out = (STRONG_BONUS if intent.kind in ("who", "when", "count") else BONUS) if found else 0.0
     if intent.kind == "said" and _names_speaker(intent, sentence):
         out += SPEAKER_BONUS
+    if intent.kind == "who" and found and _does(intent.action, sentence):
+        out += ACTION_BONUS
     if intent.kind == "why" and _VERDICT.search(sentence):
         out = BONUS + VERDICT_BONUS
     if sets_scene(intent, sentence):
@@ -73,7 +92,7 @@ def bonus(intent: Intent, sentence: str, lede: bool = False) -> float:
 
 
 _LOOK_FOR: dict[str, Callable[[str], object]] = {
-    "why": _REASON.search,
+    "why": lambda s: _REASON.search(s) or _JUDGEMENT.search(s),
     "when": _DATE.search,
     "count": lambda s: _NUMBER.search(_without_dates(s)),
     "who": lambda s: _person(s),  # defined below
@@ -84,7 +103,20 @@ _LOOK_FOR: dict[str, Callable[[str], object]] = {
 def sets_scene(intent: Intent, sentence: str) -> bool:
     """Does the sentence only set the scene (where a meeting was, who attended, a title) for a
     question that asks why, who, or what someone said?"""
+    if intent.kind in ("said", "who") and _NO_COMMENT.search(sentence):
+        return intent.kind == "said" or bool(_family(intent.action) & (_KIN[0] | _KIN[2]))
     return intent.kind in ("why", "said", "who") and bool(_SCENE.search(sentence))
+
+
+def _family(action: str) -> set[str]:
+    """The word stems that say the action ("responded": respond, answer, reply, react ...)."""
+    stems = set(terms(action))
+    return next((kin for kin in _KIN if kin & stems), stems)
+
+
+def _does(action: str, sentence: str) -> bool:
+    """Does the sentence say someone did `action` (in its words or a kindred one's)?"""
+    return bool(action) and bool(_family(action) & set(terms(sentence)))
 
 
 def _names_speaker(intent: Intent, sentence: str) -> bool:

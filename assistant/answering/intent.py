@@ -69,6 +69,13 @@ class Intent:
     years: list[str] = field(default_factory=list)
     present: bool = False  # asks how things are now ("What is the population ...?")
     speakers: list[str] = field(default_factory=list)  # the names in "what did X say"
+    action: str = ""  # what the one asked for did: "responded" in "Who responded to that?"
+
+
+# "Who responded", "Who was appointed", "Who has chaired": the verb the person asked for did.
+_WHO_DID = re.compile(r"\bwho\s+(?:(?:is|was|were|are|has|had|have)\s+(?=\w+ed\b))?([a-z]+)\b", re.I)
+_NOT_ACTIONS = {"is", "was", "were", "are", "has", "had", "have", "did", "does", "do", "will", "would", "could",
+                "can", "should", "may", "might", "the", "a", "an", "in", "of", "to"}
 
 
 def read(question: str) -> Intent:
@@ -80,7 +87,9 @@ def read(question: str) -> Intent:
                       r"react|reply|answer)\b", question, re.I)
         if m:
             speakers = [m.group(1)]
-    return Intent(kind, years, bool(_PRESENT.search(question)) and not years, speakers)
+    did = _WHO_DID.search(question) if kind == "who" else None
+    action = did.group(1).lower() if did and did.group(1).lower() not in _NOT_ACTIONS else ""
+    return Intent(kind, years, bool(_PRESENT.search(question)) and not years, speakers, action)
 
 
 def refers_back(question: str) -> bool:

@@ -58,6 +58,8 @@ class Sentence:
     off_year: bool = False
     fits: bool = False  # it gives the kind of answer the question asks for (cues.py)
     scene: bool = False  # it only sets the scene for this kind of question (a meeting's logistics)
+    fragment: bool = False  # a piece cut by a chunk's (or page's) edge, or a line without a full stop
+    last: bool = False  # its passage's last
 
 
 @dataclass
@@ -104,6 +106,13 @@ def is_sentence(text: str) -> bool:
     return n >= _MIN_WORDS and (n >= _HEADING_WORDS or bool(_FINAL.search(text)))
 
 
+def is_cut(text: str) -> bool:
+    """A sentence's tail, which starts in lower case ("the Royal Government of Cambodia."), or
+    words without a full stop: a sentence's head that a chunk's edge cut off, or a title or
+    heading line long enough to pass for a sentence."""
+    return text[:1].islower() or not _FINAL.search(text)
+
+
 class Relevance:
     """Scores passages' sentences against a question. `idf` weighs the question's terms by the
     archive; `refusal` is the refusal sentence, which a quotable sentence must not contain;
@@ -123,9 +132,12 @@ class Relevance:
 
     def sentences(self, passages: list[Passage]) -> list[Sentence]:
         """The quotable sentences of the passages, unscored."""
-        return [Sentence(p, pos, sent) for p, passage in enumerate(passages)
-                for pos, sent in enumerate(units(passage.text, headings=False))
-                if is_sentence(sent) and self._refusal not in sent.lower()]
+        out = []
+        for p, passage in enumerate(passages):
+            found = units(passage.text, headings=False)
+            out += [Sentence(p, pos, sent, fragment=is_cut(sent), last=pos == len(found) - 1)
+                    for pos, sent in enumerate(found) if is_sentence(sent) and self._refusal not in sent.lower()]
+        return out
 
     def score(self, question: str, passages: list[Passage], hints: Hints | None = None) -> Scored:
         """A sentence's score adds two signals. Meaning: the cosine between the question and the

@@ -3,6 +3,7 @@ assistant/answering/relevance.py), each quoted with its passage's [n]: faithful 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 from assistant.answering import prompts
@@ -44,7 +45,7 @@ class ExtractiveAnswerer:
         if best is None or best.score < self.settings.min_relevance:
             return Answer(question=question, text=self.refusal, refused=True, backend=self.name,
                           related=related(passages, scored, self.relevance.related_floor))
-        chosen = self._select(scored.answering, best.score)
+        chosen = self._select(scored.answering, best.score, passages)
         # One source per document (and page), numbered as first quoted: its passages joined.
         docs = list(dict.fromkeys(_document(passages[s.passage]) for s in chosen))
         numbers = {p: docs.index(_document(passages[p])) + 1 for p in {s.passage for s in chosen}}
@@ -63,17 +64,26 @@ class ExtractiveAnswerer:
         claims = [Claim(s.text, [numbers[s.passage]], 1.0, True) for s in chosen]
         return Answer(question=question, text=text, citations=citations, claims=claims, backend=self.name)
 
-    def _select(self, sentences: list[Sentence], best: float) -> list[Sentence]:
-        """The lead (the best ranked of the relevant sentences, of those that give the kind of
-        answer asked for where any does) first, then those within MARGIN
-        of the best score or of the lead's rank: its passage's first, then the rest, by rank."""
-        relevant = [s for s in sentences if s.score >= self.settings.min_relevance]
-        # The opening sentence gives the kind of answer asked for, where one does.
-        plain = [s for s in relevant if not s.scene] or relevant
+    def _select(self, sentences: list[Sentence], best: float, passages: list[Passage]) -> list[Sentence]:
+        """The lead (the best ranked of the relevant whole sentences, of those that give the kind
+        of answer asked for where any does) first, then the sentence that goes on with it, then
+        those within MARGIN of the best score or of the lead's rank: its passage's first, then
+        the rest, by rank."""
+        # The best sentence's document is relevant: its sentences that give the kind of answer
+        # asked for may be quoted from a lower floor (a reason rarely repeats the question's words).
+        top = max(sentences, key=lambda s: s.score)
+        home = _document(passages[top.passage])
+        relevant = [s for s in sentences if s.score >= self.settings.min_relevance
+                    or (s.fits and s.score >= self.relevance.related_floor and _document(passages[s.passage]) == home)]
+        # The opening sentence gives the kind of answer asked for, where one does; it is whole.
+        plain = [s for s in relevant if not (s.scene or s.fragment)] or relevant
         lead = max([s for s in plain if s.fits and s.score >= best - MARGIN] or plain, key=lambda s: s.rank)
         eligible = [s for s in relevant if (s.score >= best - MARGIN or s.rank >= lead.rank - MARGIN)
-                    and (s is lead or not s.scene)]  # scene-setting: not at all
-        ranked = sorted(eligible, key=lambda s: (s is not lead, s.passage != lead.passage, -s.rank))
+                    and (s is lead or not (s.scene or s.fragment))]  # scene-setting, pieces: not at all
+        follows = self._continuation(lead, sentences, passages)
+        if follows is not None and follows not in eligible:
+            eligible.append(follows)
+        ranked = sorted(eligible, key=lambda s: (s is not lead, s is not follows, s.passage != lead.passage, -s.rank))
         chosen: list[Sentence] = []
         seen: list[set[str]] = []
         for s in ranked:
@@ -85,6 +95,30 @@ class ExtractiveAnswerer:
             if len(chosen) == self.settings.answer_sentences:
                 break
         return chosen
+
+    def _continuation(self, lead: Sentence, sentences: list[Sentence], passages: list[Passage]) -> Sentence | None:
+        """The sentence right after the lead when it goes on with the lead's thought ("In her
+        view, such statements ...", "He said ..."): what someone said or why often spans two
+        sentences, and the second shares few words with the question. It may open the next
+        chunk of the lead's document, where that was retrieved too."""
+        place = (lead.passage, lead.position + 1)
+        if lead.last:  # the next chunk, which may open with the lead again (chunks overlap)
+            at = passages[lead.passage]
+            nxt = next((i for i, p in enumerate(passages) if _document(p) == _document(at) and p.chunk == at.chunk + 1),
+                       None)
+            again = [s.position for s in sentences if s.passage == nxt and s.text == lead.text]
+            place = (nxt, again[0] + 1 if again else 0) if nxt is not None else place
+        for s in sentences:
+            if ((s.passage, s.position) == place and _GOES_ON.match(s.text) and not (s.fragment or s.scene)
+                    and s.score >= self.relevance.related_floor):
+                return s
+        return None
+
+
+# A sentence that leans on the one before it: a pronoun or "such"/"this" for its subject.
+_GOES_ON = re.compile(r"^[\"“‘']?(?:(?:She|He|They|It|This|These|Such|Her|His|Their|Its)\b|"
+                      r"(?:In|By) (?:her|his|their|its) (?:view|words|opinion|account)\b|"
+                      r"According to (?:her|him|them)\b)")
 
 
 def _document(p: Passage) -> tuple[str, str, int | None]:
