@@ -195,6 +195,17 @@ def test_a_judgement_is_a_reason_for_rejecting() -> None:
     assert cues.bonus(why, "The visit lasted eleven days and took him to four provinces.") == 0.0
 
 
+def test_a_number_that_labels_is_no_count() -> None:
+    """A list of recommendations numbered "118.47" made every item look like an answer to "How
+    many ...?", ahead of the sentence that counts them."""
+    from assistant.answering import cues
+    from assistant.answering.intent import read
+
+    many = read("How many recommendations did Cambodia accept?")
+    assert cues.bonus(many, "118.47 Cooperate fully with the special rapporteurs (n°118.5, A/HRC/RES/5/1).") == 0.0
+    assert cues.bonus(many, "The government decided to accept only 163 of them.") == cues.STRONG_BONUS
+
+
 def test_a_piece_of_a_sentence_never_opens_the_answer(assistant: Assistant) -> None:
     """Before: "the Royal Government of Cambodia." (the tail of a sentence that a chunk's edge
     cut) opened an answer about Cambodia's economy."""
@@ -208,3 +219,19 @@ def test_a_piece_of_a_sentence_never_opens_the_answer(assistant: Assistant) -> N
     passage = Passage(id="p0", text=text, doc_id="d", path="d.md", chunk=3, score=1.0, title="Freedonia's economy")
     answer = assistant.answerer.answer("What did the minister say about Freedonia's economy?", [passage])
     assert not answer.refused and sentences_of(answer.text)[0].startswith("Freedonia's economy grew"), answer.text
+
+
+def test_the_chunk_after_the_best_match_is_read_too(assistant: Assistant) -> None:
+    """An article's answer often sits just past the chunk that matched the question (before:
+    "Who led the delegation ...?" matched the article's first chunk, and the sentence naming
+    the leader, in its second, was never read). The next chunk comes only from the same
+    document and page, and only where the reader's filters let it be read."""
+    from assistant.index.search import Filters
+
+    retriever = assistant.retriever
+    first = retriever.search("Statement of the Ministry of Foreign Affairs on the OHCHR report", 1)[0]
+    after = retriever.following(first)
+    assert [(p.path, p.chunk) for p in after] == [(first.path, first.chunk + 1)]
+    assert retriever.following(first, Filters(collections=())) == []
+    assert retriever.following(first, Filters(collections=("nobody-reads-this",))) == []
+    assert retriever.following(first, Filters(since=20990101)) == []

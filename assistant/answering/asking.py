@@ -4,7 +4,7 @@
    prompts/condense.txt) and looks first in the documents the last answer quoted (followup.py);
 2. a question of several parts is split (intent.py) and each part answered on its own;
 3. retrieval: a year the question names is a preference, searched among the documents dated
-   that year besides the whole archive, never a gate;
+   that year besides the whole archive, never a gate; the best match's next chunk comes too;
 4. one source per document; the answerer, told what kind of answer is wanted;
 5. the answer's age: a note when its sources are old (dating.py).
 
@@ -109,7 +109,10 @@ class Asking:
             for year in wanted.years[:3]:
                 dated = replace(filters, since=int(year) * 10000, until=int(year) * 10000 + 9999)
                 found += self.retriever.search(query, YEAR_K, filters=dated, vector=vector)
-        found += self.retriever.search(query, k, filters=filters or None, vector=vector)
+        searched = self.retriever.search(query, k, filters=filters or None, vector=vector)
+        if searched:  # the best match's next chunk: an article's answer often sits just past it
+            searched[1:1] = self.retriever.following(searched[0], filters or None)
+        found += searched
         unique: dict[str, Passage] = {}
         for p in found:  # each at its first place
             unique.setdefault(p.id, p)

@@ -23,7 +23,8 @@ SCENE_PENALTY = 0.1  # the sentence only sets the scene (a meeting's logistics, 
 
 _REASON = re.compile(r"\b(?:because|due to|owing to|reasons?|contention|relian\w*|reli(?:ed|es) on|citing|"
                      r"on the grounds|as a result of|in order to|saying|argu(?:ed|ing|es)|claim(?:ed|ing|s) that|"
-                     r"accus(?:ed|ing))\b", re.I)
+                     r"accus(?:ed|ing)|(?:main|central|chief|principal|primary|key|major) (?:concerns?|objections?|"
+                     r"complaints?|criticisms?|grievances?))\b", re.I)
 # A reason for rejecting or criticising is often the judgement itself: "largely biased,
 # prejudiced and unfounded", "very limited recognition of the progress", "out of context".
 _JUDGEMENT = re.compile(r"\b(?:biased|prejudiced|unfounded|baseless|groundless|one-sided|unbalanced|selective|"
@@ -138,6 +139,11 @@ def _person(sentence: str) -> bool:
     return False
 
 
+# Numbers that label rather than count: a list item's ("118.47 Cooperate ..."), a paragraph's
+# ("n°118.5", "118.22"), a document symbol's ("A/HRC/RES/5/1").
+_LABELS = re.compile(r"^\s*\d+(?:\.\d+)+\s|n°\s?\S+|\b\d+\.\d{2,}\b|\S*/\S*\d\S*")
+
+
 def _without_dates(sentence: str) -> str:
-    """Years and days of the month are numbers that do not count anything."""
-    return re.sub(r"\b(?:1[6-9]|20)\d\d\b", " ", _DATE.sub(" ", sentence))
+    """Years and days of the month are numbers that do not count anything; nor are labels."""
+    return re.sub(r"\b(?:1[6-9]|20)\d\d\b", " ", _DATE.sub(" ", _LABELS.sub(" ", sentence)))

@@ -22,7 +22,8 @@ _KINDS = (
                         r"\bwhat (?:date|day|year|month)\b|\bin which year\b|\bon what date\b", re.I)),
     ("said", re.compile(r"\bwhat did .+ (?:say|said|tell|state|claim|argue|call|write|note|add)\b|"
                         r"\bwhat (?:does|do) .+ (?:say|claim|argue)\b|"
-                        r"\bhow did .+ (?:respond|react|reply|answer)\b", re.I)),
+                        r"\bhow did .+ (?:respond|react|reply|answer|view|see|regard|judge|assess|describe)\b|"
+                        r"\bwhat did .+ think\b", re.I)),
     ("who", re.compile(r"^\s*(?:and\s+)?(?:who|whom|whose)\b|\bwho\b|\bwhich (?:person|official|minister|group|"
                        r"organi[sz]ation|body|ministry|agency|ngo|country|state)\b", re.I)),
 )
@@ -84,7 +85,7 @@ def read(question: str) -> Intent:
     speakers: list[str] = []
     if kind == "said":
         m = re.search(r"\b(?:did|does|do)\s+(.+?)\s+(?:say|said|tell|state|claim|argue|call|write|note|add|respond|"
-                      r"react|reply|answer)\b", question, re.I)
+                      r"react|reply|answer|view|see|regard|judge|assess|describe|think)\b", question, re.I)
         if m:
             speakers = [m.group(1)]
     did = _WHO_DID.search(question) if kind == "who" else None

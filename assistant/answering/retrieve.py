@@ -142,6 +142,15 @@ class Retriever:
             return [Passage.from_metadata(c, known[c].text, known[c].meta, score=s) for c, s in ranked if c in known]
         return self._expand(snap, ranked, k, window, readable)
 
+    def following(self, passage: Passage, filters: Filters | None = None) -> list[Passage]:
+        """The chunk after `passage` in its document (same page), where the filters let it be
+        read: an article's answer often sits just past the chunk that matched its question."""
+        snap = self.snapshot
+        ids = snap.kept(snap.neighbours(passage.id, 0, 1)[1:], snap.mask(filters) if filters else None)
+        readable = None if filters is None or filters.collections is None else set(filters.collections)
+        known = _within(self.store.get(ids), readable) if ids else {}
+        return [Passage.from_metadata(c, known[c].text, known[c].meta, score=passage.score) for c in ids if c in known]
+
     def vector(self, query: str) -> Any:
         """The query's embedding (as a search query)."""
         return self.embedder.encode_query(query)

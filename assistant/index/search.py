@@ -260,6 +260,11 @@ class SnapshotSearch:
         keep += [int(r) for r in rows[rank - lo + 1:][np.cumprod(same[rank - lo + 1:]) > 0]]
         return [self._ids[r] for r in keep]
 
+    def kept(self, ids: list[str], mask: np.ndarray | None) -> list[str]:
+        """The chunks of `ids` that this snapshot holds and the mask (None: all) keeps."""
+        rows = [(i, self._row.get(i)) for i in ids]
+        return [i for i, r in rows if r is not None and (mask is None or bool(mask[r]))]
+
     def spread(self, ranked: list[tuple[str, float]], cap: int) -> list[tuple[str, float]]:
         """`ranked` with each document page's chunks after its first `cap` moved behind all the
         others (in their order). Chunks of documents without pages stay where they are."""

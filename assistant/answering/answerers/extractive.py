@@ -77,7 +77,9 @@ class ExtractiveAnswerer:
                     or (s.fits and s.score >= self.relevance.related_floor and _document(passages[s.passage]) == home)]
         # The opening sentence gives the kind of answer asked for, where one does; it is whole.
         plain = [s for s in relevant if not (s.scene or s.fragment)] or relevant
-        lead = max([s for s in plain if s.fits and s.score >= best - MARGIN] or plain, key=lambda s: s.rank)
+        # ... from the best document, or from one about as relevant.
+        lead = max([s for s in plain if s.fits and (s.score >= best - MARGIN or _document(passages[s.passage]) == home)]
+                   or plain, key=lambda s: s.rank)
         eligible = [s for s in relevant if (s.score >= best - MARGIN or s.rank >= lead.rank - MARGIN)
                     and (s is lead or not (s.scene or s.fragment))]  # scene-setting, pieces: not at all
         follows = self._continuation(lead, sentences, passages)
