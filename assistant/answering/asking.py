@@ -110,15 +110,15 @@ class Asking:
                 dated = replace(filters, since=int(year) * 10000, until=int(year) * 10000 + 9999)
                 found += self.retriever.search(query, YEAR_K, filters=dated, vector=vector)
         searched = self.retriever.search(query, k, filters=filters or None, vector=vector)
-        if searched:  # the best match's next chunk: an article's answer often sits just past it
-            searched[1:1] = self.retriever.following(searched[0], filters or None)
-        found += searched
+        # The best match's next chunk, besides the k: an article's answer often sits just past it.
+        after = self.retriever.following(searched[0], filters or None) if searched else []
+        found += searched[:1] + after + searched[1:]
         unique: dict[str, Passage] = {}
         for p in found:  # each at its first place
             unique.setdefault(p.id, p)
         # Scored chunk by chunk, as retrieved (a joined document would cover more of the question
         # than any of its passages does); the extractive answer joins a document's quoted ones.
-        passages = list(unique.values())[: k + NEAR_K]
+        passages = list(unique.values())[: k + NEAR_K + len(after)]
         near_set = {i for i, p in enumerate(passages) if snap.document(p.id) in near_docs}
         hints = Hints(wanted, context.said if context else set(), focus=asked if context else None, near=near_set,
                       topic=context.topic if context else "", vectors={query: vector})

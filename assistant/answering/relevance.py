@@ -58,7 +58,7 @@ class Sentence:
     off_year: bool = False
     fits: bool = False  # it gives the kind of answer the question asks for (cues.py)
     scene: bool = False  # it only sets the scene for this kind of question (a meeting's logistics)
-    fragment: bool = False  # a piece cut by a chunk's (or page's) edge, or a line without a full stop
+    fragment: bool = False  # a piece of a sentence that a chunk's (or a page's) edge cut
     last: bool = False  # its passage's last
 
 
@@ -107,10 +107,10 @@ def is_sentence(text: str) -> bool:
 
 
 def is_cut(text: str) -> bool:
-    """A sentence's tail, which starts in lower case ("the Royal Government of Cambodia."), or
-    words without a full stop: a sentence's head that a chunk's edge cut off, or a title or
-    heading line long enough to pass for a sentence."""
-    return text[:1].islower() or not _FINAL.search(text)
+    """A sentence's tail, which starts in lower case ("the Royal Government of Cambodia."): a
+    chunk's or a page's edge cut its head off. (Words without a full stop are not taken for a
+    cut head: they are as often a headline, which news answers with.)"""
+    return text[:1].islower()
 
 
 class Relevance:
