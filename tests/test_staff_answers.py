@@ -235,3 +235,16 @@ def test_the_chunk_after_the_best_match_is_read_too(assistant: Assistant) -> Non
     assert retriever.following(first, Filters(collections=())) == []
     assert retriever.following(first, Filters(collections=("nobody-reads-this",))) == []
     assert retriever.following(first, Filters(since=20990101)) == []
+
+
+def test_a_follow_up_naming_its_own_subject_reads_that_subjects_documents(assistant: Assistant) -> None:
+    """Before: after two turns about the OHCHR report and the government's rejection, "Did the
+    National Human Rights Committee agree ...?" was answered from the last answer's article
+    (its near bonus outweighed the Committee's own report): the Committee only "would examine" it."""
+    turns: list[tuple[str, str]] = []
+    for asked in ("What did the OHCHR report find about arrests linked to protests?", "Why did the government reject it?"):
+        turns.append((asked, assistant.ask(asked, history=list(turns)).text))
+    answer = assistant.ask("Did the National Human Rights Committee agree that the report ignored the reforms?",
+                           history=turns)
+    assert not answer.refused
+    assert any(c.path.endswith("2023-11-20-nhrc-annual-report-summary.md") for c in answer.citations), answer.text

@@ -15,6 +15,7 @@ quoted) is the archive within them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
@@ -119,6 +120,9 @@ class Asking:
         # Scored chunk by chunk, as retrieved (a joined document would cover more of the question
         # than any of its passages does); the extractive answer joins a document's quoted ones.
         passages = list(unique.values())[: k + NEAR_K + len(after)]
+        # A follow-up that names a subject of its own ("Did the National Human Rights Committee
+        # agree?") is about that subject's documents, not only the last answer's.
+        near_docs = near_docs if not (context and _new_name(asked, context.topic)) else set()
         near_set = {i for i, p in enumerate(passages) if snap.document(p.id) in near_docs}
         hints = Hints(wanted, context.said if context else set(), focus=asked if context else None, near=near_set,
                       topic=context.topic if context else "", vectors={query: vector})
@@ -143,6 +147,14 @@ class Asking:
         if answer.refused or not answer.citations:
             return None
         return dating.age_note([c.date for c in answer.citations], newest, wanted.present)
+
+
+def _new_name(question: str, topic: str) -> bool:
+    """Does the question name someone or something (two or more capitalised words, past its
+    first word) that the earlier turns did not?"""
+    names = re.findall(r"(?<!^)(?<![.?!] )\b[A-Z][\w'’-]+(?:\s+(?:of\s+|for\s+)?[A-Z][\w'’-]+)+", question)
+    known = set(topic.lower().split())
+    return any(not set(n.lower().split()) <= known for n in names)
 
 
 def _as_date(yyyymmdd: int) -> date:
