@@ -140,8 +140,10 @@ def _person(sentence: str) -> bool:
 
 
 # Numbers that label rather than count: a list item's ("118.47 Cooperate ..."), a paragraph's
-# ("n°118.5", "118.22"), a document symbol's ("A/HRC/RES/5/1").
-_LABELS = re.compile(r"^\s*\d+(?:\.\d+)+\s|n°\s?\S+|\b\d+\.\d{2,}\b|\S*/\S*\d\S*")
+# ("n°118.5", "118.22"), a document symbol's ("A/HRC/RES/5/1"); not a share or an amount
+# ("83.02 per cent", "118.5 million").
+_LABELS = re.compile(r"^\s*\d+(?:\.\d+){2,}\s|^\s*\d{2,}\.\d+\s(?=[A-Z])|n°\s?\S+|\S*/\S*\d\S*|"
+                     r"\b\d{3,}\.\d+\b(?!\s*(?:%|per ?cent|percent|million|billion|thousand))")
 
 
 def _without_dates(sentence: str) -> str:

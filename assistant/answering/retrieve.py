@@ -144,7 +144,10 @@ class Retriever:
 
     def following(self, passage: Passage, filters: Filters | None = None) -> list[Passage]:
         """The chunk after `passage` in its document (same page), where the filters let it be
-        read: an article's answer often sits just past the chunk that matched its question."""
+        read: an article's answer often sits just past the chunk that matched its question.
+        None where passages hold their neighbours already (`window`)."""
+        if self.window > 0:
+            return []
         snap = self.snapshot
         ids = snap.kept(snap.neighbours(passage.id, 0, 1)[1:], snap.mask(filters) if filters else None)
         readable = None if filters is None or filters.collections is None else set(filters.collections)
