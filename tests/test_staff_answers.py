@@ -204,6 +204,8 @@ def test_a_number_that_labels_is_no_count() -> None:
     many = read("How many recommendations did Cambodia accept?")
     assert cues.bonus(many, "118.47 Cooperate fully with the special rapporteurs (n°118.5, A/HRC/RES/5/1).") == 0.0
     assert cues.bonus(many, "The government decided to accept only 163 of them.") == cues.STRONG_BONUS
+    for share in ("Turnout was 83.02 per cent of registered voters.", "It costs 118.5 million riels a year."):
+        assert cues.bonus(many, share) == cues.STRONG_BONUS, share  # a share or an amount still counts
 
 
 def test_a_piece_of_a_sentence_never_opens_the_answer(assistant: Assistant) -> None:
