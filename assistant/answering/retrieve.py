@@ -135,7 +135,7 @@ class Retriever:
             _fuse(dense, sparse, self.fusion_weight(snap, query, sparse, language))
         if self.page_cap:
             ranked = snap.spread(ranked, self.page_cap)
-        readable = None if filters is None or filters.collections is None else set(filters.collections)
+        readable = _readable(filters)
         if window <= 0:
             ranked = ranked[:k]
             known = _within(self.store.get([c for c, _ in ranked]), readable)  # texts for the k kept only
@@ -150,7 +150,7 @@ class Retriever:
             return []
         snap = self.snapshot
         ids = snap.kept(snap.neighbours(passage.id, 0, 1)[1:], snap.mask(filters) if filters else None)
-        readable = None if filters is None or filters.collections is None else set(filters.collections)
+        readable = _readable(filters)
         known = _within(self.store.get(ids), readable) if ids else {}
         return [Passage.from_metadata(c, known[c].text, known[c].meta, score=passage.score) for c in ids if c in known]
 
@@ -196,6 +196,11 @@ class Retriever:
                 text = join_chunks([known[i].text for i in ids if i in known])
                 out.append(Passage.from_metadata(cid, text, known[cid].meta, score=score))
         return out
+
+
+def _readable(filters: Filters | None) -> set[str] | None:
+    """The collections the filters let be read (None: all)."""
+    return None if filters is None or filters.collections is None else set(filters.collections)
 
 
 def _within(chunks: dict[str, StoredChunk], readable: set[str] | None) -> dict[str, StoredChunk]:

@@ -72,14 +72,14 @@ class ExtractiveAnswerer:
         # The best sentence's document is relevant: its sentences that give the kind of answer
         # asked for may be quoted from a lower floor (a reason rarely repeats the question's words).
         top = max(sentences, key=lambda s: s.score)
-        home = _document(passages[top.passage])
+        home = {i for i, p in enumerate(passages) if _document(p) == _document(passages[top.passage])}
         relevant = [s for s in sentences if s.score >= self.settings.min_relevance
-                    or (s.fits and s.score >= self.relevance.related_floor and _document(passages[s.passage]) == home)]
+                    or (s.fits and s.score >= self.relevance.related_floor and s.passage in home)]
         # The opening sentence gives the kind of answer asked for, where one does; it is whole.
         plain = [s for s in relevant if not (s.scene or s.fragment)] or relevant
         # ... from the best document, or from one about as relevant.
-        lead = max([s for s in plain if s.fits and (s.score >= best - MARGIN or _document(passages[s.passage]) == home)]
-                   or plain, key=lambda s: s.rank)
+        lead = max([s for s in plain if s.fits and (s.score >= best - MARGIN or s.passage in home)] or plain,
+                   key=lambda s: s.rank)
         eligible = [s for s in relevant if (s.score >= best - MARGIN or s.rank >= lead.rank - MARGIN)
                     and (s is lead or not (s.scene or s.fragment))]  # scene-setting, pieces: not at all
         follows = self._continuation(lead, sentences, passages)
