@@ -19,6 +19,7 @@ from assistant.index.manifest import collection_of
 from assistant.index.meta import check_collection
 from assistant.index.onnx_encoder import choose_embedder
 from assistant.index.search import Filters
+from assistant.index.sentence_store import SentenceStore
 from assistant.index.sentence_vectors import SentenceVectors
 from assistant.index.store import PAGE, REMOVING, Store
 from assistant.settings import Settings
@@ -55,7 +56,8 @@ class Assistant:
                                    self.settings.dense_weight_weak_keywords, self.settings.keyword_coverage,
                                    self.settings.page_cap, self.settings.foreign_keywords)
         # One memory of sentence vectors for every answerer on this embedder (with_llm's too).
-        self.sentence_vectors = SentenceVectors(self.embedder, self.settings.sentence_cache_mb)
+        self.sentence_vectors = SentenceVectors(self.embedder, self.settings.sentence_cache_mb,
+                                                SentenceStore.of(self.settings))
         self.answerer = make_answerer(self.settings, self.embedder, self._idf, model, self.sentence_vectors)
         self.asking = Asking(self.settings, self.retriever, self.answerer)
 

@@ -131,6 +131,10 @@ class Settings:
     sentence_cache_mb: float = _doc("Memory (MB) for the vectors of passages' sentences, remembered "
                                     "by their text so a sentence is embedded once while answering, "
                                     "not once an answer (about 2 KB a sentence). 0: off.", default=256)
+    sentence_vectors: bool = _doc("Encode the passages' sentences at ingestion and save them beside the "
+                                  "store, so answers look them up instead of encoding them (on the news "
+                                  "archive, most of an answer's time). Costs ingestion time and disk "
+                                  "(docs/scale.md); off: answers encode them as they go.", default=True)
     context_chunks: int = _doc("Neighbouring chunks (same document and page) added on each side of "
                                "a retrieved chunk, so a passage holds the text around the match.",
                                default=0)

@@ -41,6 +41,7 @@ from ingest.limits import Limits
 from ingest.move import finish_moves
 from ingest.readers import reader_for
 from ingest.report import FileResult, IngestReport
+from ingest.sentences import prepare_sentences
 from ingest.writer import Writer, publish
 
 EMBED_BATCH = 256  # chunks embedded and stored together; also the resume granularity
@@ -234,12 +235,14 @@ def _ingest(roots: list[Path], settings: Settings, prune: bool, quiet: bool, sta
             report.files.append(item)
             bar.update(1)
         writer.close()
+        bar.close()
+        report.files += _removed(roots, files, records, store, writer if prune else None, collection)
+        if writer.changed or finished:
+            publish(store)
+        if settings.sentence_vectors:
+            report.sentences_encoded = prepare_sentences(store, encoder, quiet).encoded
     finally:
         encoder.close()
-    bar.close()
-    report.files += _removed(roots, files, records, store, writer if prune else None, collection)
-    if writer.changed or finished:
-        publish(store)
     report.chunks_in_store = store.count()
     report.seconds = time.perf_counter() - start
     return report

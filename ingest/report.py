@@ -31,6 +31,7 @@ class IngestReport:
     store: str = ""
     action: str = "ingest"  # or "remove" (ingest/remove.py), "move" (ingest/move.py)
     collection: str = ""  # a move's target
+    sentences_encoded: int = 0  # sentence texts encoded ahead for answers (ingest/sentences.py)
 
     def _of(self, status: str) -> list[FileResult]:
         return [f for f in self.files if f.status == status]
@@ -114,8 +115,9 @@ class IngestReport:
             f"{len(self.skipped)} skipped, {len(self.removed)} removed"
             + (f", {n(self.moved)} moved to another collection" if self.moved else "")
             + (f", {len(self.needs_ocr)} need OCR." if self.needs_ocr else "."),
-            f"Chunks: {self.chunks_embedded} embedded, {self.chunks_in_store} in the store. "
-            f"{self.seconds:.1f} s.",
+            f"Chunks: {self.chunks_embedded} embedded, {self.chunks_in_store} in the store"
+            + (f"; {self.sentences_encoded} sentences encoded ahead for answers" if self.sentences_encoded else "")
+            + f". {self.seconds:.1f} s.",
         ]
         ocr = [f for f in self.files if f.ocr_pages]
         if ocr:

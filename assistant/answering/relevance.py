@@ -16,7 +16,7 @@ from assistant.index.keyword import terms
 from assistant.index.language import detect
 from assistant.index.models import calibrated
 from assistant.index.sentence_vectors import SentenceVectors
-from assistant.index.text import units
+from assistant.index.text import is_sentence, titled, units
 from assistant.types import Citation, Passage
 
 MEANING, COVERAGE = 0.65, 0.35
@@ -39,9 +39,6 @@ OLD_PENALTY = 0.06  # a question about how things are now prefers recent sources
 # the median; every question the archive answers, 0.5 or more).
 RELATED, RELATED_FLOOR = 3, 0.4
 _YEAR = re.compile(r"\b(?:1[6-9]|20)\d\d\b")
-_MIN_WORDS = 5
-_HEADING_WORDS = 10  # shorter than this and without final punctuation: a heading or byline
-_FINAL = re.compile(r"[.!?…][\"'”’)\]]*$")
 
 
 @dataclass
@@ -98,12 +95,6 @@ class Scored:
     def answering(self) -> list[Sentence]:
         """The sentences an answer may quote."""
         return [s for s in self.sentences if not s.off_year]
-
-
-def is_sentence(text: str) -> bool:
-    """Long enough to quote, and not a heading or byline."""
-    n = len(text.split())
-    return n >= _MIN_WORDS and (n >= _HEADING_WORDS or bool(_FINAL.search(text)))
 
 
 def is_cut(text: str) -> bool:
@@ -168,7 +159,7 @@ class Relevance:
         fresh = iter(self.embedder.encode_queries([t for t, v in zip(questions, known) if v is None]))
         own = np.stack([v if v is not None else next(fresh) for v in known])
         prior = self.vectors.encode(said)
-        vectors = self.vectors.encode([f"{passages[s.passage].title}: {s.text}" for s in sents])
+        vectors = self.vectors.encode([titled(passages[s.passage].title, s.text) for s in sents])
         # A follow-up: mostly its expanded query, partly its own few words ("Who responded to that?").
         weights_q = np.array([1.0 - FOCUS_WEIGHT, FOCUS_WEIGHT]) if focus else np.array([1.0])
         meaning = np.clip(vectors @ own.T, 0.0, 1.0) @ weights_q

@@ -10,6 +10,9 @@ archive changes: a changed passage has other sentences.
 
 A vector comes from whichever batch first encoded its sentence; across batches of other lengths
 bf16 kernels differ in the last bits (cosine above 0.999), as they did before the cache.
+
+Before encoding, it looks in the vectors saved at ingestion (`stored`, sentence_store.py): on an
+archive ingested with them, an answer encodes only what no ingestion could foresee.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from collections import OrderedDict
 from typing import Protocol
 
 import numpy as np
+
+from assistant.index.sentence_store import SentenceStore
 
 VECTOR_OVERHEAD = 200  # bytes a remembered vector costs besides its floats and its key (dict, array)
 
@@ -32,11 +37,12 @@ class Encodes(Protocol):
 class SentenceVectors:
     """`encode(texts)` as the embedder's, each text encoded at most once while remembered."""
 
-    def __init__(self, embedder: Encodes, limit_mb: float) -> None:
+    def __init__(self, embedder: Encodes, limit_mb: float, stored: SentenceStore | None = None) -> None:
         self.embedder = embedder
+        self.stored = stored
         self.limit = int(limit_mb * 1024 * 1024)
         self.size = 0
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.saved = 0  # saved: found in `stored`
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -52,22 +58,31 @@ class SentenceVectors:
                     self._vectors.move_to_end(text)
                     out[i] = vector
             self.hits += len(texts) - len(wanted)  # a repeat within the call is encoded once too
-            self.misses += len(wanted)
-        if not wanted:
-            return out
-        # Encoded outside the lock: other answers read what is remembered meanwhile; two
-        # answers missing the same sentence at once both encode it (rare, and harmless).
-        fresh = self.embedder.encode_sentences(list(wanted))
+        if wanted and self.stored is not None:
+            found, vectors = self.stored.lookup(list(wanted))
+            saved = {text: vector for text, hit, vector in zip(list(wanted), found, vectors) if hit}
+            self._remember(saved, wanted, out)  # remembered too: a dict beats a lookup by digest
+            wanted = {text: at for text, at in wanted.items() if text not in saved}
+            with self._lock:
+                self.saved += len(saved)
         with self._lock:
-            for (text, at), vector in zip(wanted.items(), fresh):
-                out[at] = vector
+            self.misses += len(wanted)
+        if wanted:
+            # Encoded outside the lock: other answers read what is remembered meanwhile; two
+            # answers missing the same sentence at once both encode it (rare, and harmless).
+            self._remember(dict(zip(wanted, self.embedder.encode_sentences(list(wanted)))), wanted, out)
+        return out
+
+    def _remember(self, vectors: dict[str, np.ndarray], at: dict[str, list[int]], out: np.ndarray) -> None:
+        with self._lock:
+            for text, vector in vectors.items():
+                out[at[text]] = vector
                 if self.limit and text not in self._vectors:
                     self._vectors[text] = vector.copy()
                     self.size += self._cost(text, vector)
             while self.size > self.limit and self._vectors:
                 old, vector = self._vectors.popitem(last=False)
                 self.size -= self._cost(old, vector)
-        return out
 
     @staticmethod
     def _cost(text: str, vector: np.ndarray) -> int:

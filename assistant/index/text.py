@@ -76,3 +76,26 @@ def units(text: str, keep_markers: bool = False, headings: bool = True) -> list[
             clean = " ".join((clean if keep_markers else _SOURCE_MARKER.sub("", clean)).split())
             out.extend(split_sentences(clean))
     return out
+
+
+_MIN_WORDS = 5
+_HEADING_WORDS = 10  # shorter than this and without final punctuation: a heading or byline
+_FINAL = re.compile(r"[.!?…][\"'”’)\]]*$")
+
+
+def is_sentence(text: str) -> bool:
+    """Long enough to quote, and not a heading or byline."""
+    n = len(text.split())
+    return n >= _MIN_WORDS and (n >= _HEADING_WORDS or bool(_FINAL.search(text)))
+
+
+def titled(title: str, sentence: str) -> str:
+    """A sentence as answers score it for meaning: read with its document's title."""
+    return f"{title}: {sentence}"
+
+
+def sentence_inputs(title: str, text: str) -> list[str]:
+    """What answers encode of a passage's quotable sentences: each read with its document's
+    title, and alone (assistant/answering/relevance.py), so ingestion can encode them ahead."""
+    found = [s for s in units(text, headings=False) if is_sentence(s)]
+    return [titled(title, s) for s in found] + found

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from assistant.answering.answerers.base import Answerer
 from assistant.answering.llms import BACKENDS, ChatModel, make_llm
 from assistant.index.embedding import Embedder
+from assistant.index.sentence_store import SentenceStore
 from assistant.index.sentence_vectors import SentenceVectors
 from assistant.settings import Settings
 
@@ -22,7 +23,7 @@ def make_answerer(settings: Settings, embedder: Embedder, idf: Callable[[str], f
     answerers on one embedder (a fresh memory where not given)."""
     llm = llm or make_llm(settings)  # raises ConfigError, listing BACKENDS, for unknown names
     if vectors is None:
-        vectors = SentenceVectors(embedder, settings.sentence_cache_mb)
+        vectors = SentenceVectors(embedder, settings.sentence_cache_mb, SentenceStore.of(settings))
     if llm is None:
         from assistant.answering.answerers.extractive import ExtractiveAnswerer
 
