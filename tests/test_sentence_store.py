@@ -16,7 +16,7 @@ from assistant.index.sentence_store import SentenceStore, keys_of
 from assistant.index.store import Store
 from assistant.index.text import sentence_inputs
 from assistant.settings import Settings
-from ingest import ingest, remove
+from ingest import ingest
 
 QUESTIONS = [
     "Why did Marvala reject the 2023 OHCHR report?",
@@ -68,10 +68,10 @@ def test_damage_is_never_read_and_the_next_sync_makes_it_again(archive_copy: Pat
     assert report.ok and report.sentences_encoded > 0
     saved = SentenceStore.of(settings)
     (shard,) = [p for p in saved.folder.iterdir() if p.is_dir()]
-    vectors = shard / "vectors.npy"
-    data = bytearray(vectors.read_bytes())
-    data[-100:] = bytes(100)  # damage inside the vectors
-    vectors.write_bytes(bytes(data))
+    keys = shard / "keys.npy"
+    data = bytearray(keys.read_bytes())
+    data[-100:] = bytes(100)  # damage: sentences would be handed others' vectors
+    keys.write_bytes(bytes(data))
     (saved.folder / ".half-written").mkdir()  # a writer killed before its rename
     fresh = SentenceStore.of(settings)
     assert fresh.shards == [] and not fresh.lookup(["anything at all here."])[0].any()
@@ -83,24 +83,38 @@ def test_damage_is_never_read_and_the_next_sync_makes_it_again(archive_copy: Pat
     assert not (saved.folder / ".half-written").exists()
     assert SentenceStore.of(settings).has(keys_of(_all_inputs(settings.store))).all()
     assert ingest([archive_copy], settings).sentences_encoded == 0  # done: nothing to do
+    (made,) = [p for p in saved.folder.iterdir() if p.is_dir()]
+    vectors = made / "vectors.npy"
+    vectors.write_bytes(vectors.read_bytes()[:-768])  # cut short: one vector fewer than its keys
+    assert SentenceStore.of(settings).shards == []
 
 
-def test_a_merge_keeps_what_live_chunks_need(archive_copy: Path, settings: Settings) -> None:
+def test_a_merge_keeps_what_live_chunks_need(archive_copy: Path, settings: Settings, tmp_path: Path) -> None:
+    files = sorted(archive_copy.rglob("*.md"))
+    later, gone = files[0], files[1]
+    aside = tmp_path / later.name
+    later.rename(aside)
     ingest([archive_copy], settings)
-    gone = sorted(archive_copy.rglob("*.md"))[0]
-    gone_inputs = set(_all_inputs(settings.store))
-    remove([gone], settings)
+    aside.rename(later)
+    ingest([archive_copy], settings)  # a second shard, for the file added
+    before = set(_all_inputs(settings.store))
+    gone.unlink()
+    ingest([archive_copy], settings, prune=True)
     live_inputs = _all_inputs(settings.store)
-    gone_inputs -= set(live_inputs)
+    gone_inputs = sorted(before - set(live_inputs))
     assert gone_inputs
     saved = SentenceStore.of(settings)
+    assert len(saved.shards) == 2
+    _, want = saved.lookup(live_inputs)
     from assistant.index.snapshot import Snapshot
 
     saved.merge(Snapshot.load(Store.open(settings)).ids)
     merged = SentenceStore.of(settings)
     assert len(merged.shards) == 1
-    assert merged.has(keys_of(live_inputs)).all()
-    assert not merged.has(keys_of(sorted(gone_inputs))).any()
+    found, got = merged.lookup(live_inputs)
+    assert found.all() and np.array_equal(got, want)
+    assert not merged.has(keys_of(gone_inputs)).any()
+    assert ingest([archive_copy], settings).sentences_encoded == 0  # the merged shard covers the rest
 
 
 def test_off_saves_nothing(archive_copy: Path, tmp_path: Path) -> None:

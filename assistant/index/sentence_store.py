@@ -13,7 +13,8 @@ space, dropped when shards are merged. Each shard is a folder written whole unde
 and renamed into place, so a reader never sees half of one: its sorted keys, float16 vectors (the
 model's bf16 output keeps fewer bits than that), the chunks it covers (all of each one's
 sentences are in the store once the shard is) and, per vector, the chunk it was made for. A
-shard whose files fail their CRC is not read, and the next ingestion makes it again.
+shard that fails its checks (CRCs, the vectors' shape) is not read, and the next ingestion makes
+it again.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,11 @@ from assistant.index.segment import crc, crc_text
 from assistant.settings import Settings
 
 FILES = ("keys.npy", "vectors.npy", "owners.npy", "chunks.json")
+# The vectors file is checked by its shape against meta.json, not read whole for a CRC: at a
+# million chunks it is some 9 GB, seconds at every reader's start and every sync; a flipped bit
+# in it nudges one sentence's rank, where one in the keys would hand a sentence another's vector.
+CHECKED = ("keys.npy", "owners.npy", "chunks.json")
+BLOCK = 65_536  # vectors copied at a time by a merge
 MAX_SHARDS = 8  # more than this after an ingestion: merged into one
 RECHECK_S = 2.0  # how often a reader looks for shards written since (a stat of the folder)
 
@@ -73,7 +79,7 @@ class Shard:
             meta = json.loads((folder / "meta.json").read_text())
             if meta.pop("check", None) != crc_text(meta):
                 return None
-            if any(crc(folder / f) != meta["crc"][f] for f in FILES):
+            if any(crc(folder / f) != meta["crc"][f] for f in CHECKED):
                 return None
             keys = np.load(folder / "keys.npy")
             vectors = np.load(folder / "vectors.npy", mmap_mode="r")
@@ -81,7 +87,7 @@ class Shard:
             chunks = json.loads((folder / "chunks.json").read_text())
         except (OSError, ValueError, KeyError, TypeError):
             return None  # damaged, or removed by a merge while being read
-        if not len(keys) == len(vectors) == len(owners):
+        if not len(keys) == len(vectors) == len(owners) == meta["vectors"] or vectors.dtype != np.float16:
             return None
         return cls(folder.name, keys, vectors, owners, chunks)
 
@@ -160,26 +166,44 @@ class SentenceStore:
 
     def add(self, chunks: list[str], texts: list[str], owners: Sequence[int], vectors: np.ndarray) -> None:
         """A shard completing `chunks`: `vectors[i]` encodes `texts[i]`, one of `chunks[owners[i]]`'s."""
-        self._write(chunks, keys_of(texts), np.asarray(owners, dtype=np.int32), vectors)
+        keys = keys_of(texts)
+        order = np.argsort(keys, kind="stable")
+        values = np.asarray(vectors, dtype=np.float16)[order]
+
+        def fill(out: np.ndarray) -> None:
+            out[:] = values
+
+        self._write(chunks, keys[order], np.asarray(owners, dtype=np.int32)[order], values.shape[1], fill)
 
     def merge(self, live: Iterable[str]) -> None:
-        """The shards as one, keeping only what chunks in `live` were made for."""
+        """The shards as one, keeping only what chunks in `live` were made for; the vectors are
+        copied a block at a time, never all held at once."""
         shards = self.shards
+        if not shards:
+            return
         live = set(live)
         chunks = sorted({c for s in shards for c in s.chunks} & live)
         index = {c: i for i, c in enumerate(chunks)}
-        keys, vectors, owners = [], [], []
-        for shard in shards:
-            kept = np.array([shard.chunks[o] in index for o in shard.owners], dtype=bool)
+        keys, owners, source, rows = [], [], [], []
+        for n, shard in enumerate(shards):
+            owner = np.array([index.get(c, -1) for c in shard.chunks], dtype=np.int32)[shard.owners]
+            kept = np.flatnonzero(owner >= 0)
             keys.append(shard.keys[kept])
-            vectors.append(np.asarray(shard.vectors[kept], dtype=np.float16))
-            owners.append(np.array([index[shard.chunks[o]] for o in shard.owners[kept]], dtype=np.int32))
-        dim = shards[0].vectors.shape[1] if shards else 0
-        all_keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
-        _, first = np.unique(all_keys, return_index=True)  # a key in two shards: kept once
-        self._write(chunks, all_keys[first],
-                    (np.concatenate(owners) if owners else np.zeros(0, np.int32))[first],
-                    (np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float16))[first])
+            owners.append(owner[kept])
+            source.append(np.full(len(kept), n, dtype=np.int32))
+            rows.append(kept)
+        _, first = np.unique(np.concatenate(keys), return_index=True)  # sorted; a key in two shards: once
+        source_of, row_of = np.concatenate(source)[first], np.concatenate(rows)[first]
+
+        def fill(out: np.ndarray) -> None:
+            for n, shard in enumerate(shards):
+                at = np.flatnonzero(source_of == n)
+                for start in range(0, len(at), BLOCK):
+                    part = at[start:start + BLOCK]
+                    out[part] = shard.vectors[row_of[part]]
+
+        self._write(chunks, np.concatenate(keys)[first], np.concatenate(owners)[first],
+                    shards[0].vectors.shape[1], fill)
         for shard in shards:
             shutil.rmtree(self.folder / shard.name, ignore_errors=True)
         self._recheck()
@@ -197,16 +221,20 @@ class SentenceStore:
         self._recheck()
         return len(bad)
 
-    def _write(self, chunks: list[str], keys: np.ndarray, owners: np.ndarray, vectors: np.ndarray) -> None:
-        order = np.argsort(keys, kind="stable")
+    def _write(self, chunks: list[str], keys: np.ndarray, owners: np.ndarray, dim: int,
+               fill: Callable[[np.ndarray], None]) -> None:
+        """A shard of these sorted `keys`, whose vectors `fill` writes in their order."""
         name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
         tmp = self.folder / f".{name}"
         tmp.mkdir(parents=True)
-        np.save(tmp / "keys.npy", keys[order])
-        np.save(tmp / "vectors.npy", np.asarray(vectors, dtype=np.float16)[order])
-        np.save(tmp / "owners.npy", owners[order])
+        np.save(tmp / "keys.npy", keys)
+        np.save(tmp / "owners.npy", owners)
+        vectors = np.lib.format.open_memmap(tmp / "vectors.npy", mode="w+", dtype=np.float16, shape=(len(keys), dim))
+        fill(vectors)
+        vectors.flush()
+        del vectors
         (tmp / "chunks.json").write_text(json.dumps(chunks))
-        meta: dict[str, object] = {"crc": {f: crc(tmp / f) for f in FILES}, "vectors": len(keys),
+        meta: dict[str, object] = {"crc": {f: crc(tmp / f) for f in CHECKED}, "vectors": len(keys),
                                    "chunks": len(chunks)}
         (tmp / "meta.json").write_text(json.dumps({**meta, "check": crc_text(meta)}))
         for f in (*FILES, "meta.json"):
