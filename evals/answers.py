@@ -107,6 +107,25 @@ def suite(root: Path, split: str) -> Suite:
     return Suite(corpus.name, corpus.paths, items)
 
 
+def build(s: Suite, settings: Any) -> Any:
+    """The suite's store brought in line with its files (a no-op when built already), and files
+    it holds from anywhere else removed: the same corpus ingested from another checkout (a git
+    worktree of an earlier commit, run for a baseline) is stored under that checkout's paths, and
+    every question would then find each passage twice. The ingestion's report."""
+    from assistant.index.store import Store
+    from ingest import ingest, remove
+    from ingest.files import file_key, is_under
+
+    report = ingest(s.paths, settings, quiet=True)
+    roots = [file_key(p) for p in s.paths]
+    stray = [k for k in Store.open(settings).file_records() if not any(is_under(k, r) for r in roots)]
+    if stray:
+        gone = remove(stray, settings)
+        print(f"Removed {len(gone.removed)} files from elsewhere out of {settings.store}, "
+              f"e.g. {stray[0]}", flush=True)
+    return report
+
+
 def written_questions(path: Path, split: str) -> list[tuple[str, str]]:
     """(id, question) of the project's unanswerable questions for a split. A question with a
     `split` belongs to that split only, so that test's refusal figure is not measured on the
@@ -239,11 +258,10 @@ def resummarize(path: Path) -> None:
 def run(root: Path, split: str, llm: str, options: dict[str, Any], stores: Path, out: Path,
         limit: int | None = None) -> dict[str, Any]:
     from assistant.settings import Settings
-    from ingest import ingest
 
     s = suite(root, split)
     store = stores / s.name / "ours"
-    report = ingest(s.paths, Settings(store=store), quiet=True)  # a no-op when built already
+    report = build(s, Settings(store=store))
     print(report.summary(), flush=True)
     result = evaluate(s, store, llm, options, limit)
     result["split"] = split

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evals.answers import judge, suite
+from evals.answers import build, judge, suite
 from evals.questions import matches
 from evals.staff_records import TYPES, Cited, Metrics, Record
 
@@ -213,15 +213,13 @@ def run(corpus: str, split: str, label: str, stores: Path, out: Path, questions:
     from assistant.answering.verify import Verifier
     from assistant.settings import Settings
     from evals.staff_report import Result, commit, save, table
-    from ingest import ingest
-
     s = suite(Path(corpus), "dev")  # its name and what to ingest, as evals/answers.py has them
     path = questions or HERE / f"{s.name}.jsonl"
     qs = [q for q in load_questions(path) if split in ("all", q.split) and (not types or q.type in types)]
     if not qs:
         raise SystemExit(f"{path} has no {split} questions")
     store = stores / s.name / "ours"
-    print(ingest(s.paths, Settings(store=store), quiet=True).summary(), flush=True)  # a no-op when built
+    print(build(s, Settings(store=store)).summary(), flush=True)  # a no-op when built
     a = Assistant(store=store, llm=llm)
     threshold = a.settings.support_threshold
     verifier = Verifier(a.embedder, threshold)

@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from evals.answers import suite
+from evals.answers import build, suite
 
 WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
 
@@ -30,11 +30,9 @@ def pairs_for(root: Path, stores: Path) -> list[tuple[str, str, str, str, bool, 
     """(corpus, claim, passage title, passage text, supported?, kind)."""
     from assistant import Assistant
     from assistant.settings import Settings
-    from ingest import ingest
-
     s = suite(root, "dev")
     store = stores / s.name / "ours"
-    ingest(s.paths, Settings(store=store), quiet=True)
+    build(s, Settings(store=store))
     a = Assistant(store=store)
     extra = _extra(root)
     out = []

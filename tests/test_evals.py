@@ -115,3 +115,24 @@ def test_retrieval_tables_count_labelled_questions_apart() -> None:
     assert "On the 1 of these questions" in lines[1]
     assert lines[-1] == "| hybrid | 0.000 | 1.000 | 1.000 | 1.000 | 190 |"
     assert labelled(Corpus("cambodia", Path("."), "", [], []), results) == []
+
+
+def test_an_eval_store_drops_files_ingested_from_another_checkout(tmp_path: Path) -> None:
+    """A baseline run from a git worktree ingests the sample under the worktree's paths: the next
+    run's store must not keep both copies, or every question finds each passage twice."""
+    import shutil
+
+    from assistant.index.store import Store
+    from assistant.settings import Settings
+    from evals.answers import Suite, build
+    from ingest import ingest
+
+    here, elsewhere = tmp_path / "here" / "archive", tmp_path / "worktree" / "archive"
+    for folder in (here, elsewhere):
+        shutil.copytree(Path(__file__).parent.parent / "examples" / "archive" / "statements", folder)
+    settings = Settings(store=tmp_path / "store", sentence_vectors=False)
+    ingest([elsewhere], settings)
+    report = build(Suite("sample", [here], []), settings)
+    assert report.ok and len(report.added) == 2
+    kept = sorted(Store.open(settings).file_records())
+    assert kept and all(k.startswith(str(here.resolve())) for k in kept)
