@@ -175,6 +175,7 @@ def archive_status(store: Store, settings: Settings, collections: Sequence[str] 
     """What the store holds (only in `collections`, when given: chunks counted from the manifest)."""
     everything = _within(store.file_records(), collections)  # read once: held files, and those a removal left
     records = {k: r for k, r in everything.items() if not r.get(REMOVING)}
+    sentences = SentenceStore.of(settings).saved() if collections is None else (None, None)
     return ArchiveStatus(
         store=store.where, files=len(records),
         documents=sum(int(r.get("documents", 1)) for r in records.values()),
@@ -182,7 +183,8 @@ def archive_status(store: Store, settings: Settings, collections: Sequence[str] 
         last_ingested=max((float(r.get("ingested_at", 0)) for r in records.values()), default=None),
         embed_model=settings.embed_model, llm=settings.llm, writing=writer(settings),
         half_removed=sorted(everything.keys() - records.keys()),
-        collections=archive_collections(records, collections))
+        collections=archive_collections(records, collections),
+        sentence_chunks=sentences[0], sentence_bytes=sentences[1])
 
 
 def archive_collections(records: dict[str, dict[str, Any]],

@@ -191,6 +191,10 @@ class ArchiveStatus:
     writing: dict[str, Any] | None  # who holds the write lock now ({"pid", "purpose", "since"}), or None
     half_removed: list[str] = field(default_factory=list)  # files a stopped removal left behind
     collections: list[CollectionStatus] = field(default_factory=list)  # each readable one, by name
+    # Chunks whose sentences ingestion encoded ahead for answers (sentence_store.py), and the
+    # bytes they take; None for a reader limited to some collections (the count is store-wide).
+    sentence_chunks: int | None = None
+    sentence_bytes: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -141,6 +141,8 @@ def test_status_lists_every_ingested_file(sample_store: Path) -> None:
     assert out.returncode == 0, out.stderr
     summary, _, table = out.stdout.partition("\n\n")
     assert "12 files, 16 documents" in summary
+    chunks = json.loads(run("status", "--store", str(sample_store), "--json").stdout)["chunks"]
+    assert f"Sentences encoded ahead for answers: {chunks} of {chunks} chunks (" in summary
     rows = table.splitlines()[1:]
     on_disk = sorted(str(p.resolve()) for p in SAMPLE.rglob("*") if p.is_file())
     assert [r.split("  ")[-1].strip() for r in rows] == on_disk
@@ -148,6 +150,7 @@ def test_status_lists_every_ingested_file(sample_store: Path) -> None:
     files = data["ingested_files"]
     assert [f["path"] for f in files] == on_disk
     assert sum(f["chunks"] for f in files) == data["chunks"] and sum(f["documents"] for f in files) == 16
+    assert data["sentence_chunks"] == data["chunks"] and data["sentence_bytes"] > 0
     briefs = next(f for f in files if f["path"].endswith("briefs.jsonl"))
     assert briefs["documents"] == 5 and briefs["kind"] == "jsonl"
     assert all(f["bytes"] == Path(f["path"]).stat().st_size and f["ingested"] for f in files)

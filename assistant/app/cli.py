@@ -246,6 +246,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"{s.store}: {s.files} files, {s.documents} documents, {s.chunks} chunks; last ingestion {when}.")
     for line in cli_archive.collection_lines(s.collections):
         print(_printable(line))
+    if s.sentence_chunks is not None and (s.sentence_chunks or settings.sentence_vectors) and s.chunks:
+        done = min(s.sentence_chunks, s.chunks)
+        print(f"Sentences encoded ahead for answers: {done} of {s.chunks} chunks ({_size(s.sentence_bytes or 0)})"
+              + ("." if done >= s.chunks else "; the next sync encodes the rest (answers encode them meanwhile)."))
     if s.writing:
         print(f"Being written now by {describe(s.writing)}.")
     if half := s.half_removed:

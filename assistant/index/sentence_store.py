@@ -137,6 +137,18 @@ class SentenceStore:
             return []
         return [p for p in self.folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
 
+    def saved(self) -> tuple[int, int]:
+        """(chunks whose sentences are saved, bytes on disk), from the shards' meta.json alone:
+        cheap enough for `assistant status`."""
+        chunks = size = 0
+        for folder in self._folders():
+            try:
+                chunks += int(json.loads((folder / "meta.json").read_text())["chunks"])
+                size += sum(f.stat().st_size for f in folder.iterdir())
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # half written or damaged: the next sync makes it again
+        return chunks, size
+
     def lookup(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(found: bool per text, float32 vectors: zero rows where not found)."""
         shards = self.shards
