@@ -240,7 +240,11 @@ def _ingest(roots: list[Path], settings: Settings, prune: bool, quiet: bool, sta
         if writer.changed or finished:
             publish(store)
         if settings.sentence_vectors:
-            report.sentences_encoded = prepare_sentences(store, encoder, quiet).encoded
+            try:
+                report.sentences_encoded = prepare_sentences(store, encoder, quiet).encoded
+            except OSError as e:  # a full disk, say: the files are stored; answers encode what is missing
+                print(f"Sentence vectors for answers not saved ({e}); answers encode them meanwhile, and the "
+                      f"next sync tries again.", file=sys.stderr)
     finally:
         encoder.close()
     report.chunks_in_store = store.count()

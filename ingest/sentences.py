@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.index.sentence_store import MAX_SHARDS, SentenceStore, keys_of
+from assistant.index.sentence_store import GARBAGE, MAX_SHARDS, SentenceStore, keys_of
 from assistant.index.store import Store
 from assistant.index.text import sentence_inputs
 from ingest.encoder import Encoder
@@ -61,8 +61,10 @@ def prepare_sentences(store: Store, encoder: Encoder, quiet: bool = True) -> Pre
         saved.add(chunks.ids, wanted, [o for o, n in zip(owners, new) if n], vectors)
         done.chunks += len(chunks)
         done.encoded += len(wanted)
-    if len(saved.shards) > MAX_SHARDS:
-        saved.merge(live)
+    alive = set(live)
+    covered = saved.covered()
+    if len(saved.shards) > MAX_SHARDS or len(covered - alive) > GARBAGE * len(covered):
+        saved.merge(alive)  # few shards to look in, and no space kept for files removed since
     saved.folder.mkdir(parents=True, exist_ok=True)
     (saved.folder / STATE).write_text(json.dumps({"generation": generation}))
     return done

@@ -115,6 +115,14 @@ def test_a_merge_keeps_what_live_chunks_need(archive_copy: Path, settings: Setti
     assert found.all() and np.array_equal(got, want)
     assert not merged.has(keys_of(gone_inputs)).any()
     assert ingest([archive_copy], settings).sentences_encoded == 0  # the merged shard covers the rest
+    for path in sorted(p for p in archive_copy.rglob("*") if p.is_file())[1:]:
+        path.unlink()  # most of the archive gone: the next sync merges by itself, dropping theirs
+    before = set(live_inputs)
+    ingest([archive_copy], settings, prune=True)
+    left = _all_inputs(settings.store)
+    after = SentenceStore.of(settings)
+    assert len(after.shards) == 1 and after.shards[0].name != merged.shards[0].name
+    assert after.has(keys_of(left)).all() and not after.has(keys_of(sorted(before - set(left)))).any()
 
 
 def test_off_saves_nothing(archive_copy: Path, tmp_path: Path) -> None:
@@ -128,3 +136,16 @@ def test_off_saves_nothing(archive_copy: Path, tmp_path: Path) -> None:
 def test_an_empty_store_finds_nothing(tmp_path: Path, texts: list[str]) -> None:
     found, vectors = SentenceStore(tmp_path / "none").lookup(texts)
     assert not found.any() and len(vectors) == len(texts)
+
+
+def test_a_sentence_store_that_cannot_be_written_leaves_the_ingestion_whole(
+        archive_copy: Path, settings: Settings, capfd: pytest.CaptureFixture[str]) -> None:
+    folder = SentenceStore.of(settings).folder
+    folder.parent.mkdir(parents=True)
+    folder.write_text("a file where the folder should be")  # as unwritable as a full disk
+    report = ingest([archive_copy], settings)
+    assert report.ok and report.sentences_encoded == 0 and report.chunks_in_store > 0
+    assert "Sentence vectors for answers not saved" in capfd.readouterr().err
+    assert Assistant(settings=settings).ask(QUESTIONS[0]).citations  # answered, encoding as it goes
+    folder.unlink()
+    assert ingest([archive_copy], settings).sentences_encoded > 0  # the next sync makes them

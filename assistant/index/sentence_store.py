@@ -44,6 +44,7 @@ FILES = ("keys.npy", "vectors.npy", "owners.npy", "chunks.json")
 CHECKED = ("keys.npy", "owners.npy", "chunks.json")
 BLOCK = 65_536  # vectors copied at a time by a merge
 MAX_SHARDS = 8  # more than this after an ingestion: merged into one
+GARBAGE = 0.25  # ... or when more than this share of the chunks covered is gone from the store
 RECHECK_S = 2.0  # how often a reader looks for shards written since (a stat of the folder)
 
 
