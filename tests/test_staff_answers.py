@@ -250,3 +250,11 @@ def test_a_follow_up_naming_its_own_subject_reads_that_subjects_documents(assist
                            history=turns)
     assert not answer.refused
     assert any(c.path.endswith("2023-11-20-nhrc-annual-report-summary.md") for c in answer.citations), answer.text
+
+
+def test_a_name_asked_for_may_lead_from_another_document_than_the_best(assistant: Assistant) -> None:
+    """Before: "Who chairs ...?" quoted the Committee's own report, which is about the Committee
+    and names no chair in a sentence, and left out the news article's "Its chair, Dr. Lenora
+    Aske, ..." as too far below it."""
+    answer = assistant.ask("Who chairs Marvala's National Human Rights Committee?")
+    assert "Lenora Aske" in first_sentence(answer.text), answer.text

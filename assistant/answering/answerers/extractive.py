@@ -10,6 +10,7 @@ from assistant.answering import prompts
 from assistant.answering.answerers.base import pieces
 from assistant.answering.compose import one_per_document
 from assistant.answering.dating import shown
+from assistant.answering.intent import read
 from assistant.answering.relevance import Hints, Relevance, Sentence, related
 from assistant.index.embedding import Embedder
 from assistant.index.language import quoted_note
@@ -45,7 +46,8 @@ class ExtractiveAnswerer:
         if best is None or best.score < self.settings.min_relevance:
             return Answer(question=question, text=self.refusal, refused=True, backend=self.name,
                           related=related(passages, scored, self.relevance.related_floor))
-        chosen = self._select(scored.answering, best.score, passages)
+        kind = (hints.intent if hints is not None and hints.intent is not None else read(question)).kind
+        chosen = self._select(scored.answering, best.score, passages, kind)
         # One source per document (and page), numbered as first quoted: its passages joined.
         docs = list(dict.fromkeys(_document(passages[s.passage]) for s in chosen))
         numbers = {p: docs.index(_document(passages[p])) + 1 for p in {s.passage for s in chosen}}
@@ -64,7 +66,8 @@ class ExtractiveAnswerer:
         claims = [Claim(s.text, [numbers[s.passage]], 1.0, True) for s in chosen]
         return Answer(question=question, text=text, citations=citations, claims=claims, backend=self.name)
 
-    def _select(self, sentences: list[Sentence], best: float, passages: list[Passage]) -> list[Sentence]:
+    def _select(self, sentences: list[Sentence], best: float, passages: list[Passage],
+                kind: str = "") -> list[Sentence]:
         """The lead (the best ranked of the relevant whole sentences, of those that give the kind
         of answer asked for where any does) first, then the sentence that goes on with it, then
         those within MARGIN of the best score or of the lead's rank: its passage's first, then
@@ -78,8 +81,12 @@ class ExtractiveAnswerer:
         # The opening sentence gives the kind of answer asked for, where one does; it is whole.
         plain = [s for s in relevant if not (s.scene or s.fragment)] or relevant
         # ... from the best document, or from one about as relevant.
-        lead = max([s for s in plain if s.fits and (s.score >= best - MARGIN or s.passage in home)] or plain,
-                   key=lambda s: s.rank)
+        # ... else, for a name, a date or a number, from any relevant passage: the best document
+        # may be about the subject without saying who chairs it.
+        near = [s for s in plain if s.fits and (s.score >= best - MARGIN or s.passage in home)]
+        if not near and kind in ('who', 'when', 'count'):
+            near = [s for s in plain if s.fits and s.score >= self.settings.min_relevance]
+        lead = max(near or plain, key=lambda s: s.rank)
         eligible = [s for s in relevant if (s.score >= best - MARGIN or s.rank >= lead.rank - MARGIN)
                     and (s is lead or not (s.scene or s.fragment))]  # scene-setting, pieces: not at all
         follows = self._continuation(lead, sentences, passages)
