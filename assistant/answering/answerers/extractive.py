@@ -19,6 +19,7 @@ from assistant.settings import Settings
 from assistant.types import Answer, Citation, Claim, Passage
 
 MARGIN = 0.12  # how far below the best sentence others may score and still be used
+STRONG = ("who", "when", "count")  # kinds whose answer (a name, a date, a number) may lead from any relevant passage
 
 
 class ExtractiveAnswerer:
@@ -69,7 +70,8 @@ class ExtractiveAnswerer:
     def _select(self, sentences: list[Sentence], best: float, passages: list[Passage],
                 kind: str = "") -> list[Sentence]:
         """The lead (the best ranked of the relevant whole sentences, of those that give the kind
-        of answer asked for where any does) first, then the sentence that goes on with it, then
+        of answer asked for where any does: from the best document or one about as relevant, or
+        for a `kind` in STRONG from any relevant passage) first, then the sentence that goes on with it, then
         those within MARGIN of the best score or of the lead's rank: its passage's first, then
         the rest, by rank."""
         # The best sentence's document is relevant: its sentences that give the kind of answer
@@ -84,7 +86,7 @@ class ExtractiveAnswerer:
         # ... else, for a name, a date or a number, from any relevant passage: the best document
         # may be about the subject without saying who chairs it.
         near = [s for s in plain if s.fits and (s.score >= best - MARGIN or s.passage in home)]
-        if not near and kind in ('who', 'when', 'count'):
+        if not near and kind in STRONG:
             near = [s for s in plain if s.fits and s.score >= self.settings.min_relevance]
         lead = max(near or plain, key=lambda s: s.rank)
         eligible = [s for s in relevant if (s.score >= best - MARGIN or s.rank >= lead.rank - MARGIN)
