@@ -20,6 +20,7 @@ SPEAKER_BONUS = 0.04  # for what-did-X-say, the sentence names X
 ACTION_BONUS = 0.04  # for who-did-Y, the sentence says someone did Y ("answered" for "Who responded")
 LEDE_BONUS = 0.02  # a document's opening sentence: news leads with what happened and why
 SCENE_PENALTY = 0.1  # the sentence only sets the scene (a meeting's logistics, a title)
+STRONG_KINDS = ("who", "when", "count")  # answered by a name, a date or a number
 
 _REASON = re.compile(r"\b(?:because|due to|owing to|reasons?|contention|relian\w*|reli(?:ed|es) on|citing|"
                      r"on the grounds|as a result of|in order to|saying|argu(?:ed|ing|es)|claim(?:ed|ing|s) that|"
@@ -80,7 +81,7 @@ def bonus(intent: Intent, sentence: str, lede: bool = False) -> float:
     found = look(sentence) if look else None
     # A who, when or how-many question is not answered at all by a sentence without a name,
     # a date or a number: those cues weigh more than a why's reason.
-    out = (STRONG_BONUS if intent.kind in ("who", "when", "count") else BONUS) if found else 0.0
+    out = (STRONG_BONUS if intent.kind in STRONG_KINDS else BONUS) if found else 0.0
     if intent.kind == "said" and _names_speaker(intent, sentence):
         out += SPEAKER_BONUS
     if intent.kind == "who" and found and _does(intent.action, sentence):

@@ -79,6 +79,7 @@ class Scored:
 
     sentences: list[Sentence]
     best: list[Sentence | None]  # per passage; None where it has no quotable sentence
+    intent: Intent | None = None  # what the question asks for, as the scoring read it
 
     @property
     def relevance(self) -> list[float]:
@@ -140,16 +141,19 @@ class Relevance:
         looked for in the passage (text, title or date; embeddings barely tell 2025 from 2022):
         a passage without it is ranked lower. The rank adds the answer-kind cues (cues.py)."""
         sents = self.sentences(passages)
+        hints = hints or Hints()
+        intent = hints.intent or read(question)
         if sents:
-            self._score(question, passages, sents, hints or Hints())
+            self._score(question, passages, sents, hints, intent)
         best: list[Sentence | None] = [None] * len(passages)
         for s in sents:
             top = best[s.passage]
             if top is None or s.score > top.score:
                 best[s.passage] = s
-        return Scored(sents, best)
+        return Scored(sents, best, intent)
 
-    def _score(self, question: str, passages: list[Passage], sents: list[Sentence], hints: Hints) -> None:
+    def _score(self, question: str, passages: list[Passage], sents: list[Sentence], hints: Hints,
+               intent: Intent) -> None:
         said = sorted(hints.avoid)
         focus = [hints.focus] if hints.focus else []
         # The question is new each time; the sentences (and the last answer's) are remembered.
@@ -180,7 +184,6 @@ class Relevance:
             asked = foreign or "en"
             coverage = [max(c, self.crosslingual_coverage) if (detect(p.text) or "en") != asked else c
                         for c, p in zip(coverage, passages)]
-        intent = hints.intent or read(question)
         years = set(intent.years)
         topic_years = years | set(_YEAR.findall(hints.topic))
         dated = [years <= set(_YEAR.findall(f"{p.title}\n{p.date or ''}\n{p.text}")) for p in passages]

@@ -6,11 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from assistant.answering import prompts
+from assistant.answering import cues, prompts
 from assistant.answering.answerers.base import pieces
 from assistant.answering.compose import one_per_document
 from assistant.answering.dating import shown
-from assistant.answering.intent import read
 from assistant.answering.relevance import Hints, Relevance, Sentence, related
 from assistant.index.embedding import Embedder
 from assistant.index.language import quoted_note
@@ -19,7 +18,6 @@ from assistant.settings import Settings
 from assistant.types import Answer, Citation, Claim, Passage
 
 MARGIN = 0.12  # how far below the best sentence others may score and still be used
-STRONG = ("who", "when", "count")  # kinds whose answer (a name, a date, a number) may lead from any relevant passage
 
 
 class ExtractiveAnswerer:
@@ -47,8 +45,7 @@ class ExtractiveAnswerer:
         if best is None or best.score < self.settings.min_relevance:
             return Answer(question=question, text=self.refusal, refused=True, backend=self.name,
                           related=related(passages, scored, self.relevance.related_floor))
-        kind = (hints.intent if hints is not None and hints.intent is not None else read(question)).kind
-        chosen = self._select(scored.answering, best.score, passages, kind)
+        chosen = self._select(scored.answering, best.score, passages, scored.intent.kind if scored.intent else "")
         # One source per document (and page), numbered as first quoted: its passages joined.
         docs = list(dict.fromkeys(_document(passages[s.passage]) for s in chosen))
         numbers = {p: docs.index(_document(passages[p])) + 1 for p in {s.passage for s in chosen}}
@@ -71,7 +68,7 @@ class ExtractiveAnswerer:
                 kind: str = "") -> list[Sentence]:
         """The lead (the best ranked of the relevant whole sentences, of those that give the kind
         of answer asked for where any does: from the best document or one about as relevant, or
-        for a `kind` in STRONG from any relevant passage) first, then the sentence that goes on with it, then
+        for a `kind` in cues.STRONG_KINDS from any relevant passage) first, then the sentence that goes on with it, then
         those within MARGIN of the best score or of the lead's rank: its passage's first, then
         the rest, by rank."""
         # The best sentence's document is relevant: its sentences that give the kind of answer
@@ -86,7 +83,7 @@ class ExtractiveAnswerer:
         # ... else, for a name, a date or a number, from any relevant passage: the best document
         # may be about the subject without saying who chairs it.
         near = [s for s in plain if s.fits and (s.score >= best - MARGIN or s.passage in home)]
-        if not near and kind in STRONG:
+        if not near and kind in cues.STRONG_KINDS:
             near = [s for s in plain if s.fits and s.score >= self.settings.min_relevance]
         lead = max(near or plain, key=lambda s: s.rank)
         eligible = [s for s in relevant if (s.score >= best - MARGIN or s.rank >= lead.rank - MARGIN)
