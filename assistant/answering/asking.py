@@ -83,22 +83,25 @@ class Asking:
                context: FollowUp | None, newest: int | None) -> Iterator[str | Answer]:
         """Each part answered in full, then the labelled whole (a part's answer is short)."""
         labelled = []
+        whole = intent.read(question)
         for part in parts:
             query = context.query(part.question) if context else part.question
-            passages, hints = self._gather(query, part.question, filters, context, newest)
+            wanted = intent.read_part(part, whole)
+            passages, hints = self._gather(query, part.question, filters, context, newest, wanted)
             answer = self.answerer.answer(query, passages, hints)
             labelled.append((part.label, answer))
-        whole = compose.combine(question, labelled, self.refusal, self.answerer.name)
-        yield from pieces(whole.text)
-        yield whole
+        combined = compose.combine(question, labelled, self.refusal, self.answerer.name)
+        yield from pieces(combined.text)
+        yield combined
 
     def _gather(self, query: str, asked: str, filters: Filters, context: FollowUp | None,
-                newest: int | None) -> tuple[list[Passage], Hints]:
+                newest: int | None, wanted: intent.Intent | None = None) -> tuple[list[Passage], Hints]:
         """The passages to answer from, and what the scoring should know about them. `newest`:
-        the newest year of the archive the reader may read."""
+        the newest year of the archive the reader may read; `wanted`: what `asked` asks for,
+        where not read from its own words (a part of a question)."""
         k = self.settings.top_k
         snap = self.retriever.snapshot
-        wanted = intent.read(asked)
+        wanted = wanted or intent.read(asked)
         vector = self.retriever.vector(query)  # encoded once: searched up to six times, and scored against
         found: list[Passage] = []
         if context and context.cited:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from assistant.answering import speakers
 from assistant.answering.intent import Intent
 from assistant.index.keyword import terms
 
@@ -74,15 +75,19 @@ _SCENE = re.compile(r"\b(?:meeting was|in attendance|attended by|titled|entitled
                     r"was held|gathered|delegates from|the aim of the meeting)\b", re.I)
 
 
-def bonus(intent: Intent, sentence: str, lede: bool = False) -> float:
+def bonus(intent: Intent, sentence: str, lede: bool = False, by: set[str] | None = None) -> float:
     """The rank bonus (or penalty) for `sentence` as an answer to a question of this intent;
-    `lede`: it opens its document."""
+    `lede`: it opens its document; `by`: the words of the name whose words it gives, where
+    that was read (speakers.py)."""
     look = _LOOK_FOR.get(intent.kind)  # only the kind's own cue: every sentence of every answer is read
     found = look(sentence) if look else None
     # A who, when or how-many question is not answered at all by a sentence without a name,
     # a date or a number: those cues weigh more than a why's reason.
     out = (STRONG_BONUS if intent.kind in STRONG_KINDS else BONUS) if found else 0.0
-    if intent.kind == "said" and _names_speaker(intent, sentence):
+    if intent.kind == "said" and by is not None:
+        # X's words answer what X said, another's do not, though they may name X.
+        out = BONUS + SPEAKER_BONUS if by & speakers.words(" ".join(intent.speakers)) else 0.0
+    elif intent.kind == "said" and _names_speaker(intent, sentence):
         out += SPEAKER_BONUS
     if intent.kind == "who" and found and _does(intent.action, sentence):
         out += ACTION_BONUS

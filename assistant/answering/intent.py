@@ -93,6 +93,19 @@ def read(question: str) -> Intent:
     return Intent(kind, years, bool(_PRESENT.search(question)) and not years, speakers, action)
 
 
+def read_part(part: Part, whole: Intent) -> Intent:
+    """A part's intent: its own wording's, else the whole question's kind, which rewording a
+    part can lose ("How did A's view compare with B's?" asks, of each part, what it said),
+    with the part's label for the speaker."""
+    own = read(part.question)
+    if own.kind or not whole.kind:
+        return own
+    own.kind = whole.kind
+    if whole.kind == "said" and part.label:
+        own.speakers = [part.label]
+    return own
+
+
 def refers_back(question: str) -> bool:
     """Does the question lean on an earlier turn ("Who responded to that?", "And in 2020?")?"""
     words = set(re.findall(r"[a-z']+", question.lower()))

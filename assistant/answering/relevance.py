@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.answering import cues
+from assistant.answering import cues, speakers
 from assistant.answering.intent import Intent, read
 from assistant.index.embedding import Embedder
 from assistant.index.keyword import terms
@@ -39,6 +39,8 @@ OLD_PENALTY = 0.06  # a question about how things are now prefers recent sources
 # the median; every question the archive answers, 0.5 or more).
 RELATED, RELATED_FLOOR = 3, 0.4
 _YEAR = re.compile(r"\b(?:1[6-9]|20)\d\d\b")
+# "Since 2017, ..." opens a sentence about the years since, not about 2017 alone.
+_SPANS = re.compile(r"\b(?:since|from|after)\s+(?:1[6-9]|20)\d\d\b", re.I)
 
 
 @dataclass
@@ -190,15 +192,16 @@ class Relevance:
         # A document dated in a year the question names is about that year; one that names the
         # year in passing ("since the previous review in 2019") may not be.
         in_year = [bool(years) and (p.date or "")[:4] in years for p in passages]
+        by = self._speakers(sents, intent)
         details = []
-        for sent, cos in zip(sents, meaning):
+        for i, (sent, cos) in enumerate(zip(sents, meaning)):
             sent.score = MEANING * float(cos) + COVERAGE * coverage[sent.passage]
             # The rank also weighs the sentence's own coverage: in a long list (a timeline) every
             # entry shares the passage's coverage, though few are about the question.
             own_terms = q_terms.intersection(terms(sent.text))
             sent.rank = sent.score + SENTENCE_COVERAGE * sum(weights[t] for t in own_terms) / total
             lede = sent.position == 0 and passages[sent.passage].chunk == 0
-            cue = cues.bonus(intent, sent.text, lede)
+            cue = cues.bonus(intent, sent.text, lede, by[i])
             sent.rank += cue
             sent.fits = cue >= cues.BONUS
             sent.scene = cues.sets_scene(intent, sent.text)
@@ -207,7 +210,7 @@ class Relevance:
                 sent.rank += YEAR_DATE_BONUS
             # A date or a number asked for may sit in a sentence already given ("And by when?").
             details.append(intent.kind in ("when", "count") and cue >= cues.BONUS)
-            named = set(_YEAR.findall(sent.text[:24]))
+            named = set(_YEAR.findall(_SPANS.sub(" ", sent.text[:24])))
             if topic_years and named and not named & topic_years:
                 # A dated entry (of a timeline, say) of another year: about that year. Not an
                 # answer to a question naming years; for a follow-up, ranked lower.
@@ -219,6 +222,18 @@ class Relevance:
             if sent.passage in hints.old:
                 sent.rank -= OLD_PENALTY
         self._read_bare(sents, meaning, own, weights_q, prior if said else None, details)
+
+    @staticmethod
+    def _speakers(sents: list[Sentence], intent: Intent) -> list[set[str] | None]:
+        """For what-did-X-say: whose words each sentence gives, read passage by passage."""
+        out: list[set[str] | None] = [None] * len(sents)
+        if intent.kind != "said" or not intent.speakers:
+            return out
+        for p in dict.fromkeys(s.passage for s in sents):
+            own = [i for i, s in enumerate(sents) if s.passage == p]
+            for i, who in zip(own, speakers.attributed([sents[i].text for i in own])):
+                out[i] = who
+        return out
 
     def _read_bare(self, sents: list[Sentence], meaning: np.ndarray, own: np.ndarray, weights_q: np.ndarray,
                    prior: np.ndarray | None, details: list[bool]) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from assistant.answering import cues, prompts
+from assistant.answering import cues, prompts, speakers
 from assistant.answering.answerers.base import pieces
 from assistant.answering.compose import one_per_document
 from assistant.answering.dating import shown
@@ -88,27 +88,29 @@ class ExtractiveAnswerer:
         lead = max(near or plain, key=lambda s: s.rank)
         eligible = [s for s in relevant if (s.score >= best - MARGIN or s.rank >= lead.rank - MARGIN)
                     and (s is lead or not (s.scene or s.fragment))]  # scene-setting, pieces: not at all
-        follows = self._continuation(lead, sentences, passages)
-        if follows is not None and follows not in eligible:
-            eligible.append(follows)
-        ranked = sorted(eligible, key=lambda s: (s is not lead, s is not follows, s.passage != lead.passage, -s.rank))
+        ranked = sorted(eligible, key=lambda s: (s is not lead, s.passage != lead.passage, -s.rank))
         chosen: list[Sentence] = []
         seen: list[set[str]] = []
         for s in ranked:
-            words = set(s.text.lower().split())
-            if any(len(words & w) / len(words | w) > 0.6 for w in seen):
-                continue  # the same fact again, from an overlapping chunk or another report
-            chosen.append(s)
-            seen.append(words)
-            if len(chosen) == self.settings.answer_sentences:
-                break
+            # Each quoted sentence brings the one that goes on with it, right after it: the lead
+            # any, the others one that gives the kind of answer asked for too.
+            follows = self._continuation(s, sentences, passages)
+            for t in (s, follows if follows and (s is lead or follows.fits) else None):
+                if t is None or t in chosen or len(chosen) == self.settings.answer_sentences:
+                    continue
+                words = set(t.text.lower().split())
+                if any(len(words & w) / len(words | w) > 0.6 for w in seen):
+                    continue  # the same fact again, from an overlapping chunk or another report
+                chosen.append(t)
+                seen.append(words)
         return chosen
 
     def _continuation(self, lead: Sentence, sentences: list[Sentence], passages: list[Passage]) -> Sentence | None:
         """The sentence right after the lead when it goes on with the lead's thought ("In her
         view, such statements ...", "He said ..."): what someone said or why often spans two
-        sentences, and the second shares few words with the question. It may open the next
-        chunk of the lead's document, where that was retrieved too."""
+        sentences, and the second shares few words with the question; so does a quotation. It may open the next
+        chunk of the lead's document, where that was retrieved too. Its own words say little
+        ("Asked about it, she said ..."): it is judged halfway to the lead's relevance."""
         place = (lead.passage, lead.position + 1)
         if lead.last:  # the next chunk, which may open with the lead again (chunks overlap)
             at = passages[lead.passage]
@@ -117,16 +119,19 @@ class ExtractiveAnswerer:
             again = [s.position for s in sentences if s.passage == nxt and s.text == lead.text]
             place = (nxt, again[0] + 1 if again else 0) if nxt is not None else place
         for s in sentences:
-            if ((s.passage, s.position) == place and _GOES_ON.match(s.text) and not (s.fragment or s.scene)
-                    and s.score >= self.relevance.related_floor):
+            goes_on = _GOES_ON.match(s.text) or speakers.opens_quote(lead.text)  # ... or the quotation goes on
+            if ((s.passage, s.position) == place and goes_on and not (s.fragment or s.scene)
+                    and (s.score + max(s.score, lead.score)) / 2 >= self.relevance.related_floor):
                 return s
         return None
 
 
-# A sentence that leans on the one before it: a pronoun or "such"/"this" for its subject.
+# A sentence that leans on the one before it: a pronoun or "such"/"this" for its subject, or
+# for the one who speaks ("Asked about it afterwards, she said ...").
 _GOES_ON = re.compile(r"^[\"“‘']?(?:(?:She|He|They|It|This|These|Such|Her|His|Their|Its)\b|"
                       r"(?:In|By) (?:her|his|their|its) (?:view|words|opinion|account)\b|"
-                      r"According to (?:her|him|them)\b)")
+                      r"According to (?:her|him|them)\b|"
+                      r"[^.;\"“]{0,60}?,\s*(?:she|he|they)\s+(?:said|added|told|noted|replied|answered|argued|insisted)\b)")
 
 
 def _document(p: Passage) -> tuple[str, str, int | None]:

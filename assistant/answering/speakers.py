@@ -1,0 +1,100 @@
+"""Whose words a sentence gives, read as a reader follows a news story: the name beside "said"
+("Chounsry said", "said Phil Robertson", "according to Ath"), the last one named for a
+pronoun ("he said", "This, he believed, ..."), and for a quotation that runs over several
+sentences, the name at its close ("“Cambodia is faced with a pervasive paradox. Since 2017
+...,” Muntarbhorn said.").
+
+For a what-did-X-say question, X's words are the answer and another's are not, though they
+may name X ("Senior officials said they welcome the visit of Vitit Muntarbhorn"). A sentence
+whose speaker cannot be read (a role: "the spokesman said"; a report: "the study found") is
+left to the other cues.
+"""
+
+from __future__ import annotations
+
+import re
+
+_VERBS = (r"(?:said|says|told|noted|added|stated|stressed|argued|insisted|warned|urged|explained|replied|"
+          r"responded|answered|wrote|declared|announced|believed|believes|pointed out|underlined|"
+          r"emphasi[sz]ed|claimed|observed|remarked|concluded)")
+_NAME = r"[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,3}"
+# "Chin Malin, secretary of state of the Ministry of Justice, said"; "Senior Cambodian officials said".
+_BEFORE = re.compile(rf"\b({_NAME})(?:,[^,“”\"]{{1,100}},|(?:\s+[a-z]+){{0,2}})\s+(?:also\s+|further\s+)?{_VERBS}\b")
+# "” said Phil Robertson"; not "told Reuters", whose name is the one told.
+_AFTER = re.compile(rf"[,”\"]\s*(?!told){_VERBS}\s+({_NAME})")
+_ACCORDING = re.compile(rf"\b(?i:according to) (?:the\s+)?({_NAME})")
+_OPENING = re.compile(rf"^{_NAME}(?:,[^,“”\"]{{1,100}},)?(?=\s+[a-z])")
+_PRONOUN = re.compile(rf"\b(?:he|she|they)\b,?\s+(?:also\s+|further\s+)?{_VERBS}\b", re.I)
+_NOT_NAMES = {"The", "A", "An", "In", "On", "At", "But", "However", "Yet", "And", "So", "Asked", "This", "That",
+              "It", "He", "She", "They", "We", "I", "UN", "Mr", "Ms", "Mrs", "Dr", "His", "Her", "Their"}
+_OPEN, _CLOSE = "“", "”"
+
+
+def words(name: str) -> set[str]:
+    """A name's own words: its capitalised words of three letters or more, titles left out."""
+    return {w for w in re.findall(r"\b[A-Z][\w'’-]{2,}", name) if w not in _NOT_NAMES}
+
+
+def attributed(sentences: list[str]) -> list[set[str] | None]:
+    """For each of a passage's sentences, in order, the words of the name whose words it
+    gives, or None where that cannot be read."""
+    out: list[set[str] | None] = [_named(s) for s in sentences]
+    last: set[str] | None = None
+    for i, text in enumerate(sentences):
+        if out[i] is None and _PRONOUN.search(text):
+            out[i] = last
+        if out[i] is None and _opens_quote(text):
+            out[i] = _closing(sentences, i, last)
+        if out[i] or _subject(text):
+            last = out[i] or _subject(text)
+        # A quotation's inner sentences are its speaker's too.
+        if _opens_quote(text) and out[i]:
+            for j in range(i + 1, min(i + 4, len(sentences))):
+                if out[j] is None:
+                    out[j] = out[i]
+                if _closes_quote(sentences[j]):
+                    break
+    return out
+
+
+def opens_quote(text: str) -> bool:
+    """Does the sentence open a quotation that a later sentence closes?"""
+    return _opens_quote(text)
+
+
+def _named(text: str) -> set[str] | None:
+    """The words of the one who speaks, with those of the body they speak for where the
+    sentence says so before its verb ("Amara Veldt, executive director of the League, said")."""
+    for pattern in (_AFTER, _BEFORE, _ACCORDING):
+        m = pattern.search(text)
+        if m and words(m.group(1)):
+            return words(m.group(0) if pattern is _BEFORE else m.group(1))
+    return None
+
+
+def _subject(text: str) -> set[str] | None:
+    """A name that opens the sentence as its subject ("Orvell did not mention ..."): whom a
+    "she said" after it means."""
+    m = _OPENING.match(text)
+    return words(m.group(0)) or None if m else None
+
+
+def _closing(sentences: list[str], i: int, last: set[str] | None) -> set[str] | None:
+    """The speaker named where the quotation that sentence `i` opens is closed (`last`, the
+    one named before, for "...,” he said")."""
+    for j in range(i + 1, min(i + 4, len(sentences))):
+        if _closes_quote(sentences[j]):
+            return _named(sentences[j]) or (last if _PRONOUN.search(sentences[j]) else None)
+        if _OPEN in sentences[j]:
+            return None
+    return None
+
+
+def _opens_quote(text: str) -> bool:
+    straight = text.count('"') % 2 == 1 and text.lstrip().startswith('"')
+    return text.count(_OPEN) > text.count(_CLOSE) or straight
+
+
+def _closes_quote(text: str) -> bool:
+    straight = text.count('"') % 2 == 1 and not text.lstrip().startswith('"')
+    return text.count(_CLOSE) > text.count(_OPEN) or straight
