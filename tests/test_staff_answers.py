@@ -258,3 +258,13 @@ def test_a_name_asked_for_may_lead_from_another_document_than_the_best(assistant
     Aske, ..." as too far below it."""
     answer = assistant.ask("Who chairs Marvala's National Human Rights Committee?")
     assert "Lenora Aske" in first_sentence(answer.text), answer.text
+
+
+def test_a_question_for_the_main_concern_is_answered_with_a_concern(assistant: Assistant) -> None:
+    """"What was her main concern ...?" asks for a reason, as a why-question does. Before, it
+    was read as asking for nothing in particular, and the follow-up quoted her mission's
+    itinerary (where she travelled, whom she met)."""
+    first = "When did Dr. Ines Valcourt arrive in Sennport?"
+    earlier = assistant.ask(first)
+    answer = assistant.ask("What was her main concern at the end of her mission?", history=[(first, earlier.text)])
+    assert "Public Order (Assemblies) Act" in answer.text, answer.text
