@@ -62,3 +62,20 @@ def test_a_figure_from_old_speeches_says_how_old_it_is(cambodia: Assistant) -> N
     newest = max(int((c.date or "0")[:4]) for c in answer.citations)
     note = getattr(answer, "age_note", None)
     assert newest >= 2019 or (note and note in answer.text), answer.text
+
+
+def test_who_spoke_names_the_person_though_the_best_sentence_names_none(cambodia: Assistant) -> None:
+    """The sentence naming the police spokesperson shares few words with the question; the
+    mission's statement, which names nobody, scored higher and led alone."""
+    answer = cambodia.ask("Who spoke for the National Police when the UN Secretary-General's reprisals report "
+                          "was presented in September 2020?")
+    assert "Kim Khoeun" in answer.text.split(" [", 1)[0], answer.text
+
+
+def test_what_the_rapporteur_said_is_his_own_quotation(cambodia: Assistant) -> None:
+    """Before: officials' words naming him led ("Senior Cambodian officials said ... Vitit
+    Muntarbhorn"), and his own two-sentence quotation, closed by "Muntarbhorn said", was left out."""
+    answer = cambodia.ask("What did Vitit Muntarbhorn say about Cambodia's political system when he ended "
+                          "his visit in August 2022?")
+    assert "pervasive paradox" in answer.text.split(" [", 1)[0], answer.text
+    assert "single-party rule" in answer.text, answer.text

@@ -78,3 +78,16 @@ def test_a_comparisons_parts_ask_what_the_whole_asks(assistant: Assistant) -> No
     league = answer.text.split("\n\n")[0]
     assert league.startswith("**Marvala Rights Watch League**: "), answer.text
     assert "name for name" in league, answer.text
+
+
+def test_did_x_agree_is_answered_with_what_x_found(assistant: Assistant) -> None:
+    """"Did the Committee agree that the report ignored the reforms?" asks for the Committee's
+    own finding. Before, it was read as asking for nothing in particular, and the Committee's
+    finding on the reforms ("accurately but briefly") ranked below the relevance floor."""
+    turns = ["What did the OHCHR report find about arrests linked to protests?", "Why did the government reject it?"]
+    history: list[tuple[str, str]] = []
+    for turn in turns:
+        history.append((turn, assistant.ask(turn, history=history).text))
+    answer = assistant.ask("Did the National Human Rights Committee agree that the report ignored the reforms?",
+                           history=history)
+    assert "accurately but briefly" in answer.text, answer.text

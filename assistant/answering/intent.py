@@ -25,7 +25,10 @@ _KINDS = (
     ("said", re.compile(r"\bwhat did .+ (?:say|said|tell|state|claim|argue|call|write|note|add)\b|"
                         r"\bwhat (?:does|do) .+ (?:say|claim|argue)\b|"
                         r"\bhow did .+ (?:respond|react|reply|answer|view|see|regard|judge|assess|describe)\b|"
-                        r"\bwhat did .+ think\b", re.I)),
+                        r"\bwhat did .+ think\b|"
+                        # "Did the Committee agree that ...?": what it said or found answers it.
+                        r"^\s*(?:and\s+)?(?:did|does|do|has|have)\s+.+?\s+(?:agree|disagree|accept|dispute|deny|"
+                        r"confirm|support|oppose|endorse)\b", re.I)),
     ("who", re.compile(r"^\s*(?:and\s+)?(?:who|whom|whose)\b|\bwho\b|\bwhich (?:person|official|minister|group|"
                        r"organi[sz]ation|body|ministry|agency|ngo|country|state)\b", re.I)),
 )
@@ -86,8 +89,9 @@ def read(question: str) -> Intent:
     years = list(dict.fromkeys(YEAR.findall(question)))
     speakers: list[str] = []
     if kind == "said":
-        m = re.search(r"\b(?:did|does|do)\s+(.+?)\s+(?:say|said|tell|state|claim|argue|call|write|note|add|respond|"
-                      r"react|reply|answer|view|see|regard|judge|assess|describe|think)\b", question, re.I)
+        m = re.search(r"\b(?:did|does|do|has|have)\s+(.+?)\s+(?:say|said|tell|state|claim|argue|call|write|note|"
+                      r"add|respond|react|reply|answer|view|see|regard|judge|assess|describe|think|agree|disagree|"
+                      r"accept|dispute|deny|confirm|support|oppose|endorse)\b", question, re.I)
         if m:
             speakers = [m.group(1)]
     did = _WHO_DID.search(question) if kind == "who" else None

@@ -16,7 +16,8 @@ import re
 
 _VERBS = (r"(?:said|says|told|noted|added|stated|stressed|argued|insisted|warned|urged|explained|replied|"
           r"responded|answered|wrote|declared|announced|believed|believes|pointed out|underlined|"
-          r"emphasi[sz]ed|claimed|observed|remarked|concluded)")
+          r"emphasi[sz]ed|claimed|observed|remarked|concluded|found|agreed|disagreed|accepted|rejected|"
+          r"denied|disputed|confirmed)")
 _NAME = r"[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,3}"
 # "Chin Malin, secretary of state of the Ministry of Justice, said"; "Senior Cambodian officials said".
 _BEFORE = re.compile(rf"\b({_NAME})(?:,[^,“”\"]{{1,100}},|(?:\s+[a-z]+){{0,2}})\s+(?:also\s+|further\s+)?{_VERBS}\b")

@@ -85,9 +85,16 @@ class ExtractiveAnswerer:
         near = [s for s in plain if s.fits and (s.score >= best - MARGIN or s.passage in home)]
         if not near and kind in cues.STRONG_KINDS:
             near = [s for s in plain if s.fits and s.score >= self.settings.min_relevance]
+            # ... or, where no relevant sentence gives one, a related one that does and ranks
+            # within MARGIN of the best relevant one: its own words ("spokesperson for the
+            # National Police") may share little with the question's.
+            high = max(s.rank for s in plain)
+            near = near or [s for s in sentences if s.fits and not (s.scene or s.fragment)
+                            and s.score >= self.relevance.related_floor and s.rank >= high - MARGIN]
         lead = max(near or plain, key=lambda s: s.rank)
         eligible = [s for s in relevant if (s.score >= best - MARGIN or s.rank >= lead.rank - MARGIN)
                     and (s is lead or not (s.scene or s.fragment))]  # scene-setting, pieces: not at all
+        eligible += [lead] if lead not in eligible else []
         ranked = sorted(eligible, key=lambda s: (s is not lead, s.passage != lead.passage, -s.rank))
         chosen: list[Sentence] = []
         seen: list[set[str]] = []
