@@ -79,3 +79,14 @@ def test_what_the_rapporteur_said_is_his_own_quotation(cambodia: Assistant) -> N
                           "his visit in August 2022?")
     assert "pervasive paradox" in answer.text.split(" [", 1)[0], answer.text
     assert "single-party rule" in answer.text, answer.text
+
+
+def test_by_when_leads_with_the_date_to_be_done_by(cambodia: Assistant) -> None:
+    """A third turn, "And by when?": before, the campaign's launch date led (a date, but not
+    the one asked for), and the "by no later than November" sentence came second."""
+    history: list[tuple[str, str]] = []
+    for turn in ("What did Cambodia tell the General Assembly in 2021 about its COVID-19 vaccination campaign?",
+                 "What share of the population did it expect to vaccinate?"):
+        history.append((turn, cambodia.ask(turn, history=history).text))
+    answer = cambodia.ask("And by when?", history=history)
+    assert "no later than November" in answer.text.split(" [", 1)[0], answer.text

@@ -19,6 +19,7 @@ STRONG_BONUS = 0.12  # ... a name, a date or a number
 VERDICT_BONUS = 0.04  # ... and, for why, also the verdict the reason is for ("dismissed it as biased")
 SPEAKER_BONUS = 0.04  # for what-did-X-say, the sentence names X
 ACTION_BONUS = 0.04  # for who-did-Y, the sentence says someone did Y ("answered" for "Who responded")
+DEADLINE_BONUS = 0.04  # for by-when, the date is one to be done by ("by no later than November")
 LEDE_BONUS = 0.02  # a document's opening sentence: news leads with what happened and why
 SCENE_PENALTY = 0.1  # the sentence only sets the scene (a meeting's logistics, a title)
 STRONG_KINDS = ("who", "when", "count")  # answered by a name, a date or a number
@@ -44,6 +45,8 @@ _DATE = re.compile(rf"\b(?:\d{{1,2}}\s+{_MONTH}\b|{_MONTH}\.?\s+\d{{1,2}}\b|{_MO
                    rf"(?:in|since|by) (?:1[89]|20)\d\d|"
                    rf"(?:by|in|on|until|before|after|since|from|than|this|next|last|early|late|mid-)\s*{_MONTH}|"
                    rf"(?:this|next|last) (?:year|month|week|spring|summer|autumn|winter))\b")
+_BY_DATE = re.compile(rf"\b(?:by|before|until|till|no later than|not later than)\s+(?:the end of\s+|early\s+|"
+                      rf"mid-?\s*|late\s+)?(?:{_MONTH}\b|(?:1[89]|20)\d\d\b|\d{{1,2}}\s+{_MONTH}\b)")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                      r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozens?)\b", re.I)
 # A person: two or three capitalised words that name no body ("Amara Veldt", "Chin Malin");
@@ -91,6 +94,8 @@ def bonus(intent: Intent, sentence: str, lede: bool = False, by: set[str] | None
         out += SPEAKER_BONUS
     if intent.kind == "who" and found and _does(intent.action, sentence):
         out += ACTION_BONUS
+    if intent.kind == "when" and intent.deadline and _BY_DATE.search(sentence):
+        out += DEADLINE_BONUS
     if intent.kind == "why" and _VERDICT.search(sentence):
         out = BONUS + VERDICT_BONUS
     if sets_scene(intent, sentence):

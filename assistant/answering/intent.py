@@ -76,10 +76,12 @@ class Intent:
     present: bool = False  # asks how things are now ("What is the population ...?")
     speakers: list[str] = field(default_factory=list)  # the names in "what did X say"
     action: str = ""  # what the one asked for did: "responded" in "Who responded to that?"
+    deadline: bool = False  # asks by when something is to be done ("And by when?")
 
 
 # "Who responded", "Who was appointed", "Who has chaired": the verb the person asked for did.
 _WHO_DID = re.compile(r"\bwho\s+(?:(?:is|was|were|are|has|had|have)\s+(?=\w+ed\b))?([a-z]+)\b", re.I)
+_DEADLINE = re.compile(r"\b(?:by|until|till)\s+when\b|\bdeadline\b", re.I)
 _NOT_ACTIONS = {"is", "was", "were", "are", "has", "had", "have", "did", "does", "do", "will", "would", "could",
                 "can", "should", "may", "might", "the", "a", "an", "in", "of", "to"}
 
@@ -96,7 +98,8 @@ def read(question: str) -> Intent:
             speakers = [m.group(1)]
     did = _WHO_DID.search(question) if kind == "who" else None
     action = did.group(1).lower() if did and did.group(1).lower() not in _NOT_ACTIONS else ""
-    return Intent(kind, years, bool(_PRESENT.search(question)) and not years, speakers, action)
+    deadline = kind == "when" and bool(_DEADLINE.search(question))
+    return Intent(kind, years, bool(_PRESENT.search(question)) and not years, speakers, action, deadline)
 
 
 def read_part(part: Part, whole: Intent) -> Intent:
