@@ -48,6 +48,18 @@ def test_whose_words_each_sentence_gives() -> None:
     assert who[6] == {"Ath"}
 
 
+def test_one_who_speaks_for_a_body_speaks_for_it_when_named_again() -> None:
+    """Before (found on a held-out staff question, smp-s21): "Pennant said ..." was read as
+    Pennant's words only, so it was no answer to what the League said, though the story had
+    introduced him as the League's director."""
+    who = attributed(["Ivo Brand, who leads the Harbour League as its director, replied the same evening.",
+                      "The opposition's spokesperson, Lia Marn, said the reply came late.",
+                      "Brand said every grant the League receives is published."])
+    assert who[0] == {"Ivo", "Brand", "Harbour", "League"}
+    assert who[1] == {"Lia", "Marn"}  # the name beside "said", after the role it follows
+    assert who[2] == who[0]
+
+
 def test_the_speakers_own_quotation_leads_and_runs_on(assistant: Assistant) -> None:
     """Before: "Senior officials ... said they welcome the visit of Ada Quill" led, as it names
     her and says "said"; the quotation she closes with "Quill said" was cut after its first

@@ -20,11 +20,11 @@ _VERBS = (r"(?:said|says|told|noted|added|stated|stressed|argued|insisted|warned
           r"denied|disputed|confirmed)")
 _NAME = r"[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,3}"
 # "Chin Malin, secretary of state of the Ministry of Justice, said"; "Senior Cambodian officials said".
-_BEFORE = re.compile(rf"\b({_NAME})(?:,[^,“”\"]{{1,100}},|(?:\s+[a-z]+){{0,2}})\s+(?:also\s+|further\s+)?{_VERBS}\b")
+_BEFORE = re.compile(rf"\b({_NAME})(?:,[^,“”\"]{{1,100}},|(?:\s+[a-z]+){{0,2}}),?\s+(?:also\s+|further\s+)?{_VERBS}\b")
 # "” said Phil Robertson"; not "told Reuters", whose name is the one told.
 _AFTER = re.compile(rf"[,”\"]\s*(?!told){_VERBS}\s+({_NAME})")
 _ACCORDING = re.compile(rf"\b(?i:according to) (?:the\s+)?({_NAME})")
-_OPENING = re.compile(rf"^{_NAME}(?:,[^,“”\"]{{1,100}},)?(?=\s+[a-z])")
+_OPENING = re.compile(rf"^({_NAME})(?:,[^,“”\"]{{1,100}},)?(?=\s+[a-z])")
 _PRONOUN = re.compile(rf"\b(?:he|she|they)\b,?\s+(?:also\s+|further\s+)?{_VERBS}\b", re.I)
 _NOT_NAMES = {"The", "A", "An", "In", "On", "At", "But", "However", "Yet", "And", "So", "Asked", "This", "That",
               "It", "He", "She", "They", "We", "I", "UN", "Mr", "Ms", "Mrs", "Dr", "His", "Her", "Their"}
@@ -38,10 +38,17 @@ def words(name: str) -> set[str]:
 
 def attributed(sentences: list[str]) -> list[set[str] | None]:
     """For each of a passage's sentences, in order, the words of the name whose words it
-    gives, or None where that cannot be read."""
+    gives, or None where that cannot be read. One introduced as speaking for a body ("Osric
+    Pennant, who leads the League, replied") speaks for it again when named alone ("Pennant said")."""
     out: list[set[str] | None] = [_named(s) for s in sentences]
     last: set[str] | None = None
+    known: dict[str, set[str]] = {}  # a name's word -> whom it speaks for, once said ("Pennant said")
     for i, text in enumerate(sentences):
+        for m in (_BEFORE.search(text), _OPENING.match(text)):
+            if m and words(m.group(0)) > words(m.group(1)):
+                known.update(dict.fromkeys(words(m.group(1)), words(m.group(0))))
+        if out[i]:
+            out[i] = out[i].union(*(known.get(w, set()) for w in out[i]))
         if out[i] is None and _PRONOUN.search(text):
             out[i] = last
         if out[i] is None and _opens_quote(text):
