@@ -98,10 +98,13 @@ class ExtractiveAnswerer:
         ranked = sorted(eligible, key=lambda s: (s is not lead, s.passage != lead.passage, -s.rank))
         chosen: list[Sentence] = []
         seen: list[set[str]] = []
+        placed = {(s.passage, s.position): s for s in sentences}
         for s in ranked:
+            if len(chosen) == self.settings.answer_sentences:
+                break
             # Each quoted sentence brings the one that goes on with it, right after it: the lead
             # any, the others one that gives the kind of answer asked for too.
-            follows = self._continuation(s, sentences, passages)
+            follows = self._continuation(s, sentences, passages, placed)
             for t in (s, follows if follows and (s is lead or follows.fits) else None):
                 if t is None or t in chosen or len(chosen) == self.settings.answer_sentences:
                     continue
@@ -112,12 +115,14 @@ class ExtractiveAnswerer:
                 seen.append(words)
         return chosen
 
-    def _continuation(self, lead: Sentence, sentences: list[Sentence], passages: list[Passage]) -> Sentence | None:
+    def _continuation(self, lead: Sentence, sentences: list[Sentence], passages: list[Passage],
+                      placed: dict[tuple[int, int], Sentence]) -> Sentence | None:
         """The sentence right after the lead when it goes on with the lead's thought ("In her
         view, such statements ...", "He said ..."): what someone said or why often spans two
-        sentences, and the second shares few words with the question; so does a quotation. It may open the next
-        chunk of the lead's document, where that was retrieved too. Its own words say little
-        ("Asked about it, she said ..."): it is judged halfway to the lead's relevance."""
+        sentences, and the second shares few words with the question; so does a quotation. It
+        may open the next chunk of the lead's document, where that was retrieved too. Its own
+        words say little ("Asked about it, she said ..."): it is judged halfway to the lead's
+        relevance. `placed`: the sentences by (passage, position)."""
         place = (lead.passage, lead.position + 1)
         if lead.last:  # the next chunk, which may open with the lead again (chunks overlap)
             at = passages[lead.passage]
@@ -125,11 +130,11 @@ class ExtractiveAnswerer:
                        None)
             again = [s.position for s in sentences if s.passage == nxt and s.text == lead.text]
             place = (nxt, again[0] + 1 if again else 0) if nxt is not None else place
-        for s in sentences:
-            goes_on = _GOES_ON.match(s.text) or speakers.opens_quote(lead.text)  # ... or the quotation goes on
-            if ((s.passage, s.position) == place and goes_on and not (s.fragment or s.scene)
-                    and (s.score + max(s.score, lead.score)) / 2 >= self.relevance.related_floor):
-                return s
+        s = placed.get(place)
+        goes_on = s is not None and (_GOES_ON.match(s.text) or speakers.opens_quote(lead.text))  # or the quotation
+        if (s is not None and goes_on and not (s.fragment or s.scene)
+                and (s.score + max(s.score, lead.score)) / 2 >= self.relevance.related_floor):
+            return s
         return None
 
 
