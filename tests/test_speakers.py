@@ -103,3 +103,13 @@ def test_did_x_agree_is_answered_with_what_x_found(assistant: Assistant) -> None
     answer = assistant.ask("Did the National Human Rights Committee agree that the report ignored the reforms?",
                            history=history)
     assert "accurately but briefly" in answer.text, answer.text
+
+
+def test_a_speaker_without_a_name_leaves_the_speech_cue_as_it_was(assistant: Assistant) -> None:
+    """"What did the government say?" names no one whose words can be matched: a minister's
+    words still give what was said (the first speakers.py took every named speaker for another)."""
+    passage = _passage("Minister Bo Vane said the harbour would reopen in May. The harbour closed in March.",
+                       "Freedonia's harbour")
+    scored = assistant.answerer.relevance.score("What did the government say about the harbour?", [passage])
+    said = next(s for s in scored.sentences if s.text.startswith("Minister"))
+    assert said.fits

@@ -225,9 +225,10 @@ class Relevance:
 
     @staticmethod
     def _speakers(sents: list[Sentence], intent: Intent) -> list[set[str] | None]:
-        """For what-did-X-say: whose words each sentence gives, read passage by passage."""
+        """For what-did-X-say where X has a name ("the government" has none to match): whose
+        words each sentence gives, read passage by passage."""
         out: list[set[str] | None] = [None] * len(sents)
-        if intent.kind != "said" or not intent.speakers:
+        if intent.kind != "said" or not speakers.words(" ".join(intent.speakers)):
             return out
         for p in dict.fromkeys(s.passage for s in sents):
             own = [i for i, s in enumerate(sents) if s.passage == p]

@@ -53,8 +53,9 @@ def attributed(sentences: list[str]) -> list[set[str] | None]:
             out[i] = last
         if out[i] is None and _opens_quote(text):
             out[i] = _closing(sentences, i, last)
-        if out[i] or _subject(text):
-            last = out[i] or _subject(text)
+        who = out[i] or _subject(text)
+        if who:
+            last = who
         # A quotation's inner sentences are its speaker's too.
         if _opens_quote(text) and out[i]:
             for j in range(i + 1, min(i + 4, len(sentences))):
