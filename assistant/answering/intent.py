@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 YEAR = re.compile(r"\b(?:1[6-9]|20)\d\d\b")
 _KINDS = (
     ("why", re.compile(r"^\s*(?:and\s+)?why\b|\b(?:reasons?|grounds|cause) (?:for|why|of)\b|\bwhat (?:was|were|is|are) "
-                       r"the (?:reasons?|grounds|cause)\b|\bwhat (?:was|were|is|are) (?:the|his|her|their|its) (?:main|central|chief|"
-                       r"principal|primary|key|major|biggest) (?:concerns?|objections?|complaints?|criticisms?|"
-                       r"grievances?)\b", re.I)),
+                       r"the (?:reasons?|grounds|cause)\b|"
+                       r"\bwhat (?:was|were|is|are) (?:the|his|her|their|its) (?:main|central|chief|principal|"
+                       r"primary|key|major|biggest) (?:concerns?|objections?|complaints?|criticisms?|grievances?)\b",
+                       re.I)),
     ("count", re.compile(r"\bhow (?:many|much)\b|\bwhat (?:number|share|percentage|proportion)\b|\bwhat is the "
                          r"(?:population|number|total|size)\b", re.I)),
     ("when", re.compile(r"^\s*(?:and\s+)?(?:(?:by|since|until|till|from)\s+)?when\b|"

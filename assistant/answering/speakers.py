@@ -47,8 +47,9 @@ def attributed(sentences: list[str]) -> list[set[str] | None]:
         for m in (_BEFORE.search(text), _OPENING.match(text)):
             if m and words(m.group(0)) > words(m.group(1)):
                 known.update(dict.fromkeys(words(m.group(1)), words(m.group(0))))
-        if out[i]:
-            out[i] = out[i].union(*(known.get(w, set()) for w in out[i]))
+        named = out[i]
+        if named:
+            out[i] = named.union(*(known.get(w, set()) for w in named))
         if out[i] is None and _PRONOUN.search(text):
             out[i] = last
         if out[i] is None and _opens_quote(text):
