@@ -78,18 +78,18 @@ _SCENE = re.compile(r"\b(?:meeting was|in attendance|attended by|titled|entitled
                     r"was held|gathered|delegates from|the aim of the meeting)\b", re.I)
 
 
-def bonus(intent: Intent, sentence: str, lede: bool = False, by: set[str] | None = None) -> float:
+def bonus(intent: Intent, sentence: str, lede: bool = False, theirs: bool | None = None) -> float:
     """The rank bonus (or penalty) for `sentence` as an answer to a question of this intent;
-    `lede`: it opens its document; `by`: the words of the name whose words it gives, where
-    that was read (speakers.py)."""
+    `lede`: it opens its document; `theirs`: for what-did-X-say, whether it gives X's words,
+    where whose words it gives was read (speakers.py)."""
     look = _LOOK_FOR.get(intent.kind)  # only the kind's own cue: every sentence of every answer is read
     found = look(sentence) if look else None
     # A who, when or how-many question is not answered at all by a sentence without a name,
     # a date or a number: those cues weigh more than a why's reason.
     out = (STRONG_BONUS if intent.kind in STRONG_KINDS else BONUS) if found else 0.0
-    if intent.kind == "said" and by is not None:
+    if intent.kind == "said" and theirs is not None:
         # X's words answer what X said, another's do not, though they may name X.
-        out = BONUS + SPEAKER_BONUS if by & speakers.words(" ".join(intent.speakers)) else 0.0
+        out = BONUS + SPEAKER_BONUS if theirs else 0.0
     elif intent.kind == "said" and _names_speaker(intent, sentence):
         out += SPEAKER_BONUS
     if intent.kind == "who" and found and _does(intent.action, sentence):
@@ -133,8 +133,7 @@ def _does(action: str, sentence: str) -> bool:
 
 def _names_speaker(intent: Intent, sentence: str) -> bool:
     """Does the sentence name the one whose words are asked for (by any of their names' words)?"""
-    words = {w for s in intent.speakers for w in re.findall(r"\b[A-Z][\w'’-]{2,}", s)} - {"The", "UN"}
-    return any(re.search(rf"\b{re.escape(w)}\b", sentence) for w in words)
+    return any(re.search(rf"\b{re.escape(w)}\b", sentence) for w in speakers.words(" ".join(intent.speakers)))
 
 
 def _person(sentence: str) -> bool:

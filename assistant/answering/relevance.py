@@ -192,7 +192,7 @@ class Relevance:
         # A document dated in a year the question names is about that year; one that names the
         # year in passing ("since the previous review in 2019") may not be.
         in_year = [bool(years) and (p.date or "")[:4] in years for p in passages]
-        by = self._speakers(sents, intent)
+        theirs = self._theirs(sents, intent)
         details = []
         for i, (sent, cos) in enumerate(zip(sents, meaning)):
             sent.score = MEANING * float(cos) + COVERAGE * coverage[sent.passage]
@@ -201,7 +201,7 @@ class Relevance:
             own_terms = q_terms.intersection(terms(sent.text))
             sent.rank = sent.score + SENTENCE_COVERAGE * sum(weights[t] for t in own_terms) / total
             lede = sent.position == 0 and passages[sent.passage].chunk == 0
-            cue = cues.bonus(intent, sent.text, lede, by[i])
+            cue = cues.bonus(intent, sent.text, lede, theirs[i])
             sent.rank += cue
             sent.fits = cue >= cues.BONUS
             sent.scene = cues.sets_scene(intent, sent.text)
@@ -224,16 +224,19 @@ class Relevance:
         self._read_bare(sents, meaning, own, weights_q, prior if said else None, details)
 
     @staticmethod
-    def _speakers(sents: list[Sentence], intent: Intent) -> list[set[str] | None]:
-        """For what-did-X-say where X has a name ("the government" has none to match): whose
-        words each sentence gives, read passage by passage."""
-        out: list[set[str] | None] = [None] * len(sents)
-        if intent.kind != "said" or not speakers.words(" ".join(intent.speakers)):
+    def _theirs(sents: list[Sentence], intent: Intent) -> list[bool | None]:
+        """For what-did-X-say where X has a name ("the government" has none to match): whether
+        each sentence gives X's words, read passage by passage; None where that is not read."""
+        out: list[bool | None] = [None] * len(sents)
+        asked = speakers.words(" ".join(intent.speakers)) if intent.kind == "said" else set()
+        if not asked:
             return out
-        for p in dict.fromkeys(s.passage for s in sents):
-            own = [i for i, s in enumerate(sents) if s.passage == p]
+        by_passage: dict[int, list[int]] = {}
+        for i, s in enumerate(sents):
+            by_passage.setdefault(s.passage, []).append(i)
+        for own in by_passage.values():
             for i, who in zip(own, speakers.attributed([sents[i].text for i in own])):
-                out[i] = who
+                out[i] = None if who is None else bool(who & asked)
         return out
 
     def _read_bare(self, sents: list[Sentence], meaning: np.ndarray, own: np.ndarray, weights_q: np.ndarray,
