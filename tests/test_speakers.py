@@ -39,12 +39,12 @@ def test_whose_words_each_sentence_gives() -> None:
         "According to Ath, the report was fair.",
     ]
     who = attributed(sentences)
-    assert who[0] == {"Amara", "Veldt", "Marvala", "Rights", "Watch", "League"}  # and whom she speaks for
+    assert who[0] == {"Amara", "Veldt", "Marvala", "Rights", "Watch", "League", "director"}  # and for whom, as what
     assert who[1] == who[0]  # a quotation's first sentence, from the name where it closes ("she said")
     assert who[2] is None  # no words said: only whom a later "she" means
     assert who[3] == {"Orvell"}
     assert who[4] == {"Orvell"}  # a pronoun means the last one named (the rule is no more than that)
-    assert who[5] is None  # a role, not a name: left to the other cues
+    assert who[5] == {"spokesperson"}  # a role, not a name: matched only where a role is asked for
     assert who[6] == {"Ath"}
 
 
@@ -55,7 +55,7 @@ def test_one_who_speaks_for_a_body_speaks_for_it_when_named_again() -> None:
     who = attributed(["Ivo Brand, who leads the Harbour League as its director, replied the same evening.",
                       "The opposition's spokesperson, Lia Marn, said the reply came late.",
                       "Brand said every grant the League receives is published."])
-    assert who[0] == {"Ivo", "Brand", "Harbour", "League"}
+    assert who[0] == {"Ivo", "Brand", "Harbour", "League", "director"}
     assert who[1] == {"Lia", "Marn"}  # the name beside "said", after the role it follows
     assert who[2] == who[0]
 

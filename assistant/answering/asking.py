@@ -149,7 +149,9 @@ class Asking:
     def _age(self, answer: Answer, wanted: intent.Intent, newest: int | None) -> str | None:
         if answer.refused or not answer.citations:
             return None
-        return dating.age_note([c.date for c in answer.citations], newest, wanted.present)
+        # A timeline's entries are as old as their own dates, not as the timeline.
+        return dating.age_note([dating.quoted_date(c.date, c.supporting) for c in answer.citations], newest,
+                               wanted.present)
 
 
 def _new_name(question: str, topic: str) -> bool:

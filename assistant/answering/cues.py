@@ -24,9 +24,15 @@ LEDE_BONUS = 0.02  # a document's opening sentence: news leads with what happene
 SCENE_PENALTY = 0.1  # the sentence only sets the scene (a meeting's logistics, a title)
 STRONG_KINDS = ("who", "when", "count")  # answered by a name, a date or a number
 
-_REASON = re.compile(r"\b(?:because|due to|owing to|reasons?|contention|relian\w*|reli(?:ed|es) on|citing|"
-                     r"on the grounds|as a result of|in order to|saying|argu(?:ed|ing|es)|claim(?:ed|ing|s) that|"
-                     r"accus(?:ed|ing)|(?:main|central|chief|principal|primary|key|major) (?:concerns?|objections?|"
+# Not "is due to announce" (a schedule), nor "for reasons connected to" (no reason given).
+_REASON = re.compile(r"\b(?:because|due to(?! (?:be|announce|present|publish|release|submit|meet|hold|visit|"
+                     r"report|adopt|vote|decide|respond|give|take|start|begin|return|arrive|appear|make)\b)|owing to|"
+                     r"(?:the|main|one|chief|real) reasons? (?:for|why|behind|was|is|were|are)|contention|"
+                     r"relian\w*|reli(?:ed|es) on|citing|on the grounds|as a result of|in order to|saying|"
+                     r"argu(?:ed|ing|es)|claim(?:ed|ing|s) that|"
+                     # "accusing it of bias" gives a reason; "police are accused of" the claim answered.
+                     r"(?<!are )(?<!is )(?<!was )(?<!were )(?<!been )accus(?:ed|ing)|"
+                     r"(?:main|central|chief|principal|primary|key|major) (?:concerns?|objections?|"
                      r"complaints?|criticisms?|grievances?))\b", re.I)
 # A reason for rejecting or criticising is often the judgement itself: "largely biased,
 # prejudiced and unfounded", "very limited recognition of the progress", "out of context".
@@ -35,7 +41,11 @@ _JUDGEMENT = re.compile(r"\b(?:biased|prejudiced|unfounded|baseless|groundless|o
                         r"(?:limited|little|no|insufficient) (?:recognition|regard|weight|basis|evidence|grounds)|"
                         r"(?:not have|lacks?|lacking|without) (?:sufficient |enough |any )?(?:basis|evidence|grounds)|"
                         r"(?:fail(?:ed|s)?|refus(?:ed|es)) to (?:reflect|recogni[sz]e|acknowledge|address|consider)|"
-                        r"(?:did|does|do) not (?:truly |accurately |fully )?reflect|ignor(?:ed|es|ing))\b", re.I)
+                        r"(?:did|does|do) not (?:truly |accurately |fully )?reflect|ignor(?:ed|es|ing)|"
+                        # ... or the justification: "should not be construed as a threat".
+                        r"(?:should|must|cannot|can ?not|could not) (?:not )?be (?:construed|seen|interpreted|"
+                        r"regarded|viewed|considered|taken) as|"
+                        r"fulfil+(?:s|ed|ing)? (?:their|its|his|her) (?:duty|duties|obligations?|mandate))\b", re.I)
 _VERDICT = re.compile(r"\b(?:dismiss|reject|denounc|condemn|describ|brand|label|call|den(?:y|ie))\w*\b[^.;]{0,80}?"
                       r"\b(?:as|saying|because)\b", re.I)
 _MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|"
@@ -51,7 +61,7 @@ _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eigh
                      r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozens?)\b", re.I)
 # A person: two or three capitalised words that name no body ("Amara Veldt", "Chin Malin");
 # a role: the words that say what a person or body does.
-_CAPS = re.compile(r"\b[A-Z][a-z'’-]+(?: [A-Z][a-z'’-]+){1,3}\b")
+_CAPS = re.compile(r"\b[A-Z][a-z'’-]+(?: [A-Z][a-z'’-]+){1,5}\b")
 _BODY = re.compile(r"\b(?:Ministry|Office|Council|Committee|Commission|Centre|Center|League|Republic|Act|Assembly|"
                    r"Nations|Union|Court|Party|Government|Mission|Department|Agency|Watch|Collective|Rights|Human|"
                    r"Report|Review|Post|Times|Daily|Ledger|News|Kingdom|Foreign|National|International|The|In|On|At|"
@@ -74,8 +84,11 @@ _NO_COMMENT = re.compile(r"\b(?:(?:declined|refused) to (?:comment|respond|answe
 _KIN = ({"respond", "respons", "answer", "repli", "react", "reaction", "rebut", "retort"},
         {"led", "lead", "leader", "head", "chair", "chairman", "chairwoman", "chairperson", "presid"},
         {"spoke", "speak", "spokesman", "spokesperson", "spokeswoman", "said", "say", "told", "tell"})
+# "was held" sets the scene for an event, not for a person ("no reporter was held in Marvala").
 _SCENE = re.compile(r"\b(?:meeting was|in attendance|attended by|titled|entitled|held at|took place|"
-                    r"was held|gathered|delegates from|the aim of the meeting)\b", re.I)
+                    r"(?:meeting|session|conference|event|workshop|dialogue|forum|ceremony|briefing|consultation|"
+                    r"seminar|talks|summit|debate|hearing|elections?)\s+(?:was|were)\s+held|gathered|"
+                    r"delegates from|the aim of the meeting|(?:answered|took|fielded) questions)\b", re.I)
 
 
 def bonus(intent: Intent, sentence: str, lede: bool = False, theirs: bool | None = None) -> float:
@@ -112,6 +125,12 @@ _LOOK_FOR: dict[str, Callable[[str], object]] = {
 }
 
 
+def gives_reason(sentence: str) -> bool:
+    """Does the sentence give a reason ("because ...", "saying ...", "citing ..."), not only a
+    verdict ("dismissed it as biased")?"""
+    return bool(_REASON.search(sentence))
+
+
 def sets_scene(intent: Intent, sentence: str) -> bool:
     """Does the sentence only set the scene (where a meeting was, who attended, a title) for a
     question that asks why, who, or what someone said?"""
@@ -141,9 +160,15 @@ def _person(sentence: str) -> bool:
     ("Amara Veldt, executive director of ...", "spokesperson Dario Vensk") or with words said
     ("Veldt said")?"""
     for m in _CAPS.finditer(sentence):
-        if _BODY.search(m.group()):
+        # A title may run into the name ("Deputy Foreign Minister Jarek Holm"): the name is
+        # what follows its last title or body word.
+        words = m.group().split()
+        titled = [i for i, w in enumerate(words) if _BODY.search(w) or re.fullmatch(_ROLES, w, re.I) or w == "Deputy"]
+        cut = titled[-1] + 1 if titled else 0
+        if len(words) - cut < 2:
             continue
-        after, before = sentence[m.end():m.end() + 60], sentence[max(0, m.start() - 40):m.start()]
+        start = m.start() + len(" ".join(words[:cut])) + (1 if cut else 0)
+        after, before = sentence[m.end():m.end() + 60], sentence[max(0, start - 40):start]
         if _ROLE_AFTER.match(after) or _ROLE_BEFORE.search(before) or _SAYS_AFTER.match(after):
             return True
     return False

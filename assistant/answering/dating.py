@@ -5,11 +5,15 @@ a 1973 population figure as today's."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 OLD_YEARS = 10  # sources this much older than the archive's newest are old, whatever the question
 NOW_YEARS = 2  # ... and this much, for a question about how things are now ("What is ...?")
+_YEAR = re.compile(r"\b(?:1[6-9]|20)\d\d\b")
+# "Since 2017, ..." opens a sentence about the years since, not about 2017 alone.
+_SPANS = re.compile(r"\b(?:since|from|after)\s+(?:1[6-9]|20)\d\d\b", re.I)
 
 
 def shown(iso: str | None) -> str:
@@ -43,3 +47,18 @@ def age_note(dates: Sequence[str | None], newest: int | None, present: bool) -> 
     span = str(years[0]) if len(years) == 1 else f"{years[0]}–{years[-1]}"
     return (f"Note: these sources date from {span}, {gap} years before the archive's newest document "
             f"({newest}); things may have changed since.")
+
+
+def entry_years(sentence: str) -> set[str]:
+    """The years a sentence opens with, as a dated entry of a timeline or a list does
+    ("13 April 2021 — ...", "In 2019, ..."): what it is about, whatever its document's date."""
+    return set(_YEAR.findall(_SPANS.sub(" ", sentence[:24])))
+
+
+def quoted_date(date: str | None, quoted: Sequence[str]) -> str | None:
+    """How old what a source was quoted for is: its date, or where every sentence quoted from
+    it opens with a year (a timeline's entries), the latest of those."""
+    years = [entry_years(s) for s in quoted]
+    if quoted and all(years):
+        return max(y for found in years for y in found)
+    return date

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.answering.intent import refers_back
+from assistant.index.keyword import terms
 from assistant.index.search import SnapshotSearch
 from assistant.index.text import units
 
 MAX_SENTENCES = 8  # of the last answer, looked up to find the documents it quoted
 FOUND = 0.8  # share of a sentence's (IDF-weighted) terms its chunk must hold to count as its source
+_ASKING = {"mani", "much", "long", "often"}  # stems of how-many and the like: shared by questions on anything
 _MARKERS = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\](?:\s*\([^()]{1,40}\))?")
 _LABEL = re.compile(r"^\*\*[^*]{1,60}\*\*:?\s*")
 _FUNCTION_WORDS = frozenset({
@@ -52,7 +54,7 @@ def follow_up(question: str, turns: list[tuple[str, str]], snapshot: SnapshotSea
     last was itself a follow-up ("Who responded to that?" then "What did she say?"). The quoted
     documents are looked for only among the `readable` chunks (a mask; None: all): a history is
     the client's to write, and must not name a way into another collection."""
-    if not turns or not refers_back(question):
+    if not turns or not leans_on(question, [q for q, _ in turns]):
         return None
     said = [s for s in (_plain(u) for u in units(_MARKERS.sub(" ", _LABEL.sub("", turns[-1][1])))) if s]
     return FollowUp(topic(question, [q for q, _ in turns]), set(said),
@@ -63,10 +65,24 @@ def topic(question: str, asked: list[str]) -> str:
     """What the earlier questions were about, for a question that refers back to them ("" for
     one that does not): the last one's content words, and the one before's too when the last
     was itself a follow-up."""
-    if not asked or not refers_back(question):
+    if not asked or not leans_on(question, asked):
         return ""
-    topic_from = asked[-2:] if len(asked) > 1 and refers_back(asked[-1]) else asked[-1:]
+    topic_from = asked[-2:] if len(asked) > 1 and leans_on(asked[-1], asked[:-1]) else asked[-1:]
     return " ".join(dict.fromkeys(w for q in topic_from for w in content_words(q)))
+
+
+def leans_on(question: str, asked: list[str]) -> bool:
+    """Does the question lean on the earlier questions `asked`? It refers back ("Who responded
+    to that?"), or it names nothing of its own (no name past its first word, no year) and is
+    short ("When was polling day?") or goes on with a word of the last two ("How many seats
+    were up for election?" after "What did FIDH say about the 2023 general election?"; not
+    "Who chairs the task force?")."""
+    if refers_back(question):
+        return True
+    if not asked or re.search(r"(?<!^)\b[A-Z]|\b\d{4}\b", question.strip()):
+        return False
+    earlier = set(terms(" ".join(asked[-2:])))
+    return len(question.split()) <= 4 or bool((set(terms(question)) - _ASKING) & earlier)
 
 
 def content_words(question: str) -> list[str]:

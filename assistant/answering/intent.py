@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 YEAR = re.compile(r"\b(?:1[6-9]|20)\d\d\b")
 _KINDS = (
-    ("why", re.compile(r"^\s*(?:and\s+)?why\b|\b(?:reasons?|grounds|cause) (?:for|why|of)\b|\bwhat (?:was|were|is|are) "
-                       r"the (?:reasons?|grounds|cause)\b|"
+    ("why", re.compile(r"^\s*(?:and\s+)?why\b|\bhow (?:did|does|do|has|have|could|can|would) .+ "
+                       r"(?:justify|justified|explain|defend)\b|\b(?:reasons?|grounds|cause) (?:for|why|of)\b|"
+                       r"\bwhat (?:was|were|is|are) the (?:reasons?|grounds|cause)\b|"
                        r"\bwhat (?:was|were|is|are) (?:the|his|her|their|its) (?:main|central|chief|principal|"
                        r"primary|key|major|biggest) (?:concerns?|objections?|complaints?|criticisms?|grievances?)\b",
                        re.I)),
@@ -30,8 +31,9 @@ _KINDS = (
                         # "Did the Committee agree that ...?": what it said or found answers it.
                         r"^\s*(?:and\s+)?(?:did|does|do|has|have)\s+.+?\s+(?:agree|disagree|accept|dispute|deny|"
                         r"confirm|support|oppose|endorse)\b", re.I)),
-    ("who", re.compile(r"^\s*(?:and\s+)?(?:who|whom|whose)\b|\bwho\b|\bwhich (?:person|official|minister|group|"
-                       r"organi[sz]ation|body|ministry|agency|ngo|country|state)\b", re.I)),
+    ("who", re.compile(r"^\s*(?:and\s+)?(?:who|whom|whose)\b|\bwho\b|\bwhich (?:persons?|people|officials?|"
+                       r"ministers?|groups?|organi[sz]ations?|bod(?:y|ies)|ministr(?:y|ies)|agenc(?:y|ies)|ngos?)\b",
+                       re.I)),
 )
 # Words that point back into the conversation ("Who criticised that decision?").
 _REFERRING = {"that", "this", "those", "these", "it", "its", "they", "them", "their", "he", "him",
@@ -51,8 +53,16 @@ _ORDINAL = r"(?:first|second|third|fourth|fifth|sixth|last|previous|next|latest)
 _ORDINAL_PAIR = re.compile(rf"\b((?:(?:at|in|on|for)\s+)?(?:its|the|their)\s+)({_ORDINAL})\s+"
                            rf"(?:and|or|with|versus|vs\.?)\s+(?:(?:at|in|on|for)\s+)?(?:its|the|their\s+)?\s*"
                            rf"({_ORDINAL})\b", re.I)
+# "at its first UPR compared with its second": the noun said once, after the first.
+_ORDINAL_NOUN_PAIR = re.compile(rf"\b((?:(?:at|in|on|for)\s+)?(?:its|the|their)\s+)({_ORDINAL})"
+                                rf"(\s+[\w'’-]+(?:\s+[\w'’-]+)?)"
+                                rf",?\s+(?:and|or|versus|vs\.?|compared (?:with|to))\s+(?:(?:at|in|on|for)\s+)?"
+                                rf"(?:its|the|their)\s+({_ORDINAL})\b", re.I)
 _COMPARE_WITH = re.compile(r"^\s*how (?:did|does|do|has|have|was|were)\s+(.+?)\s+compare(?:d)?\s+(?:with|to|against)\s+"
                            r"(.+?)\s*\??\s*$", re.I)
+# "How long ... according to the League's 2021 report, compared with what OHCHR found in 2023?"
+_COMPARED_CLAUSE = re.compile(r"^\s*(.+?),?\s+(?:compared (?:with|to)|as against|as opposed to)\s+(.+?)\s*\??\s*$",
+                              re.I)
 _EACH_ACTS = re.compile(r"^\s*compare\b|\b(?:compare[sd]?|differ\w*|versus|vs\.?)\b|"
                         r"\b(?:did|do|does|have|has)\b.+\b(?:say|said|tell|state|claim|argue|respond|react|reply|"
                         r"answer|view|see|describe|think|call)\b", re.I)
@@ -60,6 +70,18 @@ _BETWEEN = re.compile(r"\b(?:between|from)\s+(?:1[6-9]|20)\d\d\s+(?:and|to)\s+(?
 _COMPARE = re.compile(r"^\s*compare\s+", re.I)
 _QUESTION_WORDS = {"What", "Who", "When", "Why", "How", "Which", "Where", "Did", "Does", "Do", "Is", "Are", "Was",
                    "Were", "Compare", "And", "The", "In", "On", "Has", "Have", "Can"}
+
+
+_NUMBERED = {"1st": "first", "2nd": "second", "3rd": "third", "4th": "fourth", "5th": "fifth", "6th": "sixth"}
+# "its fourth UPR", "the third-cycle review", "her second visit": which of a series is meant.
+_OCCASION = re.compile(r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|1st|2nd|3rd|[4-8]th)[\s-]+"
+                       r"(?:[\w'’-]+\s+){0,2}?(?:reviews?|upr|cycles?|reports?|sessions?|missions?|visits?|terms?|"
+                       r"mandates?|elections?|periodic)\b", re.I)
+
+
+def occasions(text: str) -> set[str]:
+    """The ordinals of the reviews, reports, visits ... a text names ("fourth" in "at its 4th UPR")."""
+    return {_NUMBERED.get(m.lower(), m.lower()) for m in _OCCASION.findall(text)}
 
 
 @dataclass
@@ -78,6 +100,7 @@ class Intent:
     speakers: list[str] = field(default_factory=list)  # the names in "what did X say"
     action: str = ""  # what the one asked for did: "responded" in "Who responded to that?"
     deadline: bool = False  # asks by when something is to be done ("And by when?")
+    occasions: set[str] = field(default_factory=set)  # which of a series it names: "fourth" UPR
 
 
 # "Who responded", "Who was appointed", "Who has chaired": the verb the person asked for did.
@@ -100,7 +123,8 @@ def read(question: str) -> Intent:
     did = _WHO_DID.search(question) if kind == "who" else None
     action = did.group(1).lower() if did and did.group(1).lower() not in _NOT_ACTIONS else ""
     deadline = kind == "when" and bool(_DEADLINE.search(question))
-    return Intent(kind, years, bool(_PRESENT.search(question)) and not years, speakers, action, deadline)
+    return Intent(kind, years, bool(_PRESENT.search(question)) and not years, speakers, action, deadline,
+                  occasions(question))
 
 
 def read_part(part: Part, whole: Intent) -> Intent:
@@ -137,6 +161,14 @@ def parts(question: str) -> list[Part]:
     if m:
         return [Part(o.capitalize(), _clean(question[:m.start()] + m.group(1) + o + question[m.end():]))
                 for o in (m.group(2), m.group(3))]
+    m = _ORDINAL_NOUN_PAIR.search(question)
+    if m:
+        return [Part(o.capitalize(), _clean(question[:m.start()] + m.group(1) + o + m.group(3) + question[m.end():]))
+                for o in (m.group(2), m.group(4))]
+    m = _COMPARED_CLAUSE.search(question)
+    if m:  # the first clause is a question of its own; the second borrows its topic
+        first, second = _compared(m.group(1), m.group(2))
+        return [Part(first.label, _clean(m.group(1) + "?")), second]
     # Names are parts only where each acts on its own ("what did X and Y say", "compare X with
     # Y"): "Which products did CVS, Rite Aid and Target pull?" asks one question of a list.
     if not _EACH_ACTS.search(question):
@@ -175,7 +207,7 @@ def _short_label(part: str) -> str:
     """A part's label: the year it names and its first name, else its first words."""
     year = YEAR.search(part)
     names = [n for n in re.findall(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*", part) if n not in _QUESTION_WORDS]
-    label = " ".join(x for x in (names[0] if names else "", year.group() if year else "") if x)
+    label = " ".join(x for x in (re.sub(r"['’]s$", "", names[0]) if names else "", year.group() if year else "") if x)
     return re.sub(r"['’]s$", "", label) or " ".join(part.split()[:4])
 
 

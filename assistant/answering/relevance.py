@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.answering import cues, speakers
-from assistant.answering.intent import Intent, read
+from assistant.answering.dating import entry_years
+from assistant.answering.intent import Intent, occasions, read
 from assistant.index.embedding import Embedder
 from assistant.index.keyword import terms
 from assistant.index.language import detect
@@ -39,8 +40,6 @@ OLD_PENALTY = 0.06  # a question about how things are now prefers recent sources
 # the median; every question the archive answers, 0.5 or more).
 RELATED, RELATED_FLOOR = 3, 0.4
 _YEAR = re.compile(r"\b(?:1[6-9]|20)\d\d\b")
-# "Since 2017, ..." opens a sentence about the years since, not about 2017 alone.
-_SPANS = re.compile(r"\b(?:since|from|after)\s+(?:1[6-9]|20)\d\d\b", re.I)
 
 
 @dataclass
@@ -52,8 +51,9 @@ class Sentence:
     text: str
     score: float = 0.0  # relevance: what the refusal gate reads
     rank: float = 0.0  # relevance plus the answer-kind cues: what orders an answer's sentences
-    # Its passage lacks a year the question names: shown among a refusal's closest passages,
-    # never quoted as the answer (a report of 2022's winner does not say who won in 2025).
+    # Its passage lacks a year the question names, or it is about another of a series than the
+    # question names (the third review, asked about the fourth): shown among a refusal's closest
+    # passages, never quoted as the answer (a report of 2022's winner does not say who won in 2025).
     off_year: bool = False
     fits: bool = False  # it gives the kind of answer the question asks for (cues.py)
     scene: bool = False  # it only sets the scene for this kind of question (a meeting's logistics)
@@ -188,17 +188,28 @@ class Relevance:
                         for c, p in zip(coverage, passages)]
         years = set(intent.years)
         topic_years = years | set(_YEAR.findall(hints.topic))
-        dated = [years <= set(_YEAR.findall(f"{p.title}\n{p.date or ''}\n{p.text}")) for p in passages]
+        # A question naming several years that is answered whole (not in parts, one a year) is
+        # answered by a passage of any of them.
+        dated = [not years or (years <= set(_YEAR.findall(f"{p.title}\n{p.date or ''}\n{p.text}")) if len(years) == 1
+                               else bool(years & set(_YEAR.findall(f"{p.title}\n{p.date or ''}\n{p.text}"))))
+                 for p in passages]
         # A document dated in a year the question names is about that year; one that names the
         # year in passing ("since the previous review in 2019") may not be.
         in_year = [bool(years) and (p.date or "")[:4] in years for p in passages]
+        passage_occasions = [occasions(f"{p.title}\n{p.text}") if intent.occasions else set() for p in passages]
         theirs = self._theirs(sents, intent)
+        # A follow-up's own new words ("troika" in "Which countries made up the troika for that
+        # review?") may be answered by a sentence already given: a repeat that says them is one.
+        new_terms = set(terms(hints.focus)) - set(terms(hints.topic)) if hints.focus else set()
+        new_weights = {t: self.idf(t) for t in new_terms}
+        new_total = sum(new_weights.values()) or 1.0
         details = []
         for i, (sent, cos) in enumerate(zip(sents, meaning)):
             sent.score = MEANING * float(cos) + COVERAGE * coverage[sent.passage]
             # The rank also weighs the sentence's own coverage: in a long list (a timeline) every
             # entry shares the passage's coverage, though few are about the question.
-            own_terms = q_terms.intersection(terms(sent.text))
+            words = set(terms(sent.text))
+            own_terms = q_terms & words
             sent.rank = sent.score + SENTENCE_COVERAGE * sum(weights[t] for t in own_terms) / total
             lede = sent.position == 0 and passages[sent.passage].chunk == 0
             cue = cues.bonus(intent, sent.text, lede, theirs[i])
@@ -209,13 +220,17 @@ class Relevance:
             if in_year[sent.passage]:
                 sent.rank += YEAR_DATE_BONUS
             # A date or a number asked for may sit in a sentence already given ("And by when?").
-            details.append(intent.kind in ("when", "count") and cue >= cues.BONUS)
-            named = set(_YEAR.findall(_SPANS.sub(" ", sent.text[:24])))
+            detail = 0.5 if intent.kind in ("when", "count") and cue >= cues.BONUS else 0.0
+            details.append(max(detail, sum(new_weights[t] for t in new_terms & words) / new_total))
+            named = entry_years(sent.text)
             if topic_years and named and not named & topic_years:
                 # A dated entry (of a timeline, say) of another year: about that year. Not an
                 # answer to a question naming years; for a follow-up, ranked lower.
                 sent.off_year = sent.off_year or bool(years)
                 sent.rank -= YEAR_RANK_PENALTY
+            if intent.occasions and any(told and not told & intent.occasions for told in (
+                    occasions(sent.text), passage_occasions[sent.passage])):
+                sent.off_year = True  # about the third review, asked about the fourth: not an answer
             if sent.passage in hints.near:
                 sent.rank += NEAR_BONUS
                 sent.score += NEAR_BONUS
@@ -228,7 +243,12 @@ class Relevance:
         """For what-did-X-say where X has a name ("the government" has none to match): whether
         each sentence gives X's words, read passage by passage; None where that is not read."""
         out: list[bool | None] = [None] * len(sents)
-        asked = speakers.words(" ".join(intent.speakers)) if intent.kind == "said" else set()
+        speaker = " ".join(intent.speakers) if intent.kind == "said" else ""
+        # A role asked for ("the government spokesperson"): its words are X's; another's are
+        # left to the other cues (an unnamed role's holder is often named only once).
+        asked, by_role = speakers.words(speaker), False
+        if not asked:
+            asked, by_role = speakers.roles(speaker), True
         if not asked:
             return out
         by_passage: dict[int, list[int]] = {}
@@ -236,11 +256,11 @@ class Relevance:
             by_passage.setdefault(s.passage, []).append(i)
         for own in by_passage.values():
             for i, who in zip(own, speakers.attributed([sents[i].text for i in own])):
-                out[i] = None if who is None else bool(who & asked)
+                out[i] = None if who is None or (by_role and not who & asked) else bool(who & asked)
         return out
 
     def _read_bare(self, sents: list[Sentence], meaning: np.ndarray, own: np.ndarray, weights_q: np.ndarray,
-                   prior: np.ndarray | None, details: list[bool]) -> None:
+                   prior: np.ndarray | None, details: list[float]) -> None:
         """The rank reads the sentence without its title too: a short sentence of a well-titled
         document ("Issued by ...") should not lead on its title's strength. That moves a rank by
         a few hundredths, so only the BARE_TOP best are read so (each read a second time by the
@@ -263,8 +283,9 @@ class Relevance:
         for i, shift, repeat in zip(chosen, shifts, repeats):
             sents[i].rank += shift
             # Saying again what the last answer said (in its words or others') is no answer to a
-            # follow-up; a detail asked for in a sentence already given: half.
-            sents[i].rank -= REPEAT_WEIGHT * max(0.0, float(repeat) - REPEAT_FROM) * (0.5 if details[i] else 1.0)
+            # follow-up; a detail asked for in a sentence already given (a date, a number, the
+            # follow-up's own new words): less so.
+            sents[i].rank -= REPEAT_WEIGHT * max(0.0, float(repeat) - REPEAT_FROM) * (1.0 - details[i])
 
     def relevance(self, question: str, passages: list[Passage]) -> list[float]:
         """Each passage's relevance to the question (Scored.relevance)."""

@@ -5,9 +5,10 @@ sentences, the name at its close ("“Cambodia is faced with a pervasive paradox
 ...,” Muntarbhorn said.").
 
 For a what-did-X-say question, X's words are the answer and another's are not, though they
-may name X ("Senior officials said they welcome the visit of Vitit Muntarbhorn"). A sentence
-whose speaker cannot be read (a role: "the spokesman said"; a report: "the study found") is
-left to the other cues.
+may name X ("Senior officials said they welcome the visit of Vitit Muntarbhorn"). A role
+counts where no name is asked: "the spokesperson said", and the one introduced in that role
+("government spokesperson Dario Vensk") when named again. A sentence whose speaker cannot be
+read (a report: "the study found") is left to the other cues.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 _VERBS = (r"(?:said|says|told|noted|added|stated|stressed|argued|insisted|warned|urged|explained|replied|"
           r"responded|answered|wrote|declared|announced|believed|believes|pointed out|underlined|"
           r"emphasi[sz]ed|claimed|observed|remarked|concluded|found|agreed|disagreed|accepted|rejected|"
-          r"denied|disputed|confirmed)")
+          r"denied|disputed|confirmed|described)")
 _NAME = r"[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,3}"
 # "Chin Malin, secretary of state of the Ministry of Justice, said"; "Senior Cambodian officials said".
 _BEFORE = re.compile(rf"\b({_NAME})(?:,[^,“”\"]{{1,100}},|(?:\s+[a-z]+){{0,2}}),?\s+(?:also\s+|further\s+)?{_VERBS}\b")
@@ -25,6 +26,12 @@ _BEFORE = re.compile(rf"\b({_NAME})(?:,[^,“”\"]{{1,100}},|(?:\s+[a-z]+){{0,2
 _AFTER = re.compile(rf"[,”\"]\s*(?!told){_VERBS}\s+({_NAME})")
 _ACCORDING = re.compile(rf"\b(?i:according to) (?:the\s+)?({_NAME})")
 _OPENING = re.compile(rf"^({_NAME})(?:,[^,“”\"]{{1,100}},)?(?=\s+[a-z])")
+# A role a person speaks in: "the spokesperson said", "government spokesperson Dario Vensk".
+_ROLE = (r"(?:spokes(?:person|man|woman)|minister|rapporteur|ambassador|president|director|commissioner|"
+         r"envoy|secretary|chair(?:man|woman|person)?)")
+_ROLE_SAID = re.compile(rf"\b(?:the|a|an|its|their|his|her)\s+(?:[\w'’-]+\s+){{0,3}}?{_ROLE}\b,?\s+"
+                        rf"(?:also\s+|further\s+)?{_VERBS}\b", re.I)
+_ROLE_NAME = re.compile(rf"\b{_ROLE}\s+((?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+)?{_NAME})")
 _PRONOUN = re.compile(rf"\b(?:he|she|they)\b,?\s+(?:also\s+|further\s+)?{_VERBS}\b", re.I)
 _NOT_NAMES = {"The", "A", "An", "In", "On", "At", "But", "However", "Yet", "And", "So", "Asked", "This", "That",
               "It", "He", "She", "They", "We", "I", "UN", "Mr", "Ms", "Mrs", "Dr", "His", "Her", "Their"}
@@ -36,6 +43,12 @@ def words(name: str) -> set[str]:
     return {w for w in re.findall(r"\b[A-Z][\w'’-]{2,}", name) if w not in _NOT_NAMES}
 
 
+def roles(text: str) -> set[str]:
+    """The roles a text names, one word each ("spokesman" and "spokeswoman" are "spokesperson")."""
+    return {re.sub(r"^spokes\w*", "spokesperson", re.sub(r"^chair\w*", "chair", r.lower()))
+            for r in re.findall(rf"\b{_ROLE}\b", text, re.I)}
+
+
 def attributed(sentences: list[str]) -> list[set[str] | None]:
     """For each of a passage's sentences, in order, the words of the name whose words it
     gives, or None where that cannot be read. One introduced as speaking for a body ("Osric
@@ -45,8 +58,13 @@ def attributed(sentences: list[str]) -> list[set[str] | None]:
     known: dict[str, set[str]] = {}  # a name's word -> whom it speaks for, once said ("Pennant said")
     for i, text in enumerate(sentences):
         for m in (_BEFORE.search(text), _OPENING.match(text)):
-            if m and words(m.group(0)) > words(m.group(1)):
-                known.update(dict.fromkeys(words(m.group(1)), words(m.group(0))))
+            said = m and (words(m.group(0)) | roles(m.group(0)[len(m.group(1)):]))
+            if m and said and said > words(m.group(1)):
+                known.update(dict.fromkeys(words(m.group(1)), said))
+        # ... or in a role before the name ("government spokesperson Dario Vensk answered").
+        for m in _ROLE_NAME.finditer(text):
+            for w in words(m.group(1)):
+                known[w] = known.get(w, words(m.group(1))) | roles(m.group(0))
         named = out[i]
         if named:
             out[i] = named.union(*(known.get(w, set()) for w in named))
@@ -79,7 +97,8 @@ def _named(text: str) -> set[str] | None:
         m = pattern.search(text)
         if m and words(m.group(1)):
             return words(m.group(0) if pattern is _BEFORE else m.group(1))
-    return None
+    m = _ROLE_SAID.search(text)  # a role alone: "the spokesperson said"
+    return roles(m.group(0)) if m else None
 
 
 def _subject(text: str) -> set[str] | None:

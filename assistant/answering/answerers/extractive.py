@@ -69,8 +69,8 @@ class ExtractiveAnswerer:
         """The lead (the best ranked of the relevant whole sentences, of those that give the kind
         of answer asked for where any does: from the best document or one about as relevant, or
         for a `kind` in cues.STRONG_KINDS from any relevant passage) first, then the sentence that goes on with it, then
-        those within MARGIN of the best score or of the lead's rank: its passage's first, then
-        the rest, by rank."""
+        those within MARGIN of the best score or of the lead's rank: those that give the kind of
+        answer asked for first, the lead's passage's before the rest, by rank."""
         # The best sentence's document is relevant: its sentences that give the kind of answer
         # asked for may be quoted from a lower floor (a reason rarely repeats the question's words).
         top = max(sentences, key=lambda s: s.score)
@@ -95,7 +95,12 @@ class ExtractiveAnswerer:
         eligible = [s for s in relevant if (s.score >= best - MARGIN or s.rank >= lead.rank - MARGIN)
                     and (s is lead or not (s.scene or s.fragment))]  # scene-setting, pieces: not at all
         eligible += [lead] if lead not in eligible else []
-        ranked = sorted(eligible, key=lambda s: (s is not lead, s.passage != lead.passage, -s.rank))
+        # A why answered by a verdict alone ("dismisses it as biased"): the best relevant reason
+        # too, where another sentence gives one ("saying it had surveyed only 38 journalists").
+        if kind == "why" and not any(cues.gives_reason(s.text) for s in eligible):
+            reasons = [s for s in plain if s.fits and cues.gives_reason(s.text)]
+            eligible += [max(reasons, key=lambda s: s.rank)] if reasons else []
+        ranked = sorted(eligible, key=lambda s: (s is not lead, not s.fits, s.passage != lead.passage, -s.rank))
         chosen: list[Sentence] = []
         seen: list[set[str]] = []
         placed = {(s.passage, s.position): s for s in sentences}
