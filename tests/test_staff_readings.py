@@ -12,6 +12,8 @@ from assistant import Assistant
 from assistant.answering import cues, dating, intent, speakers
 from assistant.answering.followup import leans_on
 from assistant.answering.intent import read
+from assistant.settings import Settings
+from ingest import ingest
 
 BAROMETER = "What did the Press Freedom Barometer 2024 say about Marvala?"
 
@@ -56,11 +58,13 @@ def test_a_name_after_its_titles_is_a_person() -> None:
 
 
 def test_a_schedule_or_a_word_in_passing_is_no_reason() -> None:
-    """Before: "is due to announce" and "for reasons connected to their work" counted as reasons."""
+    """Before: "is due to announce" and "for reasons connected to their work" counted as reasons,
+    and "the insults ... which caused the break" did not."""
     assert not cues.gives_reason("Marvala is due to announce which recommendations it supports.")
     assert not cues.gives_reason("No reporter was held for reasons connected to their work.")
     assert cues.gives_reason("The delay was due to the floods.")
     assert cues.gives_reason("The reason for the delay was the floods.")
+    assert cues.gives_reason("It was the insults of his Government which caused the break in relations.")
     assert not cues.gives_reason("Police officers are accused of intimidating NGOs.")
     assert cues.gives_reason("The ministry rejected it, accusing the authors of bias.")
 
@@ -130,3 +134,24 @@ def test_a_timelines_entry_is_as_old_as_its_own_date() -> None:
 def test_who_is_the_minister_says_how_old_the_answer_is(assistant: Assistant) -> None:
     answer = assistant.ask("Who is Marvala's Interior Minister?")
     assert answer.refused or ("Halvard Brenn" in answer.text and answer.age_note), answer.text
+
+
+def test_a_year_in_the_files_name_counts_and_a_count_with_no_number_is_refused(tmp_path: Path) -> None:
+    """Before: the State Department's report on 2018, published in 2019 as
+    "state_gov_cambodia_section5_2018.md", was never quoted for a question naming 2018 (its text
+    and date say 2019); and "How much money ...?" was answered with a sentence naming no sum."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "harbour_rights_report_2018.md").write_text(
+        "---\ntitle: Harbour rights report\ndate: 2019-03-01\n---\n\n"
+        "Approximately 25 human rights groups operated in Kestrel Bay, most of them with fewer than ten staff.\n")
+    (docs / "league_2021.md").write_text(
+        "---\ntitle: Harbour League replies to the ministry\ndate: 2021-04-14\n---\n\n"
+        "The Harbour League said every grant it receives from foreign donors is listed on its website.\n")
+    settings = Settings(store=tmp_path / "store")
+    assert ingest([docs], settings).ok
+    assistant = Assistant(settings=settings)
+    answer = assistant.ask("How many human rights groups operated in Kestrel Bay according to the report on 2018?")
+    assert not answer.refused and "Approximately 25" in answer.text, answer.text
+    money = assistant.ask("How much money does the Harbour League receive from foreign donors each year?")
+    assert money.refused and money.related, money.text

@@ -29,6 +29,7 @@ _REASON = re.compile(r"\b(?:because|due to(?! (?:be|announce|present|publish|rel
                      r"report|adopt|vote|decide|respond|give|take|start|begin|return|arrive|appear|make)\b)|owing to|"
                      r"(?:the|main|one|chief|real) reasons? (?:for|why|behind|was|is|were|are)|contention|"
                      r"relian\w*|reli(?:ed|es) on|citing|on the grounds|as a result of|in order to|saying|"
+                     r"(?:which|that|what) caused|caused by|the cause of|"
                      r"argu(?:ed|ing|es)|claim(?:ed|ing|s) that|"
                      # "accusing it of bias" gives a reason; "police are accused of" the claim answered.
                      r"(?<!are )(?<!is )(?<!was )(?<!were )(?<!been )accus(?:ed|ing)|"

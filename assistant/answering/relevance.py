@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -190,9 +191,10 @@ class Relevance:
         topic_years = years | set(_YEAR.findall(hints.topic))
         # A question naming several years that is answered whole (not in parts, one a year) is
         # answered by a passage of any of them.
-        dated = [not years or (years <= set(_YEAR.findall(f"{p.title}\n{p.date or ''}\n{p.text}")) if len(years) == 1
-                               else bool(years & set(_YEAR.findall(f"{p.title}\n{p.date or ''}\n{p.text}"))))
-                 for p in passages]
+        # The file's name counts as its title does ("state_gov_cambodia_section5_2018.md").
+        named_years = [set(_YEAR.findall(f"{Path(p.path).name.replace('_', ' ')}\n{p.title}\n{p.date or ''}\n{p.text}"))
+                       for p in passages]
+        dated = [not years or (years <= found if len(years) == 1 else bool(years & found)) for found in named_years]
         # A document dated in a year the question names is about that year; one that names the
         # year in passing ("since the previous review in 2019") may not be.
         in_year = [bool(years) and (p.date or "")[:4] in years for p in passages]

@@ -45,7 +45,13 @@ class ExtractiveAnswerer:
         if best is None or best.score < self.settings.min_relevance:
             return Answer(question=question, text=self.refusal, refused=True, backend=self.name,
                           related=related(passages, scored, self.relevance.related_floor))
-        chosen = self._select(scored.answering, best.score, passages, scored.intent.kind if scored.intent else "")
+        kind = scored.intent.kind if scored.intent else ""
+        chosen = self._select(scored.answering, best.score, passages, kind)
+        if kind == "count" and not any(s.fits for s in chosen):
+            # "How much money does the League receive?" answered with no number at all: about
+            # the subject, not an answer (the archive names no amount). Refused, closest shown.
+            return Answer(question=question, text=self.refusal, refused=True, backend=self.name,
+                          related=related(passages, scored, self.relevance.related_floor))
         # One source per document (and page), numbered as first quoted: its passages joined.
         docs = list(dict.fromkeys(_document(passages[s.passage]) for s in chosen))
         numbers = {p: docs.index(_document(passages[p])) + 1 for p in {s.passage for s in chosen}}
