@@ -155,3 +155,17 @@ def test_a_year_in_the_files_name_counts_and_a_count_with_no_number_is_refused(t
     assert not answer.refused and "Approximately 25" in answer.text, answer.text
     money = assistant.ask("How much money does the Harbour League receive from foreign donors each year?")
     assert money.refused and money.related, money.text
+
+
+def test_by_when_and_when_did_read_the_meeting_and_the_verb() -> None:
+    """Before: "no later than at the 41st session" was no date to be done by, and "When did the
+    CHRC submit ...?" favoured any dated sentence, not one that says it was submitted."""
+    by_when = read("By when did he say Cambodia had to respond?")
+    assert by_when.action == "respond"
+    assert cues.bonus(by_when, "He said Cambodia must respond no later than at the 41st session, in June.") \
+        > cues.bonus(by_when, "The session opened on 1 June.")
+    submit = read("When did the CHRC submit its fifth report to the UN?")
+    assert submit.action == "submit"
+    assert read("When did parliament pass the Assemblies Act?").action == "pass"
+    assert cues.bonus(submit, "The CHRC submitted the fifth report to the UN in 2019.") \
+        > cues.bonus(submit, "The CHRC will defend the report in Geneva in March.")

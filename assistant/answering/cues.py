@@ -57,7 +57,9 @@ _DATE = re.compile(rf"\b(?:\d{{1,2}}\s+{_MONTH}\b|{_MONTH}\.?\s+\d{{1,2}}\b|{_MO
                    rf"(?:by|in|on|until|before|after|since|from|than|this|next|last|early|late|mid-)\s*{_MONTH}|"
                    rf"(?:this|next|last) (?:year|month|week|spring|summer|autumn|winter))\b")
 _BY_DATE = re.compile(rf"\b(?:by|before|until|till|no later than|not later than)\s+(?:the end of\s+|early\s+|"
-                      rf"mid-?\s*|late\s+)?(?:{_MONTH}\b|(?:1[89]|20)\d\d\b|\d{{1,2}}\s+{_MONTH}\b)")
+                      rf"mid-?\s*|late\s+)?(?:{_MONTH}\b|(?:1[89]|20)\d\d\b|\d{{1,2}}\s+{_MONTH}\b|"
+                      # ... or a meeting to be done by: "no later than at the 41st session"
+                      rf"(?:at\s+)?the\s+\d+(?:st|nd|rd|th)\s+(?:session|meeting|sitting)\b)")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                      r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozens?)\b", re.I)
 # A person: two or three capitalised words that name no body ("Amara Veldt", "Chin Malin");
@@ -88,7 +90,7 @@ _KIN = ({"respond", "respons", "answer", "repli", "react", "reaction", "rebut", 
 # "was held" sets the scene for an event, not for a person ("no reporter was held in Marvala").
 _SCENE = re.compile(r"\b(?:meeting was|in attendance|attended by|titled|entitled|held at|took place|"
                     r"(?:meeting|session|conference|event|workshop|dialogue|forum|ceremony|briefing|consultation|"
-                    r"seminar|talks|summit|debate|hearing|elections?)\s+(?:was|were)\s+held|gathered|"
+                    r"seminar|talks|summit|debate|hearing)\s+(?:was|were)\s+held|gathered|"
                     r"delegates from|the aim of the meeting|(?:answered|took|fielded) questions)\b", re.I)
 
 
@@ -110,6 +112,8 @@ def bonus(intent: Intent, sentence: str, lede: bool = False, theirs: bool | None
         out += ACTION_BONUS
     if intent.kind == "when" and intent.deadline and _BY_DATE.search(sentence):
         out += DEADLINE_BONUS
+    if intent.kind == "when" and found and _does(intent.action, sentence):
+        out += ACTION_BONUS  # the date of what was asked about ("submitted ... in 2019")
     if intent.kind == "why" and _VERDICT.search(sentence):
         out = BONUS + VERDICT_BONUS
     if sets_scene(intent, sentence):

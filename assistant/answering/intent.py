@@ -122,9 +122,30 @@ def read(question: str) -> Intent:
             speakers = [m.group(1)]
     did = _WHO_DID.search(question) if kind == "who" else None
     action = did.group(1).lower() if did and did.group(1).lower() not in _NOT_ACTIONS else ""
+    action = _when_did(question) if kind == "when" else action
     deadline = kind == "when" and bool(_DEADLINE.search(question))
     return Intent(kind, years, bool(_PRESENT.search(question)) and not years, speakers, action, deadline,
                   occasions(question))
+
+
+_WHEN_AUX = re.compile(r"\bwhen\s+(?:did|does|do|was|were|is|are|has|have|had|will)\s+(.+)$", re.I)
+_DETERMINERS = {"the", "a", "an", "its", "their", "his", "her", "this", "that", "these", "those"}
+
+
+def _when_did(question: str) -> str:
+    """The verb of "When did the CHRC submit ...?" ("submit"): the first lower-case word after
+    the subject, or the second where two follow each other ("When did parliament pass ...")."""
+    m = _WHEN_AUX.search(question)
+    if not m:
+        return ""
+    words = re.findall(r"[\w'’-]+", m.group(1))
+    plain = [i for i, w in enumerate(words) if w.islower() and w not in _DETERMINERS | _REFERRING | _NOT_ACTIONS]
+    if plain and words[plain[0]] in ("say", "said", "tell", "told"):  # "... did he say X had to respond"
+        plain = plain[1:]
+    if not plain:
+        return ""
+    first = plain[0]
+    return words[first + 1] if first + 1 in plain else words[first]
 
 
 def read_part(part: Part, whole: Intent) -> Intent:
