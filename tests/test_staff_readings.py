@@ -35,6 +35,8 @@ def test_a_role_is_read_as_the_speaker() -> None:
     assert said[2] == {"spokesperson"}
     assert said[3] is not None and "spokesperson" not in said[3]
     assert speakers.roles("the Foreign Ministry spokesman") == {"spokesperson"}
+    titled = speakers.attributed(["The delegation was led by Foreign Minister Tamsin Orvell.", "Orvell said it was old."])
+    assert titled[1] is not None and "minister" in titled[1]  # a capitalised title is a role too
 
 
 def test_what_a_spokesperson_said_about_detention_is_quoted(assistant: Assistant) -> None:

@@ -168,7 +168,7 @@ def _person(sentence: str) -> bool:
         # A title may run into the name ("Deputy Foreign Minister Jarek Holm"): the name is
         # what follows its last title or body word.
         words = m.group().split()
-        titled = [i for i, w in enumerate(words) if _BODY.search(w) or re.fullmatch(_ROLES, w, re.I) or w == "Deputy"]
+        titled = [i for i, w in enumerate(words) if _BODY.search(w) or re.fullmatch(_ROLES, w, re.I)]
         cut = titled[-1] + 1 if titled else 0
         if len(words) - cut < 2:
             continue

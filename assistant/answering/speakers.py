@@ -31,7 +31,8 @@ _ROLE = (r"(?:spokes(?:person|man|woman)|minister|rapporteur|ambassador|presiden
          r"envoy|secretary|chair(?:man|woman|person)?)")
 _ROLE_SAID = re.compile(rf"\b(?:the|a|an|its|their|his|her)\s+(?:[\w'’-]+\s+){{0,3}}?{_ROLE}\b,?\s+"
                         rf"(?:also\s+|further\s+)?{_VERBS}\b", re.I)
-_ROLE_NAME = re.compile(rf"\b{_ROLE}\s+((?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+)?{_NAME})")
+# ... in either case: "Foreign Minister Tamsin Orvell"
+_ROLE_NAME = re.compile(rf"\b(?i:{_ROLE})\s+((?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+)?{_NAME})")
 _PRONOUN = re.compile(rf"\b(?:he|she|they)\b,?\s+(?:also\s+|further\s+)?{_VERBS}\b", re.I)
 _NOT_NAMES = {"The", "A", "An", "In", "On", "At", "But", "However", "Yet", "And", "So", "Asked", "This", "That",
               "It", "He", "She", "They", "We", "I", "UN", "Mr", "Ms", "Mrs", "Dr", "His", "Her", "Their"}
