@@ -8,10 +8,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from assistant.answering.intent import YEAR
+
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 OLD_YEARS = 10  # sources this much older than the archive's newest are old, whatever the question
 NOW_YEARS = 2  # ... and this much, for a question about how things are now ("What is ...?")
-_YEAR = re.compile(r"\b(?:1[6-9]|20)\d\d\b")
 # "Since 2017, ..." opens a sentence about the years since, not about 2017 alone.
 _SPANS = re.compile(r"\b(?:since|from|after)\s+(?:1[6-9]|20)\d\d\b", re.I)
 
@@ -52,7 +53,7 @@ def age_note(dates: Sequence[str | None], newest: int | None, present: bool) -> 
 def entry_years(sentence: str) -> set[str]:
     """The years a sentence opens with, as a dated entry of a timeline or a list does
     ("13 April 2021 — ...", "In 2019, ..."): what it is about, whatever its document's date."""
-    return set(_YEAR.findall(_SPANS.sub(" ", sentence[:24])))
+    return set(YEAR.findall(_SPANS.sub(" ", sentence[:24])))
 
 
 def quoted_date(date: str | None, quoted: Sequence[str]) -> str | None:

@@ -229,7 +229,7 @@ def _short_label(part: str) -> str:
     year = YEAR.search(part)
     names = [n for n in re.findall(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*", part) if n not in _QUESTION_WORDS]
     label = " ".join(x for x in (re.sub(r"['’]s$", "", names[0]) if names else "", year.group() if year else "") if x)
-    return re.sub(r"['’]s$", "", label) or " ".join(part.split()[:4])
+    return label or " ".join(part.split()[:4])
 
 
 def _drop_question_words(name: str) -> str:

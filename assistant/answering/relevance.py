@@ -3,7 +3,6 @@ answer quotes by, the LLM answerers' gate passes by, and a refusal's closest pas
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +11,7 @@ import numpy as np
 
 from assistant.answering import cues, speakers
 from assistant.answering.dating import entry_years
-from assistant.answering.intent import Intent, occasions, read
+from assistant.answering.intent import YEAR, Intent, occasions, read
 from assistant.index.embedding import Embedder
 from assistant.index.keyword import terms
 from assistant.index.language import detect
@@ -40,7 +39,6 @@ OLD_PENALTY = 0.06  # a question about how things are now prefers recent sources
 # with the question (on news dev, the written off-topic questions' best passages score 0.36 at
 # the median; every question the archive answers, 0.5 or more).
 RELATED, RELATED_FLOOR = 3, 0.4
-_YEAR = re.compile(r"\b(?:1[6-9]|20)\d\d\b")
 
 
 @dataclass
@@ -188,11 +186,11 @@ class Relevance:
             coverage = [max(c, self.crosslingual_coverage) if (detect(p.text) or "en") != asked else c
                         for c, p in zip(coverage, passages)]
         years = set(intent.years)
-        topic_years = years | set(_YEAR.findall(hints.topic))
+        topic_years = years | set(YEAR.findall(hints.topic))
         # A question naming several years that is answered whole (not in parts, one a year) is
         # answered by a passage of any of them.
         # The file's name counts as its title does ("state_gov_cambodia_section5_2018.md").
-        named_years = [set(_YEAR.findall(f"{Path(p.path).name.replace('_', ' ')}\n{p.title}\n{p.date or ''}\n{p.text}"))
+        named_years = [set(YEAR.findall(f"{Path(p.path).name.replace('_', ' ')}\n{p.title}\n{p.date or ''}\n{p.text}"))
                        for p in passages]
         dated = [not years or (years <= found if len(years) == 1 else bool(years & found)) for found in named_years]
         # A document dated in a year the question names is about that year; one that names the
