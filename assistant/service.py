@@ -54,7 +54,8 @@ class Assistant:
         self.retriever = Retriever(self.store, self.embedder, self.settings.retrieval,
                                    self.settings.context_chunks, self.settings.dense_weight,
                                    self.settings.dense_weight_weak_keywords, self.settings.keyword_coverage,
-                                   self.settings.page_cap, self.settings.foreign_keywords)
+                                   self.settings.page_cap, self.settings.foreign_keywords,
+                                   keyword_coverage_weak=self.settings.keyword_coverage_weak)
         # One memory of sentence vectors for every answerer on this embedder (with_llm's too).
         self.sentence_vectors = SentenceVectors(self.embedder, self.settings.sentence_cache_mb,
                                                 SentenceStore.of(self.settings))

@@ -107,13 +107,18 @@ class Settings:
                                "then the keywords are good evidence, and 0.2 keeps cambodia's gold "
                                "documents first (evals/results/dense-weight.md).", default=0.2)
     dense_weight_weak_keywords: float = _doc("hybrid: the dense weight when the best keyword match "
-                                             "holds less than `keyword_coverage` of the question's "
+                                             "holds less than `keyword_coverage_weak` of the question's "
                                              "terms (long questions in other words than the archive's, "
                                              "tables of figures). Set it equal to `dense_weight` for "
                                              "one fixed weight.", default=0.8)
     keyword_coverage: float = _doc("hybrid: the share (0-1) of the question's terms, weighted by "
                                    "rarity, that the best keyword match must hold for `dense_weight` "
-                                   "to apply rather than `dense_weight_weak_keywords`.", default=0.75)
+                                   "to apply.", default=0.75)
+    keyword_coverage_weak: float = _doc("hybrid: below this share (0-1), `dense_weight_weak_keywords` "
+                                        "applies; from it up to `keyword_coverage`, the mean of the two "
+                                        "weights (staff questions' best matches hold 0.4-0.8 of their "
+                                        "terms: evals/results/dense-weight.md). Equal to "
+                                        "`keyword_coverage`: two weights only.", default=0.5)
     foreign_keywords: str = _doc("hybrid: keyword search for a question in another language than English "
                                  "(the keyword index's; French, Spanish, German, Portuguese, Italian are "
                                  "told apart by their function words): own (its language's stop words out, "

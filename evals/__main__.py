@@ -22,7 +22,11 @@ def main() -> None:
     r.add_argument("--split", default="dev", choices=["dev", "test", "all"])
     r.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated, from {', '.join(CONFIGS)}; "
                    "hybrid@0.3: hybrid with one fixed dense weight, 0.3; hybrid@0.2/0.8: dense weight 0.2 where "
-                   "keywords cover the question, 0.8 where they do not; hybrid+cap2: with page_cap 2")
+                   "keywords cover the question, 0.8 where they do not, the mean in between; hybrid@0.2/0.8:0.75: "
+                   "0.2 where they cover at least 0.75 of it, else 0.8; hybrid@0.2/0.8:0.5-0.75: 0.8 below 0.5, "
+                   "the mean up to 0.75; hybrid+cap2: with page_cap 2")
+    r.add_argument("--staff", action="store_true", help="the corpus's staff questions (evals/staff/) instead of "
+                   "its own: a hit is a passage holding one of a question's evidence sentences")
     r.add_argument("--stores", type=Path, default=Path(".store/evals"), help="where stores are built and reused")
     r.add_argument("--out", type=Path, default=Path("evals/results"))
     a = sub.add_parser("answers", help="evaluate one answer backend on a corpus's questions, or replay "
@@ -90,13 +94,20 @@ def main() -> None:
         llama_index.run(corpora.load(args.corpus), args.split, args.stores, args.out)
         return
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
-    ours = rf"(dense|bm25|hybrid|hybrid@{WEIGHT}(/{WEIGHT})?)(\+cap\d+)?"
+    ours = rf"(dense|bm25|hybrid|hybrid@{WEIGHT}(/{WEIGHT}(:{WEIGHT}(-{WEIGHT})?)?)?)(\+cap\d+)?"
     unknown = {c for c in configs if c not in CONFIGS and not re.fullmatch(ours, c)}
     if unknown:
         p.error(f"unknown configs {sorted(unknown)}; valid: {', '.join(CONFIGS)}, or hybrid@W "
-                f"or hybrid@W/V (W, V: dense weights, 0-1), any but llamaindex-default with +capN "
+                f"or hybrid@W/V (W, V: dense weights, 0-1) or hybrid@W/V:C or hybrid@W/V:C-D (C, D: keyword "
+                f"coverage, 0-1), any but llamaindex-default with +capN "
                 f"(page_cap N)")
-    retrieval.run(corpora.load(args.corpus), args.split, configs, args.stores, args.out)
+    if args.staff:
+        from evals import staff
+
+        corpus = staff.as_retrieval(args.corpus)
+    else:
+        corpus = corpora.load(args.corpus)
+    retrieval.run(corpus, args.split, configs, args.stores, args.out)
 
 
 if __name__ == "__main__":

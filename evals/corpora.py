@@ -41,6 +41,7 @@ class Corpus:
     paths: list[Path]  # what to ingest
     questions: list[EvalQuestion]
     excluded: dict[str, int] = field(default_factory=dict)  # reason -> number of questions left out
+    question_set: str = ""  # results named after it where not the corpus's own questions ("staff")
 
     def split(self, split: str) -> list[EvalQuestion]:
         return [q for q in self.questions if split in ("all", q.split)]

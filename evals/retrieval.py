@@ -28,16 +28,21 @@ TOP_K = (1, 5, 10, 20)
 
 def ours(store: Path, config: str) -> Search:
     """`dense`, `bm25`, `hybrid` (the settings' defaults), `hybrid@W`: one fixed dense weight W, or
-    `hybrid@W/V`: dense weight W where keywords cover the question, V where they do not; any of
-    them with `+capN`: `page_cap` N."""
+    `hybrid@W/V`: dense weight W where keywords cover the question, V where they do not (and
+    their mean in between), with the settings' thresholds; `hybrid@W/V:C`: W where keywords
+    cover at least C of the question, else V; `hybrid@W/V:C-D`: W from D, V below C, the mean
+    in between; any of them with `+capN`: `page_cap` N."""
     from assistant import Assistant
 
     config, _, cap = config.partition("+cap")
     mode, _, weights = config.partition("@")
+    weights, _, covered = weights.partition(":")
     strong, _, weak = weights.partition("/")
+    low, _, high = covered.partition("-")
     a = Assistant(store=store, retrieval=mode, dense_weight=float(strong) if strong else None,
                   dense_weight_weak_keywords=float(weak or strong) if strong else None,
-                  page_cap=int(cap) if cap else None)
+                  keyword_coverage=float(high or low) if low else None,
+                  keyword_coverage_weak=float(low) if low else None, page_cap=int(cap) if cap else None)
 
     def search(q: str) -> list[Hit]:
         return [Hit(with_title(p.title, p.text), p.path, p.doc_id, p.page) for p in a.retriever.search(q, DEPTH)]
@@ -169,7 +174,7 @@ def run(corpus: Corpus, split: str, configs: list[str], stores: Path, out: Path)
         results.append(evaluate(name, search, questions))
         print(json.dumps({k: v for k, v in results[-1].items() if k != "first_gold_rank"}), flush=True)
     out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"{corpus.name}-{split}"
+    stem = out / "-".join(x for x in (corpus.name, corpus.question_set, split) if x)
     stem.with_suffix(".json").write_text(json.dumps({"corpus": corpus.name, "split": split, "metric": corpus.metric,
                                                      "excluded": corpus.excluded, "results": results}, indent=1))
     stem.with_suffix(".md").write_text(markdown(corpus, split, results) + f"\n![plot]({stem.name}.png)\n")

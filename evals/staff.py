@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evals.answers import build, judge, suite
+from evals.corpora import Corpus, EvalQuestion
 from evals.questions import matches
 from evals.staff_records import TYPES, Cited, Metrics, Record
 
@@ -118,6 +119,28 @@ def load_questions(path: Path) -> list[StaffQuestion]:
     if errors:
         raise QuestionFileError("\n".join(errors))
     return out
+
+
+def as_retrieval(corpus: str) -> Corpus:
+    """A corpus's staff questions as retrieval questions: a hit is a passage holding one of the
+    question's evidence sentences (its first 70 characters, normalised: a chunk may end inside
+    a long one). Follow-ups, which need their conversation, and questions without evidence are
+    left out; a comparison is searched whole, as asked."""
+    s = suite(Path(corpus), "dev")
+    found: list[EvalQuestion] = []
+    excluded = {"follow-up": 0, "no evidence": 0}
+    for q in load_questions(HERE / f"{s.name}.jsonl"):
+        if q.turns or not q.evidence:
+            excluded["follow-up" if q.turns else "no evidence"] += 1
+            continue
+        wanted = [normalize(e)[:70] for e in q.evidence]
+
+        def hit(text: str, path: str, doc: str, page: int | None, wanted: list[str] = wanted) -> bool:
+            held = normalize(text)
+            return any(w in held for w in wanted)
+
+        found.append(EvalQuestion(q.id, q.question, q.split, hit, q.evidence))
+    return Corpus(s.name, Path(corpus), "evidence hit", s.paths, found, excluded, "staff")
 
 
 _FOLD = str.maketrans({**dict.fromkeys("‘’‚‛′`", "'"), **dict.fromkeys("“”„‟″«»", '"'),

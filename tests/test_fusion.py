@@ -37,8 +37,15 @@ def test_the_weight_follows_how_much_of_the_question_the_best_keyword_match_hold
     loose = ("What capital expenditure amount in USD millions did Marvala report for fiscal 2023, "
              "relying on the details shown in its cash flow statement?")
     best = snap.keyword(loose, 1)
-    assert best and snap.coverage(loose, best[0][0]) < r.keyword_coverage
+    assert best and snap.coverage(loose, best[0][0]) < r.keyword_coverage_weak
     assert r.fusion_weight(snap, loose, best) == a.settings.dense_weight_weak_keywords == 0.8
+    # In its own words, as staff ask: the best match holds part of it, and the two weigh alike.
+    own = "What did officials say about the foreign funding of rights groups?"
+    best = snap.keyword(own, 1)
+    assert r.keyword_coverage_weak <= snap.coverage(own, best[0][0]) < r.keyword_coverage
+    assert r.fusion_weight(snap, own, best) == pytest.approx(0.5)
+    two = Assistant(store=sample_store, keyword_coverage_weak=0.75).retriever  # two weights only
+    assert two.fusion_weight(snap, own, best) == 0.8
     # One fixed weight when both are set alike
     fixed = Assistant(store=sample_store, dense_weight=0.4, dense_weight_weak_keywords=0.4).retriever
     assert fixed.fusion_weight(snap, loose, best) == 0.4
@@ -50,6 +57,7 @@ def test_the_weight_follows_how_much_of_the_question_the_best_keyword_match_hold
     ("dense_weight", "half", "dense_weight='half' is not a valid float"),
     ("dense_weight_weak_keywords", 2, "dense_weight_weak_keywords must be a number from 0 to 1"),
     ("keyword_coverage", -1, "keyword_coverage must be a number from 0 to 1"),
+    ("keyword_coverage_weak", 0.9, r"keyword_coverage_weak \(0.9\) must not be above keyword_coverage \(0.75\)"),
 ])
 def test_a_weight_outside_0_to_1_is_a_clear_error(sample_store: Path, field: str, weight: object,
                                                    why: str) -> None:

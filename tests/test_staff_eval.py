@@ -146,3 +146,20 @@ def test_duplicate_ids_and_bad_json(tmp_path: Path) -> None:
     with pytest.raises(QuestionFileError) as e:
         load_questions(path)
     assert "q.jsonl:2 (s1): duplicate id" in str(e.value) and "q.jsonl:3: not JSON" in str(e.value)
+
+
+def test_staff_questions_as_retrieval_questions() -> None:
+    """`python -m evals retrieval --staff`: a hit is a passage holding an evidence sentence
+    (normalised); follow-ups and questions without evidence are left out and counted."""
+    from evals.staff import as_retrieval
+
+    corpus = as_retrieval(str(Path(__file__).parents[1] / "examples"))
+    staff = load_questions(Path(__file__).parents[1] / "evals" / "staff" / "sample.jsonl")
+    assert corpus.name == "sample" and corpus.question_set == "staff" and corpus.metric == "evidence hit"
+    assert {q.id for q in corpus.questions} == {s.id for s in staff if not s.turns and s.evidence}
+    assert corpus.excluded["follow-up"] == sum(1 for s in staff if s.turns)
+    first = next(s for s in staff if not s.turns and s.evidence)
+    question = next(q for q in corpus.questions if q.id == first.id)
+    evidence = first.evidence[0]
+    assert question.hit(f"Before. {evidence.upper().replace(',', ' ,')} After.", "x.md", "d", None)
+    assert not question.hit(evidence[:40], "x.md", "d", None)  # too little of it

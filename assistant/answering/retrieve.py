@@ -9,8 +9,9 @@ The dense weight w depends on how good the keyword evidence is for this question
 best keyword match holds most of the question's terms (weighted by rarity, `keyword_coverage`)
 keywords are trusted (`dense_weight`, 0.2); when it holds few, as for financebench's long
 questions worded unlike the filings' tables, dense search leads (`dense_weight_weak_keywords`,
-0.8). One fixed weight suited either cambodia or financebench, not both
-(evals/results/dense-weight.md); this rule suits both and news.
+0.8); in between (`keyword_coverage_weak` up to `keyword_coverage`, where staff questions in
+their own words fall), the two weigh alike. One fixed weight suited either cambodia or
+financebench, not both (evals/results/dense-weight.md); this rule suits both and news.
 
 Searches run on the local snapshot (assistant/index/snapshot.py, search.py): exact cosine over its copy of
 the vectors and BM25, both restricted by the same mask when filtered (dates, sources, types,
@@ -55,21 +56,27 @@ class Retriever:
                  dense_weight: float = Settings.dense_weight,
                  dense_weight_weak_keywords: float | None = Settings.dense_weight_weak_keywords,
                  keyword_coverage: float = Settings.keyword_coverage, page_cap: int = Settings.page_cap,
-                 foreign_keywords: str = Settings.foreign_keywords) -> None:
-        """`dense_weight_weak_keywords=None`: one fixed weight, `dense_weight`."""
+                 foreign_keywords: str = Settings.foreign_keywords,
+                 keyword_coverage_weak: float | None = Settings.keyword_coverage_weak) -> None:
+        """`dense_weight_weak_keywords=None`: one fixed weight, `dense_weight`;
+        `keyword_coverage_weak=None`: `keyword_coverage` (two weights, no middle one)."""
         if mode not in MODES:
             raise ConfigError(f"Unknown retrieval mode {mode!r}. Valid: {', '.join(MODES)}.")
         if foreign_keywords not in FOREIGN:
             raise ConfigError(f"foreign_keywords must be one of {', '.join(FOREIGN)}, not {foreign_keywords!r}.")
         self.foreign_keywords = foreign_keywords
         weak = dense_weight if dense_weight_weak_keywords is None else dense_weight_weak_keywords
+        low = keyword_coverage if keyword_coverage_weak is None else keyword_coverage_weak
         for name, value in (("dense_weight", dense_weight), ("dense_weight_weak_keywords", weak),
-                            ("keyword_coverage", keyword_coverage)):
+                            ("keyword_coverage", keyword_coverage), ("keyword_coverage_weak", low)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} must be a number from 0 to 1, not {value!r}.")
         self.dense_weight = float(dense_weight)
         self.dense_weight_weak_keywords = float(weak)
         self.keyword_coverage = float(keyword_coverage)
+        if low > keyword_coverage:
+            raise ConfigError(f"keyword_coverage_weak ({low}) must not be above keyword_coverage ({keyword_coverage}).")
+        self.keyword_coverage_weak = float(low)
         if isinstance(page_cap, bool) or not isinstance(page_cap, int) or page_cap < 0:
             raise ConfigError(f"page_cap must be a whole number, 0 or more, not {page_cap!r}.")
         self.page_cap = page_cap
@@ -169,11 +176,16 @@ class Retriever:
     def fusion_weight(self, snap: Snapshot, query: str, sparse: list[tuple[str, float]],
                       language: str | None = None) -> float:
         """The dense weight for this question: `dense_weight` when the best keyword match holds
-        at least `keyword_coverage` of its terms, else `dense_weight_weak_keywords`."""
+        at least `keyword_coverage` of its terms, `dense_weight_weak_keywords` when it holds
+        less than `keyword_coverage_weak`, and the mean of the two in between."""
         if self.dense_weight_weak_keywords == self.dense_weight or not sparse:
             return self.dense_weight
-        covered = snap.coverage(query, sparse[0][0], language) >= self.keyword_coverage
-        return self.dense_weight if covered else self.dense_weight_weak_keywords
+        covered = snap.coverage(query, sparse[0][0], language)
+        if covered >= self.keyword_coverage:
+            return self.dense_weight
+        if covered < self.keyword_coverage_weak:
+            return self.dense_weight_weak_keywords
+        return (self.dense_weight + self.dense_weight_weak_keywords) / 2
 
     def _expand(self, snap: Snapshot, ranked: list[tuple[str, float]], k: int, window: int,
                 readable: set[str] | None) -> list[Passage]:
