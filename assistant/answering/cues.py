@@ -180,10 +180,12 @@ def _person(sentence: str) -> bool:
 
 
 # Numbers that label rather than count: a list item's ("118.47 Cooperate ..."), a paragraph's
-# ("n°118.5", "118.22"), a document symbol's ("A/HRC/RES/5/1"); not a share or an amount
-# ("83.02 per cent", "118.5 million").
+# ("n°118.5", "118.22"), a document symbol's ("A/HRC/RES/5/1"), a law's article ("article 305 of
+# the Penal Code"); not a share or an amount ("83.02 per cent", "118.5 million").
 _LABELS = re.compile(r"^\s*\d+(?:\.\d+){2,}\s|^\s*\d{2,}\.\d+\s(?=[A-Z])|n°\s?\S+|\S*/\S*\d\S*|"
-                     r"\b\d{3,}\.\d+\b(?!\s*(?:%|per ?cent|percent|million|billion|thousand))")
+                     r"\b\d{3,}\.\d+\b(?!\s*(?:%|per ?cent|percent|million|billion|thousand))|"
+                     r"\b(?i:articles?|paragraphs?|paras?|sections?|resolutions?|chapters?|rules?|clauses?|"
+                     r"items?)\s+\d+(?:\s*\(\d+\))?(?:\s*(?:,|and|to)\s*\d+(?:\s*\(\d+\))?)*")
 
 
 def _without_dates(sentence: str) -> str:

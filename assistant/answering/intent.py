@@ -28,6 +28,8 @@ _KINDS = (
                         r"\bwhat (?:does|do) .+ (?:say|claim|argue)\b|"
                         r"\bhow did .+ (?:respond|react|reply|answer|view|see|regard|judge|assess|describe)\b|"
                         r"\bwhat did .+ think\b|"
+                        # "How did X and Y differ in what they said about ...?"
+                        r"\bin what (?:they|he|she|it|each) (?:said|say|told|stated|wrote)\b|"
                         # "Did the Committee agree that ...?": what it said or found answers it.
                         r"^\s*(?:and\s+)?(?:did|does|do|has|have)\s+.+?\s+(?:agree|disagree|accept|dispute|deny|"
                         r"confirm|support|oppose|endorse)\b", re.I)),
@@ -49,6 +51,9 @@ _NAME_PAIR = re.compile(rf"(?<![\w'’])({_NAME})\s*(?:,\s*({_NAME})\s*,?)?\s+(?
 _YR = r"(?:1[6-9]|20)\d\d"
 _YEAR_PAIR = re.compile(rf"\b((?:in\s+)?)({_YR})((?:\s*,\s*(?:in\s+)?{_YR})*)\s+"
                         rf"(?:and|with|versus|vs\.?|compared (?:with|to))\s+(?:in\s+)?({_YR})\b", re.I)
+# "at its 2009 review and at its 2014 review": a year pair, each year with the same noun.
+_YEAR_NOUN_PAIR = re.compile(rf"\b({_YR})\s+([\w'’-]+)\s+(?:and|or|versus|vs\.?|compared (?:with|to))\s+"
+                             rf"(?:(?:at|in|on|for|from)\s+)?(?:(?:its|the|their|his|her)\s+)?({_YR})\s+\2\b", re.I)
 _ORDINAL = r"(?:first|second|third|fourth|fifth|sixth|last|previous|next|latest)"
 _ORDINAL_PAIR = re.compile(rf"\b((?:(?:at|in|on|for)\s+)?(?:its|the|their)\s+)({_ORDINAL})\s+"
                            rf"(?:and|or|with|versus|vs\.?)\s+(?:(?:at|in|on|for)\s+)?(?:its|the|their\s+)?\s*"
@@ -115,8 +120,8 @@ def read(question: str) -> Intent:
     years = list(dict.fromkeys(YEAR.findall(question)))
     speakers: list[str] = []
     if kind == "said":
-        m = re.search(r"\b(?:did|does|do|has|have)\s+(.+?)\s+(?:say|said|tell|state|claim|argue|call|write|note|"
-                      r"add|respond|react|reply|answer|view|see|regard|judge|assess|describe|think|agree|disagree|"
+        m = re.search(r"\b(?:did|does|do|has|have)\s+(.+?)\s+(?:differ\w*\s+in\s+what\s+\w+\s+)?"
+                      r"(?:say|said|tell|state|claim|argue|call|write|note|add|respond|react|reply|answer|view|see|regard|judge|assess|describe|think|agree|disagree|"
                       r"accept|dispute|deny|confirm|support|oppose|endorse)\b", question, re.I)
         if m:
             speakers = [m.group(1)]
@@ -175,6 +180,10 @@ def parts(question: str) -> list[Part]:
         if m:
             years = YEAR.findall(m.group(0))
             return [Part(y, _clean(question[:m.start()] + m.group(1) + y + question[m.end():])) for y in years]
+        m = _YEAR_NOUN_PAIR.search(question)
+        if m:
+            return [Part(y, _clean(f"{question[:m.start()]}{y} {m.group(2)}{question[m.end():]}"))
+                    for y in (m.group(1), m.group(3))]
     m = _COMPARE_WITH.search(question)
     if m:
         return _compared(m.group(1), m.group(2))

@@ -197,7 +197,7 @@ class Relevance:
         # year in passing ("since the previous review in 2019") may not be.
         in_year = [bool(years) and (p.date or "")[:4] in years for p in passages]
         passage_occasions = [occasions(f"{p.title}\n{p.text}") if intent.occasions else set() for p in passages]
-        theirs = self._theirs(sents, intent)
+        theirs = self._theirs(sents, intent, passages)
         # A follow-up's own new words ("troika" in "Which countries made up the troika for that
         # review?") may be answered by a sentence already given: a repeat that says them is one.
         new_terms = set(terms(hints.focus)) - set(terms(hints.topic)) if hints.focus else set()
@@ -239,9 +239,11 @@ class Relevance:
         self._read_bare(sents, meaning, own, weights_q, prior if said else None, details)
 
     @staticmethod
-    def _theirs(sents: list[Sentence], intent: Intent) -> list[bool | None]:
+    def _theirs(sents: list[Sentence], intent: Intent, passages: list[Passage]) -> list[bool | None]:
         """For what-did-X-say where X has a name ("the government" has none to match): whether
-        each sentence gives X's words, read passage by passage; None where that is not read."""
+        each sentence gives X's words, read passage by passage; None where that is not read.
+        In X's own statement ("Statement by Cambodia in the General Debate ...") a sentence is
+        X's words unless it says whose else it gives."""
         out: list[bool | None] = [None] * len(sents)
         speaker = " ".join(intent.speakers) if intent.kind == "said" else ""
         # A role asked for ("the government spokesperson"): its words are X's; another's are
@@ -251,12 +253,13 @@ class Relevance:
             asked, by_role = speakers.roles(speaker), True
         if not asked:
             return out
-        by_passage: dict[int, list[int]] = {}
-        for i, s in enumerate(sents):
-            by_passage.setdefault(s.passage, []).append(i)
-        for own in by_passage.values():
-            for i, who in zip(own, speakers.attributed([sents[i].text for i in own])):
-                out[i] = None if who is None or (by_role and not who & asked) else bool(who & asked)
+        for run in _runs(sents, passages):
+            theirs = not by_role and speakers.statement_by(passages[sents[run[0]].passage].title, asked)
+            for i, who in zip(run, speakers.attributed([sents[i].text for i in run])):
+                if who is None:
+                    out[i] = True if theirs else None
+                else:
+                    out[i] = None if by_role and not who & asked else bool(who & asked)
         return out
 
     def _read_bare(self, sents: list[Sentence], meaning: np.ndarray, own: np.ndarray, weights_q: np.ndarray,
@@ -290,6 +293,25 @@ class Relevance:
     def relevance(self, question: str, passages: list[Passage]) -> list[float]:
         """Each passage's relevance to the question (Scored.relevance)."""
         return self.score(question, passages).relevance
+
+
+def _runs(sents: list[Sentence], passages: list[Passage]) -> list[list[int]]:
+    """The sentences' indices as a reader meets them: a passage's in order, and a passage that
+    is the next chunk of another one here read on after it, so that a quotation the chunk's edge
+    cut from its speaker ("..., he said") is still theirs."""
+    by_passage: dict[int, list[int]] = {}
+    for i, s in enumerate(sents):
+        by_passage.setdefault(s.passage, []).append(i)
+    runs: list[list[int]] = []
+    last: Passage | None = None
+    for p in sorted(by_passage, key=lambda p: (passages[p].doc_id, passages[p].chunk)):
+        follows = last is not None and last.doc_id == passages[p].doc_id and passages[p].chunk == last.chunk + 1
+        if follows:
+            runs[-1] += by_passage[p]
+        else:
+            runs.append(list(by_passage[p]))
+        last = passages[p]
+    return runs
 
 
 def related(passages: list[Passage], scored: Scored, floor: float = RELATED_FLOOR) -> list[Citation]:

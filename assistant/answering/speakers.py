@@ -44,6 +44,23 @@ def words(name: str) -> set[str]:
     return {w for w in re.findall(r"\b[A-Z][\w'’-]{2,}", name) if w not in _NOT_NAMES}
 
 
+# A document that gives one speaker's words: "Statement by Cambodia in the General Debate ...".
+_STATEMENT = re.compile(r"\b(?:statement|speech|address|remarks|message|letter|submission|reply|press release)\s+"
+                        r"(?:by|of|from)\s+(?:the\s+)?(.+)", re.I)
+
+
+def statement_by(title: str, asked: set[str]) -> bool:
+    """Is the document, by its title, the statement of the one whose name's words are `asked`?"""
+    m = _STATEMENT.search(title)
+    if m is None or not asked:
+        return False
+    return {_bare(w) for w in asked} <= {_bare(w) for w in words(m.group(1))}
+
+
+def _bare(word: str) -> str:
+    return re.sub(r"['’]s$", "", word)
+
+
 def roles(text: str) -> set[str]:
     """The roles a text names, one word each ("spokesman" and "spokeswoman" are "spokesperson")."""
     return {re.sub(r"^spokes\w*", "spokesperson", re.sub(r"^chair\w*", "chair", r.lower()))
@@ -73,6 +90,8 @@ def attributed(sentences: list[str]) -> list[set[str] | None]:
             out[i] = last
         if out[i] is None and _opens_quote(text):
             out[i] = _closing(sentences, i, last)
+            if out[i] is None and i and out[i - 1] is not None and _unclosed(sentences, i):
+                out[i] = out[i - 1]  # cut by the passage's end: the one who spoke just before
         who = out[i] or _subject(text)
         if who:
             last = who
@@ -118,6 +137,11 @@ def _closing(sentences: list[str], i: int, last: set[str] | None) -> set[str] | 
         if _OPEN in sentences[j]:
             return None
     return None
+
+
+def _unclosed(sentences: list[str], i: int) -> bool:
+    """Does the quotation that sentence `i` opens run past the last sentence given?"""
+    return not any(_closes_quote(t) or _OPEN in t for t in sentences[i + 1:])
 
 
 def _opens_quote(text: str) -> bool:
