@@ -69,7 +69,7 @@ def test_the_example_settings_file_is_valid(tmp_path: Path) -> None:
     toml = block("toml", "[assistant]")
     (tmp_path / "assistant.toml").write_text(toml)
     settings = Settings.load(tmp_path / "assistant.toml")
-    assert settings.top_k == 8 and settings.retrieval == "hybrid" and settings.min_relevance == 0.55
+    assert settings.top_k == 12 and settings.retrieval == "hybrid" and settings.min_relevance == 0.55
 
 
 def test_the_team_set_up_runs_as_written(tmp_path: Path, monkeypatch) -> None:
