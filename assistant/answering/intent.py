@@ -121,8 +121,9 @@ def read(question: str) -> Intent:
     speakers: list[str] = []
     if kind == "said":
         m = re.search(r"\b(?:did|does|do|has|have)\s+(.+?)\s+(?:differ\w*\s+in\s+what\s+\w+\s+)?"
-                      r"(?:say|said|tell|state|claim|argue|call|write|note|add|respond|react|reply|answer|view|see|regard|judge|assess|describe|think|agree|disagree|"
-                      r"accept|dispute|deny|confirm|support|oppose|endorse)\b", question, re.I)
+                      r"(?:say|said|tell|state|claim|argue|call|write|note|add|respond|react|reply|answer|view|"
+                      r"see|regard|judge|assess|describe|think|agree|disagree|accept|dispute|deny|confirm|"
+                      r"support|oppose|endorse)\b", question, re.I)
         if m:
             speakers = [m.group(1)]
     did = _WHO_DID.search(question) if kind == "who" else None
