@@ -1,10 +1,17 @@
 """Readings found on cambodia's staff dev questions in session 26 (issue 20): a year pair whose
 noun is said after each year, "differ in what they said", a speaker's own statement, and a
-law's article number, which counts nothing. Each test failed on the code before (8fd1f0a)."""
+law's article number, which counts nothing, and a report dated after the year it reports.
+Each test failed on the code before it (8fd1f0a; the last on d86f74a)."""
 
+from pathlib import Path
+
+from assistant import Assistant
 from assistant.answering import cues, intent, speakers
 from assistant.answering.relevance import Relevance, Sentence
+from assistant.index.search import Filters
+from assistant.settings import Settings
 from assistant.types import Passage
+from ingest import ingest
 
 
 def test_a_year_pair_with_its_noun_after_each_year_is_two_parts() -> None:
@@ -72,3 +79,28 @@ def test_a_quotation_cut_by_a_chunks_edge_stays_its_speakers() -> None:
     sents = [Sentence(0, 0, closed), Sentence(0, 1, "Malin said the report was biased."),
              Sentence(1, 0, named), Sentence(1, 1, opened)]
     assert Relevance._theirs(sents, said, [second, first]) == [False, True, False, False]
+
+
+def test_a_report_dated_early_the_next_year_is_read_for_the_year_it_reports(tmp_path: Path) -> None:
+    """Before: the first review's report, held in December 2009 and dated January 2010, was
+    not among the passages read for "... at its 2009 review?": documents dated 2009 were
+    searched for the year, and notes that repeat the question's words filled the rest."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for n in range(40):
+        (docs / f"notes-{n}.md").write_text(
+            f"---\ntitle: Freedom of expression review notes {n}\ndate: {2011 + n % 4}-05-0{1 + n % 9}\n---\n\n"
+            f"Notes {n} recall the 2009 review, where the delegation spoke on freedom of expression, "
+            f"and list the press cases of district {n}.\n")
+    (docs / "report.md").write_text(
+        "---\ntitle: Report of the Working Group (review held 1 December 2009)\ndate: 2010-01-04\n---\n\n"
+        "The delegation said that citizens largely enjoyed freedom of expression and that the press was free.\n")
+    settings = Settings(store=tmp_path / "store")
+    assert ingest([docs], settings).ok
+    a = Assistant(settings=settings)
+    question = "What did the delegation say about freedom of expression at its 2009 review?"
+    passages, _ = a.asking._gather(question, question, Filters(), None, 2014)
+    assert "report.md" in {Path(p.path).name for p in passages}
+    passages, _ = a.asking._gather(question, question, Filters(since=20090101), None, 2014)
+    # A date filter the reader set is kept to: no search for the year's reports beside it.
+    assert "report.md" not in {Path(p.path).name for p in passages}

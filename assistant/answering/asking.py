@@ -4,7 +4,8 @@
    prompts/condense.txt) and looks first in the documents the last answer quoted (followup.py);
 2. a question of several parts is split (intent.py) and each part answered on its own;
 3. retrieval: a year the question names is a preference, searched among the documents dated
-   that year besides the whole archive, never a gate; the best match's next chunk comes too;
+   that year (and in the next year's first quarter, where reports on it are dated) besides the
+   whole archive, never a gate; the best match's next chunk comes too;
 4. one source per document; the answerer, told what kind of answer is wanted;
 5. the answer's age: a note when its sources are old (dating.py).
 
@@ -34,6 +35,9 @@ from assistant.types import Answer, Passage
 NEAR_K = 3  # passages from the documents the last answer quoted, searched first; as many again
 SOON_AFTER = 31  # from documents dated up to this many days after them
 YEAR_K = 4  # passages from documents dated in a year the question names, per year
+# ... and from documents dated in the next year's first quarter: a report on a year's events (a
+# review held in December, a year's annual report) is often dated after it.
+REPORTED_K, REPORTED_BY = 2, 331
 
 
 class Asking:
@@ -102,7 +106,7 @@ class Asking:
         k = self.settings.top_k
         snap = self.retriever.snapshot
         wanted = wanted or intent.read(asked)
-        vector = self.retriever.vector(query)  # encoded once: searched up to six times, and scored against
+        vector = self.retriever.vector(query)  # encoded once: searched several times, and scored against
         found: list[Passage] = []
         if context and context.cited:
             near = replace(filters, documents_of=context.cited)
@@ -113,6 +117,10 @@ class Asking:
             for year in wanted.years[:3]:
                 dated = replace(filters, since=int(year) * 10000, until=int(year) * 10000 + 9999)
                 found += self.retriever.search(query, YEAR_K, filters=dated, vector=vector)
+                # From January (a month without a day counts), never a date of the next year alone.
+                next_year = (int(year) + 1) * 10000
+                early = replace(filters, since=next_year + 100, until=next_year + REPORTED_BY)
+                found += self.retriever.search(query, REPORTED_K, filters=early, vector=vector)
         searched = self.retriever.search(query, k, filters=filters or None, vector=vector)
         # The best match's next chunk, besides the k: an article's answer often sits just past it.
         after = self.retriever.following(searched[0], filters or None) if searched else []
