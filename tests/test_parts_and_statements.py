@@ -5,13 +5,13 @@ Each test failed on the code before it (8fd1f0a; the last on d86f74a)."""
 
 from pathlib import Path
 
+from archives import dated_archive
+
 from assistant import Assistant
 from assistant.answering import cues, intent, speakers
 from assistant.answering.relevance import Relevance, Sentence
 from assistant.index.search import Filters
-from assistant.settings import Settings
 from assistant.types import Passage
-from ingest import ingest
 
 
 def test_a_year_pair_with_its_noun_after_each_year_is_two_parts() -> None:
@@ -85,18 +85,12 @@ def test_a_report_dated_early_the_next_year_is_read_for_the_year_it_reports(tmp_
     """Before: the first review's report, held in December 2009 and dated January 2010, was
     not among the passages read for "... at its 2009 review?": documents dated 2009 were
     searched for the year, and notes that repeat the question's words filled the rest."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for n in range(40):
-        (docs / f"notes-{n}.md").write_text(
-            f"---\ntitle: Freedom of expression review notes {n}\ndate: {2011 + n % 4}-05-0{1 + n % 9}\n---\n\n"
-            f"Notes {n} recall the 2009 review, where the delegation spoke on freedom of expression, "
-            f"and list the press cases of district {n}.\n")
-    (docs / "report.md").write_text(
-        "---\ntitle: Report of the Working Group (review held 1 December 2009)\ndate: 2010-01-04\n---\n\n"
-        "The delegation said that citizens largely enjoyed freedom of expression and that the press was free.\n")
-    settings = Settings(store=tmp_path / "store")
-    assert ingest([docs], settings).ok
+    notes = {f"notes-{n}.md": (f"Freedom of expression review notes {n}", f"{2011 + n % 4}-05-0{1 + n % 9}",
+                               f"Notes {n} recall the 2009 review, where the delegation spoke on freedom of "
+                               f"expression, and list the press cases of district {n}.") for n in range(40)}
+    report = ("Report of the Working Group (review held 1 December 2009)", "2010-01-04",
+              "The delegation said that citizens largely enjoyed freedom of expression and that the press was free.")
+    settings = dated_archive(tmp_path, {**notes, "report.md": report})
     a = Assistant(settings=settings)
     question = "What did the delegation say about freedom of expression at its 2009 review?"
     passages, _ = a.asking._gather(question, question, Filters(), None, 2014)

@@ -6,11 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
+from archives import dated_archive
 
 from assistant import Assistant
-from assistant.settings import Settings
 from assistant.types import Passage
-from ingest import ingest
 
 WHY = "Why did Marvala reject the 2023 OHCHR report?"
 _MARKER = re.compile(r"\[(\d+)\](?: \(([^()]+)\))?")
@@ -94,14 +93,11 @@ def test_every_quoted_sentence_carries_its_sources_date(assistant: Assistant) ->
 def test_a_year_the_question_names_is_also_read_from_the_documents_date(tmp_path: Path) -> None:
     """The 2021 statement says "this year", not "2021": only its date tells the year. Before,
     a question naming 2021 was answered from whichever statement searched best."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for year, act in ((2019, "closed the northern ferry"), (2020, "renamed the harbour office"),
-                      (2021, "opened a new fishing port at Kestrel Bay"), (2022, "sold the old lighthouse")):
-        (docs / f"{year}.md").write_text(f"---\ntitle: Harbour board statement\ndate: {year}-06-01\n---\n\n"
-                                         f"The harbour board {act} this year, its chair announced on Monday.\n")
-    settings = Settings(store=tmp_path / "store")
-    assert ingest([docs], settings).ok
+    acts = ((2019, "closed the northern ferry"), (2020, "renamed the harbour office"),
+            (2021, "opened a new fishing port at Kestrel Bay"), (2022, "sold the old lighthouse"))
+    settings = dated_archive(tmp_path, {f"{year}.md": ("Harbour board statement", f"{year}-06-01",
+                                                       f"The harbour board {act} this year, its chair announced "
+                                                       f"on Monday.") for year, act in acts})
     answer = Assistant(settings=settings).ask("What did the harbour board announce in 2021?")
     assert not answer.refused and "Kestrel Bay" in first_sentence(answer.text), answer.text
 
@@ -109,15 +105,11 @@ def test_a_year_the_question_names_is_also_read_from_the_documents_date(tmp_path
 def test_an_answer_from_old_sources_says_how_old_they_are(tmp_path: Path) -> None:
     """Before: a 1975 population figure was given as the answer to "What is ...?" with
     nothing saying so."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "speech.md").write_text("---\ntitle: Address to the assembly\ndate: 1975-10-02\n---\n\n"
-                                    "The population of Freedonia is now about four million people, most of "
-                                    "them farmers in the river valleys.\n")
-    (docs / "news.md").write_text("---\ntitle: Port reopens\ndate: 2024-03-01\n---\n\n"
-                                  "The port of Freedonia reopened on Friday after two years of repairs.\n")
-    settings = Settings(store=tmp_path / "store")
-    assert ingest([docs], settings).ok
+    settings = dated_archive(tmp_path, {
+        "speech.md": ("Address to the assembly", "1975-10-02", "The population of Freedonia is now about four "
+                      "million people, most of them farmers in the river valleys."),
+        "news.md": ("Port reopens", "2024-03-01", "The port of Freedonia reopened on Friday after two years of "
+                    "repairs.")})
     answer = Assistant(settings=settings).ask("What is the population of Freedonia?")
     assert not answer.refused and "four million" in answer.text
     note = getattr(answer, "age_note", None)

@@ -7,13 +7,12 @@ on the code before (4abfb06)."""
 from pathlib import Path
 
 import pytest
+from archives import dated_archive
 
 from assistant import Assistant
 from assistant.answering import cues, dating, intent, speakers
 from assistant.answering.followup import leans_on
 from assistant.answering.intent import read
-from assistant.settings import Settings
-from ingest import ingest
 
 BAROMETER = "What did the Press Freedom Barometer 2024 say about Marvala?"
 
@@ -142,16 +141,13 @@ def test_a_year_in_the_files_name_counts_and_a_count_with_no_number_is_refused(t
     """Before: the State Department's report on 2018, published in 2019 as
     "state_gov_cambodia_section5_2018.md", was never quoted for a question naming 2018 (its text
     and date say 2019); and "How much money ...?" was answered with a sentence naming no sum."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "harbour_rights_report_2018.md").write_text(
-        "---\ntitle: Harbour rights report\ndate: 2019-03-01\n---\n\n"
-        "Approximately 25 human rights groups operated in Kestrel Bay, most of them with fewer than ten staff.\n")
-    (docs / "league_2021.md").write_text(
-        "---\ntitle: Harbour League replies to the ministry\ndate: 2021-04-14\n---\n\n"
-        "The Harbour League said every grant it receives from foreign donors is listed on its website.\n")
-    settings = Settings(store=tmp_path / "store")
-    assert ingest([docs], settings).ok
+    settings = dated_archive(tmp_path, {
+        "harbour_rights_report_2018.md": ("Harbour rights report", "2019-03-01",
+                                          "Approximately 25 human rights groups operated in Kestrel Bay, most of "
+                                          "them with fewer than ten staff."),
+        "league_2021.md": ("Harbour League replies to the ministry", "2021-04-14",
+                           "The Harbour League said every grant it receives from foreign donors is listed on its "
+                           "website.")})
     assistant = Assistant(settings=settings)
     answer = assistant.ask("How many human rights groups operated in Kestrel Bay according to the report on 2018?")
     assert not answer.refused and "Approximately 25" in answer.text, answer.text

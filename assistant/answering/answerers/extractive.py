@@ -42,14 +42,12 @@ class ExtractiveAnswerer:
         its source's date. Below `min_relevance`: the refusal, with the closest passages."""
         scored = self.relevance.score(question, passages, hints)
         best = scored.top
-        if best is None or best.score < self.settings.min_relevance:
-            return Answer(question=question, text=self.refusal, refused=True, backend=self.name,
-                          related=related(passages, scored, self.relevance.related_floor))
         kind = scored.intent.kind if scored.intent else ""
-        chosen = self._select(scored.answering, best.score, passages, kind)
-        if kind == "count" and not any(s.fits for s in chosen):
-            # "How much money does the League receive?" answered with no number at all: about
-            # the subject, not an answer (the archive names no amount). Refused, closest shown.
+        chosen = self._select(scored.answering, best.score, passages, kind) \
+            if best is not None and best.score >= self.settings.min_relevance else None
+        # A how-many answer with no number at all ("How much money does the League receive?") is
+        # about the subject, not an answer: the archive names no amount. Refused, closest shown.
+        if chosen is None or (kind == "count" and not any(s.fits for s in chosen)):
             return Answer(question=question, text=self.refusal, refused=True, backend=self.name,
                           related=related(passages, scored, self.relevance.related_floor))
         # One source per document (and page), numbered as first quoted: its passages joined.
