@@ -22,7 +22,7 @@ ACTION_BONUS = 0.04  # for who-did-Y, the sentence says someone did Y ("answered
 DEADLINE_BONUS = 0.04  # for by-when, the date is one to be done by ("by no later than November")
 LEDE_BONUS = 0.02  # a document's opening sentence: news leads with what happened and why
 SCENE_PENALTY = 0.1  # the sentence only sets the scene (a meeting's logistics, a title)
-STRONG_KINDS = ("who", "when", "count")  # answered by a name, a date or a number
+STRONG_KINDS = ("who", "when", "long", "count")  # answered by a name, a date, a duration or a number
 
 # Not "is due to announce" (a schedule), nor "for reasons connected to" (no reason given).
 _REASON = re.compile(r"\b(?:because|due to(?! (?:be|announce|present|publish|release|submit|meet|hold|visit|"
@@ -60,6 +60,23 @@ _BY_DATE = re.compile(rf"\b(?:by|before|until|till|no later than|not later than)
                       rf"mid-?\s*|late\s+)?(?:{_MONTH}\b|(?:1[89]|20)\d\d\b|\d{{1,2}}\s+{_MONTH}\b|"
                       # ... or a meeting to be done by: "no later than at the 41st session"
                       rf"(?:at\s+)?the\s+\d+(?:st|nd|rd|th)\s+(?:session|meeting|sitting)\b)")
+# A duration ("between five and twelve days", "48 hours", "a six-month term") or a span of dates
+# ("from 1 July to 31 December 2017", "June 2018–June 2019"): how long, or what period.
+_COUNT_WORD = (r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+               r"thirty|forty|fifty|sixty|ninety|hundred|several|a few|many)")
+_UNIT = r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?)"
+_SPAN = re.compile(rf"\b{_COUNT_WORD}(?:[\s-]+(?:and|or|to)[\s-]+{_COUNT_WORD})?[\s-]+(?:[a-z]+[\s-]+)?{_UNIT}\b|"
+                   rf"\bfrom\s+(?:\d{{1,2}}\s+)?{_MONTH}\b[^.;]{{0,30}}?\b(?:to|until|till)\s+(?:\d{{1,2}}\s+)?{_MONTH}\b|"
+                   rf"\b{_MONTH}\s+(?:1[89]|20)\d\d\s*(?:[–—-]|to|until)\s*{_MONTH}\s+(?:1[89]|20)\d\d\b|"
+                   rf"\b(?:between|from)\s+(?:1[89]|20)\d\d\s+(?:and|to)\s+(?:1[89]|20)\d\d\b", re.I)
+# A recommendation (a list's label, then a verb in the imperative): its figure or date is what
+# it asks for ("within the 48 hours the law requires"), not what happened.
+_RECOMMENDS = re.compile(r"^\s*(?:[-*•]\s*|\(?[\d.]+\)?\s+|[a-z]\)\s+)?(?:Bring|Allow|Review|Reduce|Ensure|Make|"
+                         r"Publish|Release|Strengthen|Continue|Consider|Accede|Sign|Ratify|Adopt|Take|Establish|"
+                         r"Promote|Guarantee|End|Stop|Repeal|Amend|Revise|Investigate|Provide|Implement|Increase|"
+                         r"Improve|Set|Extend|Respect|Protect|Cooperate|Intensify|Pursue|Step|Undertake|Redouble|"
+                         r"Enact|Introduce|Abolish|Lift|Withdraw|Refrain|Grant|Submit|Issue|Invite|Seek|Develop|"
+                         r"Allocate|Support|Uphold|Bolster|Boost|Expedite)\b")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                      r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozens?)\b", re.I)
 # A person: two or three capitalised words that name no body ("Amara Veldt", "Chin Malin");
@@ -100,6 +117,8 @@ def bonus(intent: Intent, sentence: str, lede: bool = False, theirs: bool | None
     where whose words it gives was read (speakers.py)."""
     look = _LOOK_FOR.get(intent.kind)  # only the kind's own cue: every sentence of every answer is read
     found = look(sentence) if look else None
+    if found and intent.kind in ("when", "long", "count") and _RECOMMENDS.match(sentence):
+        found = None  # "Bring every detainee before a judge within 48 hours": asked for, not found
     # A who, when or how-many question is not answered at all by a sentence without a name,
     # a date or a number: those cues weigh more than a why's reason.
     out = (STRONG_BONUS if intent.kind in STRONG_KINDS else BONUS) if found else 0.0
@@ -124,6 +143,7 @@ def bonus(intent: Intent, sentence: str, lede: bool = False, theirs: bool | None
 _LOOK_FOR: dict[str, Callable[[str], object]] = {
     "why": lambda s: _REASON.search(s) or _JUDGEMENT.search(s),
     "when": _DATE.search,
+    "long": _SPAN.search,
     "count": lambda s: _NUMBER.search(_without_dates(s)),
     "who": lambda s: _person(s),  # defined below
     "said": _SPEECH.search,

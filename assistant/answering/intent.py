@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from assistant.index.keyword import stopwords
+
 YEAR = re.compile(r"\b(?:1[6-9]|20)\d\d\b")
 _KINDS = (
     ("why", re.compile(r"^\s*(?:and\s+)?why\b|\bhow (?:did|does|do|has|have|could|can|would) .+ "
@@ -22,6 +24,8 @@ _KINDS = (
                        re.I)),
     ("count", re.compile(r"\bhow (?:many|much)\b|\bwhat (?:number|share|percentage|proportion)\b|\bwhat is the "
                          r"(?:population|number|total|size)\b", re.I)),
+    # How long something lasted, or the period a report covers: a duration or a span of dates.
+    ("long", re.compile(r"\bhow long\b|\b(?:what|which) (?:time )?periods?\b|\bfor what (?:time|period)\b", re.I)),
     ("when", re.compile(r"^\s*(?:and\s+)?(?:(?:by|since|until|till|from)\s+)?when\b|"
                         r"\bwhat (?:date|day|year|month)\b|\bin which year\b|\bon what date\b", re.I)),
     ("said", re.compile(r"\bwhat did .+ (?:say|said|tell|state|claim|argue|call|write|note|add)\b|"
@@ -99,7 +103,7 @@ class Part:
 
 @dataclass
 class Intent:
-    kind: str  # why, who, when, count, said, or "" (anything else)
+    kind: str  # why, who, when, long (a duration or period), count, said, or "" (anything else)
     years: list[str] = field(default_factory=list)
     present: bool = False  # asks how things are now ("What is the population ...?")
     speakers: list[str] = field(default_factory=list)  # the names in "what did X say"
@@ -167,6 +171,24 @@ def read_part(part: Part, whole: Intent) -> Intent:
     return own
 
 
+# The question's frame, not its subject: "how long", "according to", "compared with", "differ",
+# the verb of "what did X say". A passage that lacks these words lacks nothing the question is about.
+_FRAME = re.compile(r"\bhow (?:long|often|far|soon)\b|\baccording to\b|\bcompar(?:e|ed|es|ing|ison)\b|"
+                    r"\bdiffer(?:ed|s|ence|ences)?\b|"
+                    r"\bin what (?:they|he|she|it|each) (?:said|say|told|stated|wrote)\b", re.I)
+_SAID_VERB = re.compile(r"(\b(?:did|does|do)\s+[^?]+?\s+)(?:say|tell|state|claim|argue|respond|react|reply|answer|"
+                        r"view|see|regard|judge|assess|describe|think)\b", re.I)
+
+
+# ... and of "what the Committee found", "what she said".
+_WHAT_VERB = re.compile(r"(\bwhat\s+(?:[\w'’-]+\s+){1,5}?)(?:found|concluded|reported|said|wrote|stated)\b", re.I)
+
+
+def subject(question: str) -> str:
+    """The question without its frame: the words whose presence in a passage makes it relevant."""
+    return _WHAT_VERB.sub(r"\1", _SAID_VERB.sub(r"\1", _FRAME.sub(" ", question)))
+
+
 def refers_back(question: str) -> bool:
     """Does the question lean on an earlier turn ("Who responded to that?", "And in 2020?")?"""
     words = set(re.findall(r"[a-z']+", question.lower()))
@@ -198,8 +220,7 @@ def parts(question: str) -> list[Part]:
                 for o in (m.group(2), m.group(4))]
     m = _COMPARED_CLAUSE.search(question)
     if m:  # the first clause is a question of its own; the second borrows its topic
-        first, second = _compared(m.group(1), m.group(2))
-        return [Part(first.label, _clean(m.group(1) + "?")), second]
+        return [Part(p.label, _clean(p.question)) for p in _compared(m.group(1), m.group(2), asked=True)]
     # Names are parts only where each acts on its own ("what did X and Y say", "compare X with
     # Y"): "Which products did CVS, Rite Aid and Target pull?" asks one question of a list.
     if not _EACH_ACTS.search(question):
@@ -217,26 +238,41 @@ def parts(question: str) -> list[Part]:
     return [Part("", question)]
 
 
-def _compared(first: str, second: str) -> list[Part]:
+def _compared(first: str, second: str, asked: bool = False) -> list[Part]:
     """"How did A compare with B?": a part about A and one about B. B often leaves out what A
-    says ("the League's view of X ... with the Committee's"): it borrows it, or A's topic words."""
+    says ("the League's view of X ... with the Committee's"): it borrows it. Where A names its
+    source ("how long ... according to the League's 2021 report"), B is A with B for the source;
+    else B borrows A's topic words. `asked`: A is a question of its own, B is put as one too."""
     head = re.search(r"['’]s\s+(.+)$", first)
+    source = _SOURCE.search(first)
+    own = f"What about {first}?"
     if re.search(r"['’]s?$", second) and head:
-        second = f"{second} {head.group(1)}"
+        other = f"What about {second} {head.group(1)}?"
+    elif source:
+        body = " ".join(f"{first[:source.start()]} according to {second} {first[source.end():]}".split())
+        other = f"{body.rstrip('?')}?" if asked else f"What about {body}?"
     else:
-        missing = [w for w in _topic_words(first) if w.lower() not in second.lower()]
-        second = f"{second} ({' '.join(missing)})" if missing else second
-    return [Part(_short_label(first), f"What about {first}?"), Part(_short_label(second), f"What about {second}?")]
+        missing = [w for w in _topic_words(subject(first)) if w.lower() not in second.lower()]
+        other = f"What about {second} ({' '.join(missing)})?" if missing else f"What about {second}?"
+    return [Part(_short_label(first), first.rstrip("?") + "?" if asked else own), Part(_short_label(second), other)]
+
+
+_SOURCE = re.compile(r"\b(?:(?:according to|in|by|from)\s+)?(?:the\s+)?(?:[A-Z][\w-]*\s+)*[A-Z][\w-]*['’]s?\s+"
+                     r"(?:(?:1[6-9]|20)\d\d\s+)?(?:report|study|statement|survey|review|findings|account|view)s?\b")
 
 
 def _topic_words(text: str) -> list[str]:
-    stop = {"the", "a", "an", "of", "in", "on", "at", "to", "for", "what", "how", "and", "its", "their", "his", "her"}
+    stop = stopwords()
     return [w for w in re.findall(r"[\w'’-]+", text) if w.lower() not in stop and not YEAR.fullmatch(w)]
 
 
 def _short_label(part: str) -> str:
-    """A part's label: the year it names and its first name, else its first words."""
+    """A part's label: the year it names and its source's name ("the League's 2021 report"), else
+    its first name, else its first words."""
     year = YEAR.search(part)
+    source = _SOURCE.search(part)
+    if source:
+        part = source.group()
     names = [n for n in re.findall(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*", part) if n not in _QUESTION_WORDS]
     label = " ".join(x for x in (re.sub(r"['’]s$", "", names[0]) if names else "", year.group() if year else "") if x)
     return label or " ".join(part.split()[:4])

@@ -11,7 +11,7 @@ import numpy as np
 
 from assistant.answering import cues, speakers
 from assistant.answering.dating import entry_years
-from assistant.answering.intent import YEAR, Intent, occasions, read
+from assistant.answering.intent import YEAR, Intent, occasions, read, subject
 from assistant.index.embedding import Embedder
 from assistant.index.keyword import terms
 from assistant.index.language import detect
@@ -171,7 +171,7 @@ class Relevance:
         # A question in another language than the archive's: its own stop words out, its own
         # stemmer (the names and figures it shares with the passages are what can match).
         foreign = detect(question)
-        q_terms = set(terms(question, foreign if foreign != "en" else None))
+        q_terms = set(terms(subject(question), foreign if foreign != "en" else None))
         weights = {t: self.idf(t) for t in q_terms}
         total = sum(weights.values()) or 1.0
         # A year counts as covered when the document is dated in it ("this year" in a 2021 text).
@@ -220,7 +220,7 @@ class Relevance:
             if in_year[sent.passage]:
                 sent.rank += YEAR_DATE_BONUS
             # A date or a number asked for may sit in a sentence already given ("And by when?").
-            detail = 0.5 if intent.kind in ("when", "count") and cue >= cues.BONUS else 0.0
+            detail = 0.5 if intent.kind in ("when", "long", "count") and cue >= cues.BONUS else 0.0
             details.append(max(detail, sum(new_weights[t] for t in new_terms & words) / new_total))
             named = entry_years(sent.text)
             if topic_years and named and not named & topic_years:

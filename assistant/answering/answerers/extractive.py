@@ -18,6 +18,7 @@ from assistant.settings import Settings
 from assistant.types import Answer, Citation, Claim, Passage
 
 MARGIN = 0.12  # how far below the best sentence others may score and still be used
+CLOSE = 0.03  # a document whose best sentence scores this close to the best is about as relevant
 
 
 class ExtractiveAnswerer:
@@ -77,8 +78,10 @@ class ExtractiveAnswerer:
         answer asked for first, the lead's passage's before the rest, by rank."""
         # The best sentence's document is relevant: its sentences that give the kind of answer
         # asked for may be quoted from a lower floor (a reason rarely repeats the question's words).
+        # ... and so is a document about as relevant (within CLOSE of it).
         top = max(sentences, key=lambda s: s.score)
-        home = {i for i, p in enumerate(passages) if _document(p) == _document(passages[top.passage])}
+        close = {_document(passages[s.passage]) for s in sentences if s.score >= top.score - CLOSE}
+        home = {i for i, p in enumerate(passages) if _document(p) in close}
         relevant = [s for s in sentences if s.score >= self.settings.min_relevance
                     or (s.fits and s.score >= self.relevance.related_floor and s.passage in home)]
         # The opening sentence gives the kind of answer asked for, where one does; it is whole.
@@ -87,6 +90,12 @@ class ExtractiveAnswerer:
         # ... else, for a name, a date or a number, from any relevant passage: the best document
         # may be about the subject without saying who chairs it.
         near = [s for s in plain if s.fits and (s.score >= best - MARGIN or s.passage in home)]
+        # A reason or someone's words may be given without the words the cues look for ("who
+        # confessed to being an agent ..."): for those, a sentence that fits leads only where it
+        # ranks within MARGIN of the best.
+        if kind not in cues.STRONG_KINDS:
+            high = max(s.rank for s in plain)
+            near = [s for s in near if s.rank >= high - MARGIN]
         if not near and kind in cues.STRONG_KINDS:
             near = [s for s in plain if s.fits and s.score >= self.settings.min_relevance]
             # ... or, where no relevant sentence gives one, a related one that does and ranks
