@@ -2,7 +2,7 @@
 period" ask for a span, a question's frame ("how long", "according to", "what X found") is not
 its subject, a comparison of two sources asks the first part's question of the second source,
 and a recommendation's figure is what it asks for, not what happened. Each test failed on the
-code before it (6e89f75)."""
+code before it (6e89f75; the last on ac70763)."""
 
 from pathlib import Path
 
@@ -125,3 +125,16 @@ def test_a_document_about_as_relevant_as_the_best_may_give_the_answer() -> None:
                     rank=0.63, fits=True)
     chosen = _answerer()._select([top, background, law, span], best=0.60, passages=[news, report], kind="long")
     assert chosen[0] is law and span in chosen
+
+
+def test_a_speechs_courtesies_only_set_the_scene() -> None:
+    """Before: "Today I have the signal honour of reading out the following message ..." led the
+    answer to what Sihanouk's 1989 message said about condemning the Khmer Rouge."""
+    said = intent.read("What did Norodom Sihanouk say in his 1989 message about the Khmer Rouge?")
+    for courtesy in ("Today I have the signal honour of reading out the following message addressed to the "
+                     "Assembly by His Royal Highness Samdech Norodom Sihanouk.",
+                     "It is a great honour and privilege for me to address you and your august Assembly.",
+                     "It is a pleasure to take the floor on behalf of my Government."):
+        assert cues.sets_scene(said, courtesy), courtesy
+    assert not cues.sets_scene(said, "One should also condemn the Hanoi leaders for their crimes against humanity.")
+    assert not cues.sets_scene(said, "He had the honour of chairing the Council.")

@@ -108,7 +108,11 @@ _KIN = ({"respond", "respons", "answer", "repli", "react", "reaction", "rebut", 
 _SCENE = re.compile(r"\b(?:meeting was|in attendance|attended by|titled|entitled|held at|took place|"
                     r"(?:meeting|session|conference|event|workshop|dialogue|forum|ceremony|briefing|consultation|"
                     r"seminar|talks|summit|debate|hearing)\s+(?:was|were)\s+held|gathered|"
-                    r"delegates from|the aim of the meeting|(?:answered|took|fielded) questions)\b", re.I)
+                    r"delegates from|the aim of the meeting|(?:answered|took|fielded) questions|"
+                    # A speech's courtesies: "It is a great honour for me to address the Assembly".
+                    r"(?:honou?r|privilege|pleasure)\s+(?:and\s+(?:a\s+)?(?:honou?r|privilege|pleasure)\s+)?"
+                    r"(?:for\s+me\s+)?(?:of|to)\s+(?:address|reading out|read out|speak|take the floor|convey)"
+                    r")\b", re.I)
 
 
 def bonus(intent: Intent, sentence: str, lede: bool = False, theirs: bool | None = None) -> float:
