@@ -132,8 +132,10 @@ class Asking:
         # than any of its passages does); the extractive answer joins a document's quoted ones.
         passages = list(unique.values())[: k + NEAR_K + len(after)]
         # A follow-up that names a subject of its own ("Did the National Human Rights Committee
-        # agree?") is about that subject's documents, not only the last answer's.
-        near_docs = near_docs if not (context and _new_name(asked, context.topic)) else set()
+        # agree?") is about that subject's documents, not only the last answer's; unless it
+        # points back as well ("Did the Interior Ministry respond before it came out?").
+        own_subject = context and _new_name(asked, context.topic) and not intent.points_back(asked)
+        near_docs = set() if own_subject else near_docs
         near_set = {i for i, p in enumerate(passages) if snap.document(p.id) in near_docs}
         hints = Hints(wanted, context.said if context else set(), focus=asked if context else None, near=near_set,
                       topic=context.topic if context else "", vectors={query: vector})

@@ -19,6 +19,7 @@ STRONG_BONUS = 0.12  # ... a name, a date or a number
 VERDICT_BONUS = 0.04  # ... and, for why, also the verdict the reason is for ("dismissed it as biased")
 SPEAKER_BONUS = 0.04  # for what-did-X-say, the sentence names X
 ACTION_BONUS = 0.04  # for who-did-Y, the sentence says someone did Y ("answered" for "Who responded")
+WHEN_ACTION_BONUS = 0.12  # for when-did-Y, the dated sentence says Y was done: a date of another event is no answer
 DEADLINE_BONUS = 0.04  # for by-when, the date is one to be done by ("by no later than November")
 LEDE_BONUS = 0.02  # a document's opening sentence: news leads with what happened and why
 SCENE_PENALTY = 0.1  # the sentence only sets the scene (a meeting's logistics, a title)
@@ -77,6 +78,10 @@ _RECOMMENDS = re.compile(r"^\s*(?:[-*•]\s*|\(?[\d.]+\)?\s+|[a-z]\)\s+)?(?:Brin
                          r"Improve|Set|Extend|Respect|Protect|Cooperate|Intensify|Pursue|Step|Undertake|Redouble|"
                          r"Enact|Introduce|Abolish|Lift|Withdraw|Refrain|Grant|Submit|Issue|Invite|Seek|Develop|"
                          r"Allocate|Support|Uphold|Bolster|Boost|Expedite)\b")
+# ... or a sentence saying what someone asked for: "called on the Government to", "urged".
+_ASKS = re.compile(r"\b(?:recommend\w*|urg(?:e|ed|es|ing)|call(?:ed|s|ing)? (?:on|upon|for)|"
+                   r"ask(?:ed|s|ing)? (?:the |that )|request(?:ed|s|ing)?|demand(?:ed|s|ing)?|propos(?:ed|es|ing)|"
+                   r"invit(?:ed|es|ing) (?:the )?\w+ to)\b", re.I)
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                      r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozens?)\b", re.I)
 # A person: two or three capitalised words that name no body ("Amara Veldt", "Chin Malin");
@@ -129,14 +134,14 @@ def bonus(intent: Intent, sentence: str, lede: bool = False, theirs: bool | None
     if intent.kind == "said" and theirs is not None:
         # X's words answer what X said, another's do not, though they may name X.
         out = BONUS + SPEAKER_BONUS if theirs else 0.0
-    elif intent.kind == "said" and _names_speaker(intent, sentence):
+    elif intent.kind in ("said", "recommend") and _names_speaker(intent, sentence):
         out += SPEAKER_BONUS
     if intent.kind == "who" and found and _does(intent.action, sentence):
         out += ACTION_BONUS
     if intent.kind == "when" and intent.deadline and _BY_DATE.search(sentence):
         out += DEADLINE_BONUS
     if intent.kind == "when" and found and _does(intent.action, sentence):
-        out += ACTION_BONUS  # the date of what was asked about ("submitted ... in 2019")
+        out += WHEN_ACTION_BONUS  # the date of what was asked about ("submitted ... in 2019")
     if intent.kind == "why" and _VERDICT.search(sentence):
         out = BONUS + VERDICT_BONUS
     if sets_scene(intent, sentence):
@@ -151,6 +156,7 @@ _LOOK_FOR: dict[str, Callable[[str], object]] = {
     "count": lambda s: _NUMBER.search(_without_dates(s)),
     "who": lambda s: _person(s),  # defined below
     "said": _SPEECH.search,
+    "recommend": lambda s: _RECOMMENDS.match(s) or _ASKS.search(s),
 }
 
 

@@ -28,6 +28,11 @@ _KINDS = (
     ("long", re.compile(r"\bhow long\b|\b(?:what|which) (?:time )?periods?\b|\bfor what (?:time|period)\b", re.I)),
     ("when", re.compile(r"^\s*(?:and\s+)?(?:(?:by|since|until|till|from)\s+)?when\b|"
                         r"\bwhat (?:date|day|year|month)\b|\bin which year\b|\bon what date\b", re.I)),
+    # What someone asked of others: "What did the report ask the government to do?", "What had
+    # the rapporteur recommended?", "What were its recommendations?"
+    ("recommend", re.compile(r"\bwhat (?:did|does|do|had|has|have) .+ (?:ask|urge|recommend|propose|call on|"
+                             r"call for|call upon|demand|want)\w*\b|\bwhat (?:were|are|was|is) (?:the|its|their|his|"
+                             r"her) (?:main |key |chief )?(?:recommendations?|demands?|requests?|proposals?)\b", re.I)),
     ("said", re.compile(r"\bwhat did .+ (?:say|said|tell|state|claim|argue|call|write|note|add)\b|"
                         r"\bwhat (?:does|do) .+ (?:say|claim|argue)\b|"
                         r"\bhow did .+ (?:respond|react|reply|answer|view|see|regard|judge|assess|describe)\b|"
@@ -103,7 +108,7 @@ class Part:
 
 @dataclass
 class Intent:
-    kind: str  # why, who, when, long (a duration or period), count, said, or "" (anything else)
+    kind: str  # why, who, when, long (a duration or period), count, recommend, said, or "" (anything else)
     years: list[str] = field(default_factory=list)
     present: bool = False  # asks how things are now ("What is the population ...?")
     speakers: list[str] = field(default_factory=list)  # the names in "what did X say"
@@ -130,6 +135,10 @@ def read(question: str) -> Intent:
                       r"support|oppose|endorse)\b", question, re.I)
         if m:
             speakers = [m.group(1)]
+    if kind == "recommend":  # "What did New Zealand ask Cambodia to do": whose recommendations
+        m = re.search(r"\b(?:did|does|do|had|has|have)\s+(.+?)\s+(?:ask|urge|recommend|propose|call|demand|want)",
+                      question, re.I)
+        speakers = [m.group(1)] if m else []
     did = _WHO_DID.search(question) if kind == "who" else None
     action = did.group(1).lower() if did and did.group(1).lower() not in _NOT_ACTIONS else ""
     action = _when_did(question) if kind == "when" else action
@@ -176,8 +185,9 @@ def read_part(part: Part, whole: Intent) -> Intent:
 _FRAME = re.compile(r"\bhow (?:long|often|far|soon)\b|\baccording to\b|\bcompar(?:e|ed|es|ing|ison)\b|"
                     r"\bdiffer(?:ed|s|ence|ences)?\b|"
                     r"\bin what (?:they|he|she|it|each) (?:said|say|told|stated|wrote)\b", re.I)
-_SAID_VERB = re.compile(r"(\b(?:did|does|do)\s+[^?]+?\s+)(?:say|tell|state|claim|argue|respond|react|reply|answer|"
-                        r"view|see|regard|judge|assess|describe|think)\b", re.I)
+_SAID_VERB = re.compile(r"(\b(?:did|does|do|had|has|have)\s+[^?]+?\s+)(?:say|tell|state|claim|argue|respond|react|"
+                        r"reply|answer|view|see|regard|judge|assess|describe|think|ask|urge|recommend|propose|"
+                        r"demand)\w*\b", re.I)
 
 
 # ... and of "what the Committee found", "what she said".
@@ -187,6 +197,15 @@ _WHAT_VERB = re.compile(r"(\bwhat\s+(?:[\w'’-]+\s+){1,5}?)(?:found|concluded|r
 def subject(question: str) -> str:
     """The question without its frame: the words whose presence in a passage makes it relevant."""
     return _WHAT_VERB.sub(r"\1", _SAID_VERB.sub(r"\1", _FRAME.sub(" ", question)))
+
+
+# ... of which these stand for a thing or person ("that" is as often a conjunction: "agree that").
+_PRONOUNS = {"it", "its", "they", "them", "their", "he", "him", "his", "she", "her", "this", "these", "those"}
+
+
+def points_back(question: str) -> bool:
+    """Does the question use a pronoun that points into the conversation ("before it came out")?"""
+    return bool(set(re.findall(r"[a-z']+", question.lower())) & _PRONOUNS)
 
 
 def refers_back(question: str) -> bool:
@@ -216,8 +235,11 @@ def parts(question: str) -> list[Part]:
                 for o in (m.group(2), m.group(3))]
     m = _ORDINAL_NOUN_PAIR.search(question)
     if m:
-        return [Part(o.capitalize(), _clean(question[:m.start()] + m.group(1) + o + m.group(3) + question[m.end():]))
-                for o in (m.group(2), m.group(4))]
+        # "its first UPR, compared with its second in 2014": the year is the second's alone.
+        year = re.match(rf"\s+in\s+{_YR}\b", question[m.end():])
+        tail = question[m.end() + (year.end() if year else 0):]
+        return [Part(o.capitalize(), _clean(question[:m.start()] + m.group(1) + o + m.group(3) + own + tail))
+                for o, own in ((m.group(2), ""), (m.group(4), year.group() if year else ""))]
     m = _COMPARED_CLAUSE.search(question)
     if m:  # the first clause is a question of its own; the second borrows its topic
         return [Part(p.label, _clean(p.question)) for p in _compared(m.group(1), m.group(2), asked=True)]
