@@ -106,6 +106,8 @@ class Asking:
         k = self.settings.top_k
         snap = self.retriever.snapshot
         wanted = wanted or intent.read(asked)
+        if context:  # "What had she said ...?": she is whom the earlier turns named
+            wanted = intent.with_speaker_from(wanted, context.topic)
         vector = self.retriever.vector(query)  # encoded once: searched several times, and scored against
         found: list[Passage] = []
         if context and context.cited:
@@ -134,7 +136,9 @@ class Asking:
         # A follow-up that names a subject of its own ("Did the National Human Rights Committee
         # agree?") is about that subject's documents, not only the last answer's; unless it
         # points back as well ("Did the Interior Ministry respond before it came out?").
-        own_subject = context and _new_name(asked, context.topic) and not intent.points_back(asked)
+        # So is one naming a year the earlier turns did not ("... who visited in 2022").
+        new_year = bool(set(wanted.years) - set(intent.YEAR.findall(context.topic))) if context else False
+        own_subject = context and (new_year or (_new_name(asked, context.topic) and not intent.points_back(asked)))
         near_docs = set() if own_subject else near_docs
         near_set = {i for i, p in enumerate(passages) if snap.document(p.id) in near_docs}
         hints = Hints(wanted, context.said if context else set(), focus=asked if context else None, near=near_set,

@@ -10,6 +10,7 @@ ranked down, so the follow-up answers with something new.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +20,7 @@ from assistant.index.keyword import terms
 from assistant.index.search import SnapshotSearch
 from assistant.index.text import units
 
+COMMON_IDF = 1.0  # a term in more than about a third of the archive's chunks (BM25's IDF)
 MAX_SENTENCES = 8  # of the last answer, looked up to find the documents it quoted
 FOUND = 0.8  # share of a sentence's (IDF-weighted) terms its chunk must hold to count as its source
 _ASKING = {"mani", "much", "long", "often"}  # stems of how-many and the like: shared by questions on anything
@@ -54,35 +56,43 @@ def follow_up(question: str, turns: list[tuple[str, str]], snapshot: SnapshotSea
     last was itself a follow-up ("Who responded to that?" then "What did she say?"). The quoted
     documents are looked for only among the `readable` chunks (a mask; None: all): a history is
     the client's to write, and must not name a way into another collection."""
-    if not turns or not leans_on(question, [q for q, _ in turns]):
+    asked = [q for q, _ in turns]
+    if not turns or not leans_on(question, asked, snapshot.idf):
         return None
     said = [s for s in (_plain(u) for u in units(_MARKERS.sub(" ", _LABEL.sub("", turns[-1][1])))) if s]
-    return FollowUp(topic(question, [q for q, _ in turns]), set(said),
-                    _sources(said[:MAX_SENTENCES], snapshot, readable))
+    return FollowUp(topic(question, asked, snapshot.idf), set(said), _sources(said[:MAX_SENTENCES], snapshot, readable))
 
 
-def topic(question: str, asked: list[str]) -> str:
+def topic(question: str, asked: list[str], idf: Callable[[str], float] | None = None) -> str:
     """What the earlier questions were about, for a question that refers back to them ("" for
     one that does not): the last one's content words, and the one before's too when the last
     was itself a follow-up."""
-    if not asked or not leans_on(question, asked):
+    if not asked or not leans_on(question, asked, idf):
         return ""
-    topic_from = asked[-2:] if len(asked) > 1 and leans_on(asked[-1], asked[:-1]) else asked[-1:]
+    topic_from = asked[-2:] if len(asked) > 1 and leans_on(asked[-1], asked[:-1], idf) else asked[-1:]
     return " ".join(dict.fromkeys(w for q in topic_from for w in content_words(q)))
 
 
-def leans_on(question: str, asked: list[str]) -> bool:
+def leans_on(question: str, asked: list[str], idf: Callable[[str], float] | None = None) -> bool:
     """Does the question lean on the earlier questions `asked`? It refers back ("Who responded
     to that?"), or it names nothing of its own (no name past its first word, no year) and is
     short ("When was polling day?") or goes on with a word of the last two ("How many seats
     were up for election?" after "What did FIDH say about the 2023 general election?"; not
-    "Who chairs the task force?")."""
+    "Who chairs the task force?"). With the archive's `idf`, a name that most of its documents
+    use ("Marvala" in an archive about Marvala) is no subject of its own."""
     if refers_back(question):
         return True
-    if not asked or re.search(r"(?<!^)\b[A-Z]|\b\d{4}\b", question.strip()):
+    names = re.findall(r"(?<!^)\b[A-Z][\w'’-]*|\b\d{4}\b", question.strip())
+    if idf is not None:
+        names = [n for n in names if not all(idf(t) < COMMON_IDF for t in terms(n))]
+    if not asked or names:
         return False
     earlier = set(terms(" ".join(asked[-2:])))
-    return len(question.split()) <= 4 or bool((set(terms(question)) - _ASKING) & earlier)
+    own = set(terms(question)) - _ASKING
+    # Two words of its own at most, besides the archive's common ones: "What is the legal limit
+    # in Marvala?" after a question on detention asks for the limit on that.
+    few = idf is not None and len({t for t in own if idf(t) >= COMMON_IDF}) <= 2
+    return len(question.split()) <= 4 or few or bool(own & earlier)
 
 
 def content_words(question: str) -> list[str]:

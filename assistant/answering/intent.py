@@ -10,7 +10,7 @@ still gets the passages' most relevant sentences, only in a less helpful order.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from assistant.index.keyword import stopwords
 
@@ -33,7 +33,8 @@ _KINDS = (
     ("recommend", re.compile(r"\bwhat (?:did|does|do|had|has|have) .+ (?:ask|urge|recommend|propose|call on|"
                              r"call for|call upon|demand|want)\w*\b|\bwhat (?:were|are|was|is) (?:the|its|their|his|"
                              r"her) (?:main |key |chief )?(?:recommendations?|demands?|requests?|proposals?)\b", re.I)),
-    ("said", re.compile(r"\bwhat did .+ (?:say|said|tell|state|claim|argue|call|write|note|add)\b|"
+    ("said", re.compile(r"\bwhat (?:did|had|has|have) .+ (?:say|said|tell|told|state|claim|argue|call|write|note|"
+                        r"add)\b|"
                         r"\bwhat (?:does|do) .+ (?:say|claim|argue)\b|"
                         r"\bhow did .+ (?:respond|react|reply|answer|view|see|regard|judge|assess|describe)\b|"
                         r"\bwhat did .+ think\b|"
@@ -129,7 +130,7 @@ def read(question: str) -> Intent:
     years = list(dict.fromkeys(YEAR.findall(question)))
     speakers: list[str] = []
     if kind == "said":
-        m = re.search(r"\b(?:did|does|do|has|have)\s+(.+?)\s+(?:differ\w*\s+in\s+what\s+\w+\s+)?"
+        m = re.search(r"\b(?:did|does|do|had|has|have)\s+(.+?)\s+(?:differ\w*\s+in\s+what\s+\w+\s+)?"
                       r"(?:say|said|tell|state|claim|argue|call|write|note|add|respond|react|reply|answer|view|"
                       r"see|regard|judge|assess|describe|think|agree|disagree|accept|dispute|deny|confirm|"
                       r"support|oppose|endorse)\b", question, re.I)
@@ -206,6 +207,15 @@ _PRONOUNS = {"it", "its", "they", "them", "their", "he", "him", "his", "she", "h
 def points_back(question: str) -> bool:
     """Does the question use a pronoun that points into the conversation ("before it came out")?"""
     return bool(set(re.findall(r"[a-z']+", question.lower())) & _PRONOUNS)
+
+
+def with_speaker_from(wanted: Intent, topic: str) -> Intent:
+    """`wanted` with a speaker named by a pronoun ("What had she said?") named from the earlier
+    turns' words `topic`: its first name of two or more words, else its first capitalised one."""
+    if not wanted.speakers or wanted.speakers[0].lower() not in _PRONOUNS:
+        return wanted
+    names = re.findall(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)+", topic) or re.findall(r"\b[A-Z][\w'’-]*", topic)
+    return replace(wanted, speakers=[re.sub(r"['’]s$", "", names[0])]) if names else wanted
 
 
 def refers_back(question: str) -> bool:

@@ -21,7 +21,9 @@ _VERBS = (r"(?:said|says|told|noted|added|stated|stressed|argued|insisted|warned
           r"denied|disputed|confirmed|described)")
 _NAME = r"[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,3}"
 # "Chin Malin, secretary of state of the Ministry of Justice, said"; "Senior Cambodian officials said".
-_BEFORE = re.compile(rf"\b({_NAME})(?:,[^,“”\"]{{1,100}},|(?:\s+[a-z]+){{0,2}}),?\s+(?:also\s+|further\s+)?{_VERBS}\b")
+# ... and "Amara Veldt of the Marvala Rights Watch League said": hers, for the League.
+_BEFORE = re.compile(rf"\b({_NAME})(?:\s+(?:of|from|at|for)\s+(?:the\s+)?{_NAME})?"
+                     rf"(?:,[^,“”\"]{{1,100}},|(?:\s+[a-z]+){{0,2}}),?\s+(?:also\s+|further\s+)?{_VERBS}\b")
 # "” said Phil Robertson"; not "told Reuters", whose name is the one told.
 _AFTER = re.compile(rf"[,”\"]\s*(?!told){_VERBS}\s+({_NAME})")
 _ACCORDING = re.compile(rf"\b(?i:according to) (?:the\s+)?({_NAME})")

@@ -81,6 +81,11 @@ class ExtractiveAnswerer:
         # ... and so is a document about as relevant (within CLOSE of it).
         top = max(sentences, key=lambda s: s.score)
         close = {_document(passages[s.passage]) for s in sentences if s.score >= top.score - CLOSE}
+        # ... and so is that of the best ranked, where related: the cues and the conversation
+        # say it answers ("Amara Veldt ... said the League had sent ..." for "What had she said?").
+        ranked_first = max(sentences, key=lambda s: s.rank)
+        if ranked_first.score >= self.relevance.related_floor:
+            close.add(_document(passages[ranked_first.passage]))
         home = {i for i, p in enumerate(passages) if _document(p) in close}
         relevant = [s for s in sentences if s.score >= self.settings.min_relevance
                     or (s.fits and s.score >= self.relevance.related_floor and s.passage in home)]
@@ -90,10 +95,10 @@ class ExtractiveAnswerer:
         # ... else, for a name, a date or a number, from any relevant passage: the best document
         # may be about the subject without saying who chairs it.
         near = [s for s in plain if s.fits and (s.score >= best - MARGIN or s.passage in home)]
-        # A reason or someone's words may be given without the words the cues look for ("who
-        # confessed to being an agent ..."): for those, a sentence that fits leads only where it
-        # ranks within MARGIN of the best.
-        if kind not in cues.STRONG_KINDS:
+        # A reason may be given without the words the cues look for ("who confessed to being an
+        # agent ..."): a sentence that fits leads only where it ranks within MARGIN of the best.
+        # (Someone's own words are read by whose they are, a surer cue: not so for them.)
+        if kind == "why":
             high = max(s.rank for s in plain)
             near = [s for s in near if s.rank >= high - MARGIN]
         if not near and kind in cues.STRONG_KINDS:
