@@ -1,6 +1,7 @@
 """Does a sentence give the kind of answer the question wants? A small bonus to its rank when
 it does: a reason or verdict for why, a named person or body for who, a date for when, a
-number for how many, someone's words for what-did-X-say. The bonus orders sentences (the
+duration or span of dates for how long, a number for how many, someone's words for
+what-did-X-say, a recommendation for what-did-X-ask-for. The bonus orders sentences (the
 direct answer first); it never lets a sentence past the refusal gate, which reads the plain
 relevance score.
 """

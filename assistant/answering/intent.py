@@ -1,5 +1,6 @@
 """What a question asks for, read from its wording without a model: the kind of answer it
-wants (a reason, a person or body, a date, a number, someone's words), the years it names,
+wants (a reason, a person or body, a date, a duration, a number, someone's words, what they
+asked others to do), the years it names, what is its frame rather than its subject,
 whether it refers back to an earlier turn, and whether it has several parts to answer apart
 ("in 2020 and in 2023", "what did X and Y say").
 
@@ -182,16 +183,14 @@ def read_part(part: Part, whole: Intent) -> Intent:
 
 
 # The question's frame, not its subject: "how long", "according to", "compared with", "differ",
-# the verb of "what did X say". A passage that lacks these words lacks nothing the question is about.
+# the verb of "what did X say" and of "what the Committee found". A passage that lacks these
+# words lacks nothing the question is about.
 _FRAME = re.compile(r"\bhow (?:long|often|far|soon)\b|\baccording to\b|\bcompar(?:e|ed|es|ing|ison)\b|"
                     r"\bdiffer(?:ed|s|ence|ences)?\b|"
                     r"\bin what (?:they|he|she|it|each) (?:said|say|told|stated|wrote)\b", re.I)
 _SAID_VERB = re.compile(r"(\b(?:did|does|do|had|has|have)\s+[^?]+?\s+)(?:say|tell|state|claim|argue|respond|react|"
                         r"reply|answer|view|see|regard|judge|assess|describe|think|ask|urge|recommend|propose|"
                         r"demand)\w*\b", re.I)
-
-
-# ... and of "what the Committee found", "what she said".
 _WHAT_VERB = re.compile(r"(\bwhat\s+(?:[\w'’-]+\s+){1,5}?)(?:found|concluded|reported|said|wrote|stated)\b", re.I)
 
 

@@ -135,7 +135,8 @@ class Relevance:
     def score(self, question: str, passages: list[Passage], hints: Hints | None = None) -> Scored:
         """A sentence's score adds two signals. Meaning: the cosine between the question and the
         sentence read with its document's title. Coverage: the IDF-weighted share of the
-        question's terms that the sentence's passage (with its title) contains; a term the
+        question's terms (its frame, "how long", "according to", left out: intent.subject) that
+        the sentence's passage (with its title) contains; a term the
         archive never uses weighs the most, so questions about things the archive lacks score
         low. Coverage is taken over the passage because the sentence that answers often does not
         repeat the question's words ("main contention was ..."). A year the question names is
