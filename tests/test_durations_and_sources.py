@@ -11,6 +11,7 @@ from archives import dated_archive
 from assistant import Assistant
 from assistant.answering import cues, intent
 from assistant.answering.answerers.extractive import ExtractiveAnswerer
+from assistant.answering.parts import parts as split
 from assistant.answering.relevance import Sentence
 from assistant.settings import Settings
 from assistant.types import Passage
@@ -54,13 +55,13 @@ def test_the_questions_frame_is_not_its_subject() -> None:
 def test_a_comparison_of_two_sources_asks_each_the_same_question() -> None:
     """Before: the second part was "What about what OHCHR found in 2023 (long were detainees
     held ... according League's report)?", which searched the League's report again."""
-    parts = intent.parts("How long were detainees held before seeing a judge according to the League's 2021 "
+    parts = split("How long were detainees held before seeing a judge according to the League's 2021 "
                          "report, compared with what OHCHR found in 2023?")
     assert [(p.label, p.question) for p in parts] == [
         ("League 2021", "How long were detainees held before seeing a judge according to the League's 2021 report?"),
         ("OHCHR 2023", "How long were detainees held before seeing a judge according to what OHCHR found in 2023?")]
     # Without a named source, the second part borrows the first's topic words, stop words out.
-    parts = intent.parts("How did the picture of overcrowding at the Dunmere centre in the League's 2021 report "
+    parts = split("How did the picture of overcrowding at the Dunmere centre in the League's 2021 report "
                          "compare with what the Committee found in 2023?")
     assert parts[0].label == "League 2021"
     assert "overcrowding at the Dunmere centre according to what the Committee found in 2023" in parts[1].question

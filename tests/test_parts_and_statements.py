@@ -9,6 +9,8 @@ from archives import dated_archive
 
 from assistant import Assistant
 from assistant.answering import cues, intent, speakers
+from assistant.answering.parts import parts as split
+from assistant.answering.parts import read_part
 from assistant.answering.relevance import Relevance, Sentence
 from assistant.index.search import Filters
 from assistant.types import Passage
@@ -17,12 +19,12 @@ from assistant.types import Passage
 def test_a_year_pair_with_its_noun_after_each_year_is_two_parts() -> None:
     """Before: "at its 2009 review and at its 2014 review" was one question, answered from the
     2014 review alone."""
-    parts = intent.parts("What did Japan welcome at Cambodia's 2009 review and at its 2014 review?")
+    parts = split("What did Japan welcome at Cambodia's 2009 review and at its 2014 review?")
     assert [(p.label, p.question) for p in parts] == [
         ("2009", "What did Japan welcome at Cambodia's 2009 review?"),
         ("2014", "What did Japan welcome at Cambodia's 2014 review?")]
     # Not a pair of occasions: two years, two nouns.
-    assert len(intent.parts("What did the 2019 report and the 2020 statement say?")) == 1
+    assert len(split("What did the 2019 report and the 2020 statement say?")) == 1
 
 
 def test_differ_in_what_they_said_asks_each_for_their_words() -> None:
@@ -30,8 +32,8 @@ def test_differ_in_what_they_said_asks_each_for_their_words() -> None:
     question = "How did Viet Nam and New Zealand differ in what they said about Cambodia's 2013 elections?"
     whole = intent.read(question)
     assert whole.kind == "said"
-    parts = intent.parts(question)
-    assert [intent.read_part(p, whole).speakers for p in parts] == [["Viet Nam"], ["New Zealand"]]
+    parts = split(question)
+    assert [read_part(p, whole).speakers for p in parts] == [["Viet Nam"], ["New Zealand"]]
 
 
 def test_a_speakers_own_statement_gives_their_words() -> None:

@@ -5,6 +5,8 @@ new but points back with a pronoun stays with the last answer's documents. Each 
 the code before it (2bb9ce5)."""
 
 from assistant.answering import cues, intent
+from assistant.answering.parts import parts as split
+from assistant.answering.parts import read_part
 
 
 def test_what_someone_asked_for_is_answered_by_their_recommendations() -> None:
@@ -47,9 +49,9 @@ def test_whose_recommendations_and_which_review() -> None:
     2014?" asked the first part about 2014 too, and neither part preferred New Zealand's items."""
     question = ("What did New Zealand ask Cambodia to do about the Khmer Rouge tribunal at its first UPR review, "
                 "compared with its second in 2014?")
-    first, second = intent.parts(question)
+    first, second = split(question)
     assert "2014" not in first.question and second.question.endswith("second UPR review in 2014?")
-    wanted = intent.read_part(first, intent.read(question))
+    wanted = read_part(first, intent.read(question))
     assert wanted.speakers == ["New Zealand"]
     theirs = cues.bonus(wanted, "82.65 Ensure the work of the Extraordinary Chambers strengthens the judiciary "
                                 "(New Zealand); Recommending state: New Zealand.")

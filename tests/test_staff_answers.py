@@ -118,7 +118,7 @@ def test_an_answer_from_old_sources_says_how_old_they_are(tmp_path: Path) -> Non
 
 
 def test_question_parts_are_read_from_the_wording() -> None:
-    from assistant.answering.intent import parts
+    from assistant.answering.parts import parts
 
     def labels(question: str) -> list[str]:
         return [p.label for p in parts(question)]

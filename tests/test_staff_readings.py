@@ -13,6 +13,7 @@ from assistant import Assistant
 from assistant.answering import cues, dating, intent, speakers
 from assistant.answering.followup import leans_on
 from assistant.answering.intent import read
+from assistant.answering.parts import parts as split
 
 BAROMETER = "What did the Press Freedom Barometer 2024 say about Marvala?"
 
@@ -86,7 +87,7 @@ def test_which_of_a_series_is_meant() -> None:
     assert intent.occasions("in the third-cycle review") == {"third"}
     assert intent.occasions("for the first time in years") == set()
     assert read("How many recommendations did it accept at its fourth UPR?").occasions == {"fourth"}
-    parts = intent.parts("How many recommendations did Cambodia receive at its first UPR compared with its second?")
+    parts = split("How many recommendations did Cambodia receive at its first UPR compared with its second?")
     assert [(p.label, p.question) for p in parts] == [
         ("First", "How many recommendations did Cambodia receive at its first UPR?"),
         ("Second", "How many recommendations did Cambodia receive at its second UPR?")]
@@ -95,7 +96,7 @@ def test_which_of_a_series_is_meant() -> None:
 def test_a_comparison_of_two_clauses_is_answered_in_parts() -> None:
     """Before: "... the League's 2021 report, compared with what OHCHR found in 2023?" was one
     question whose two years had to meet in one passage."""
-    parts = intent.parts("How long were detainees held according to the League's 2021 report, compared with "
+    parts = split("How long were detainees held according to the League's 2021 report, compared with "
                          "what OHCHR found in 2023?")
     assert [p.label for p in parts] == ["League 2021", "OHCHR 2023"]
     assert parts[0].question == "How long were detainees held according to the League's 2021 report?"

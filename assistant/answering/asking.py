@@ -2,7 +2,7 @@
 
 1. a follow-up borrows its topic from the earlier turns (an LLM backend rewrites it instead,
    prompts/condense.txt) and looks first in the documents the last answer quoted (followup.py);
-2. a question of several parts is split (intent.py) and each part answered on its own;
+2. a question of several parts is split (parts.py) and each part answered on its own;
 3. retrieval: a year the question names is a preference, searched among the documents dated
    that year (and in the next year's first quarter, where reports on it are dated) besides the
    whole archive, never a gate; the best match's next chunk comes too;
@@ -22,7 +22,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
-from assistant.answering import compose, dating, intent, prompts
+from assistant.answering import compose, dating, intent, parts, prompts
 from assistant.answering.answerers.base import Answerer, pieces
 from assistant.answering.followup import FollowUp, follow_up
 from assistant.answering.query import check_question
@@ -61,11 +61,11 @@ class Asking:
             context = replace(context, topic="") if context else None
         elif context:  # no LLM, or its rewrite was unusable: the topic of the earlier turns
             standalone = context.query(question)
-        parts = intent.parts(question)
-        if len(parts) == 1:
+        split = parts.parts(question)
+        if len(split) == 1:
             stream = self._part(standalone, question, filters, context, newest)
         else:
-            stream = self._parts(question, parts, filters, context, newest)
+            stream = self._parts(question, split, filters, context, newest)
         for item in stream:
             if isinstance(item, Answer):
                 item.question = question
@@ -83,14 +83,14 @@ class Asking:
         stream = self.answerer.stream
         yield from stream(query, passages, hints)
 
-    def _parts(self, question: str, parts: list[intent.Part], filters: Filters,
+    def _parts(self, question: str, split: list[parts.Part], filters: Filters,
                context: FollowUp | None, newest: int | None) -> Iterator[str | Answer]:
         """Each part answered in full, then the labelled whole (a part's answer is short)."""
         labelled = []
         whole = intent.read(question)
-        for part in parts:
+        for part in split:
             query = context.query(part.question) if context else part.question
-            wanted = intent.read_part(part, whole)
+            wanted = parts.read_part(part, whole)
             passages, hints = self._gather(query, part.question, filters, context, newest, wanted)
             answer = self.answerer.answer(query, passages, hints)
             labelled.append((part.label, answer))
