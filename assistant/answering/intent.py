@@ -84,21 +84,23 @@ _NOT_ACTIONS = {"is", "was", "were", "are", "has", "had", "have", "did", "does",
                 "can", "should", "may", "might", "the", "a", "an", "in", "of", "to"}
 
 
+# Whose words ("What did X say"), or whose recommendations ("What did New Zealand ask ... to do").
+_SPEAKER = {
+    "said": re.compile(r"\b(?:did|does|do|had|has|have)\s+(.+?)\s+(?:differ\w*\s+in\s+what\s+\w+\s+)?"
+                       r"(?:say|said|tell|state|claim|argue|call|write|note|add|respond|react|reply|answer|view|"
+                       r"see|regard|judge|assess|describe|think|agree|disagree|accept|dispute|deny|confirm|"
+                       r"support|oppose|endorse)\b", re.I),
+    "recommend": re.compile(r"\b(?:did|does|do|had|has|have)\s+(.+?)\s+(?:ask|urge|recommend|propose|call|demand|"
+                            r"want)", re.I),
+}
+
+
 def read(question: str) -> Intent:
     kind = next((name for name, pattern in _KINDS if pattern.search(question)), "")
     years = list(dict.fromkeys(YEAR.findall(question)))
-    speakers: list[str] = []
-    if kind == "said":
-        m = re.search(r"\b(?:did|does|do|had|has|have)\s+(.+?)\s+(?:differ\w*\s+in\s+what\s+\w+\s+)?"
-                      r"(?:say|said|tell|state|claim|argue|call|write|note|add|respond|react|reply|answer|view|"
-                      r"see|regard|judge|assess|describe|think|agree|disagree|accept|dispute|deny|confirm|"
-                      r"support|oppose|endorse)\b", question, re.I)
-        if m:
-            speakers = [m.group(1)]
-    if kind == "recommend":  # "What did New Zealand ask Cambodia to do": whose recommendations
-        m = re.search(r"\b(?:did|does|do|had|has|have)\s+(.+?)\s+(?:ask|urge|recommend|propose|call|demand|want)",
-                      question, re.I)
-        speakers = [m.group(1)] if m else []
+    asker = _SPEAKER.get(kind)
+    m = asker.search(question) if asker else None
+    speakers = [m.group(1)] if m else []
     did = _WHO_DID.search(question) if kind == "who" else None
     action = did.group(1).lower() if did and did.group(1).lower() not in _NOT_ACTIONS else ""
     action = _when_did(question) if kind == "when" else action
